@@ -1,0 +1,95 @@
+"""Build wxcorp_fast._core (Cython + libcrypto), or nothing in pure mode.
+
+Pure mode: WXCORP_FAST_NO_EXTENSIONS truthy, or not CPython -> a py3-none-any wheel.
+Otherwise the extension is required: a missing OpenSSL header fails the build, naming
+libssl-dev / openssl-devel, WXCORP_FAST_OPENSSL_PREFIX and the opt-out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _pkg_config(*args: str) -> list[str]:
+    if shutil.which("pkg-config") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["pkg-config", *args, "libcrypto"], check=True, capture_output=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return out.split()
+
+
+def _openssl_paths() -> tuple[list[str], list[str]]:
+    prefix = os.environ.get("WXCORP_FAST_OPENSSL_PREFIX")
+    if prefix:
+        return [os.path.join(prefix, "include")], [os.path.join(prefix, "lib")]
+    includes = [flag[2:] for flag in _pkg_config("--cflags-only-I")]
+    libdirs = [flag[2:] for flag in _pkg_config("--libs-only-L")]
+    return includes, libdirs
+
+
+def _check_header(include_dirs: list[str]) -> None:
+    candidates = [*include_dirs, "/usr/include", "/usr/local/include", "/opt/homebrew/include"]
+    if sys.platform == "win32" or any(
+        os.path.exists(os.path.join(d, "openssl", "evp.h")) for d in candidates
+    ):
+        return
+    sys.exit(
+        "wxcorp_fast: OpenSSL headers (openssl/evp.h) not found. Install libssl-dev "
+        "(Debian/Ubuntu), openssl-devel (RHEL/Fedora) or openssl-dev (Alpine), or point "
+        "WXCORP_FAST_OPENSSL_PREFIX at an OpenSSL with include/ and lib/, or set "
+        "WXCORP_FAST_NO_EXTENSIONS=1 for the pure-Python build."
+    )
+
+
+def _extensions() -> list[Extension]:
+    if _truthy("WXCORP_FAST_NO_EXTENSIONS") or sys.implementation.name != "cpython":
+        print("*** wxcorp_fast: building the pure-Python package (no _core) ***")
+        return []
+    print("*** wxcorp_fast: building the compiled core wxcorp_fast._core ***")
+    from Cython.Build import cythonize
+
+    include_dirs, library_dirs = _openssl_paths()
+    _check_header(include_dirs)
+    libraries = ["libcrypto"] if sys.platform == "win32" else ["crypto"]
+    extra_objects: list[str] = []
+    if _truthy("WXCORP_FAST_OPENSSL_STATIC"):
+        libraries = []
+        extra_objects = [os.path.join(d, "libcrypto.a") for d in library_dirs[:1]]
+        if sys.platform == "win32":
+            libraries = ["advapi32", "crypt32", "user32", "ws2_32"]
+    compile_args = [] if sys.platform == "win32" else [
+        "-O2",
+        "-Wall",
+        "-Werror=implicit-function-declaration",
+    ]
+    ext = Extension(
+        "wxcorp_fast._core",
+        sources=["src_c/_core.pyx", "src_c/xmlscan.c"],
+        include_dirs=["src_c", *include_dirs],
+        library_dirs=library_dirs,
+        libraries=libraries,
+        extra_objects=extra_objects,
+        define_macros=[("OPENSSL_API_COMPAT", "0x10101000L")],
+        extra_compile_args=compile_args,
+    )
+    return cythonize(
+        [ext],
+        include_path=["src_c"],
+        compiler_directives={"language_level": "3", "embedsignature": True},
+    )
+
+
+setup(ext_modules=_extensions())

@@ -1,0 +1,52 @@
+"""Choose the crypto core once, at import: the compiled ``_core`` or the pure ``_pycore``.
+
+``WXCORP_FAST_NO_EXTENSIONS`` (truthy) forces the pure twin; ``WXCORP_FAST_REQUIRE_COMPILED``
+(truthy) turns a missing extension into an ``ImportError``. Truthy means non-empty and not
+``0``, ``false`` or ``no``. This is the only module that imports either twin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Final
+
+__all__ = ["core", "IMPLEMENTATION", "IMPORT_ERROR"]
+
+_log = logging.getLogger(__name__)
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+IMPORT_ERROR: str | None = None
+
+if TYPE_CHECKING:
+    from . import _pycore as core
+elif _truthy("WXCORP_FAST_NO_EXTENSIONS"):
+    from . import _pycore as core
+
+    IMPORT_ERROR = "disabled by WXCORP_FAST_NO_EXTENSIONS"
+elif sys.implementation.name != "cpython":
+    from . import _pycore as core
+
+    IMPORT_ERROR = f"no compiled core for {sys.implementation.name}"
+else:
+    try:
+        from . import _core as core
+    except ImportError as exc:
+        if _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
+            raise ImportError(
+                f"WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core failed to import: {exc}"
+            ) from exc
+        from . import _pycore as core
+
+        IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+        _log.debug("using the pure-Python core: %s", IMPORT_ERROR)
+
+if IMPORT_ERROR is not None and _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
+    raise ImportError(f"WXCORP_FAST_REQUIRE_COMPILED is set but {IMPORT_ERROR}")
+
+IMPLEMENTATION: Final = "python" if core.__name__.endswith("_pycore") else "compiled"

@@ -1,0 +1,650 @@
+"""Pure-Python twin of the crypto core, on ``cryptography``, ``hashlib`` and ``pyexpat``.
+
+This module is the executable specification of API.md section 1: the compiled
+``wxcorp_fast._core`` gives the same results and raises the same errors (class,
+code and message) for the same input. The protocol is WeChat Work's
+"WXBizMsgCrypt" (developer docs: 加解密方案说明, 回调配置).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import time
+from typing import Any
+from xml.parsers.expat import ExpatError, ParserCreate
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .errors import (
+    MAX_XML_DEPTH,
+    MSG_AES_KEY_RAW,
+    MSG_AES_KEY_TEXT,
+    MSG_B64_CHAR,
+    MSG_B64_PAD,
+    MSG_CORP_EMPTY,
+    MSG_CORP_MISMATCH,
+    MSG_CORP_UTF8,
+    MSG_CT_LENGTH,
+    MSG_FRAME_LENGTH,
+    MSG_FRAME_SHORT,
+    MSG_PAD,
+    MSG_SIGNATURE_ENCODING,
+    MSG_SIGNATURE_MISMATCH,
+    MSG_XML_DEPTH,
+    MSG_XML_DOCTYPE,
+    MSG_XML_MALFORMED,
+    MSG_XML_NO_ENCRYPT,
+    MSG_XML_NUMBER,
+    Base64Error,
+    CorpIdMismatchError,
+    DecryptError,
+    InvalidAESKeyError,
+    SignatureError,
+    XMLParseError,
+)
+from .messages import (
+    EMPTY_VALUES,
+    FLOAT,
+    INT,
+    LOCATION_INFO,
+    LOCATION_INFO_FIELDS,
+    PICS_INDEX,
+    PICS_INFO,
+    SCAN_INFO,
+    STR,
+    TAG_INDEX,
+    Envelope,
+    MixedMessage,
+    ScanCodeInfo,
+    SendLocationInfo,
+    SendPicsInfo,
+)
+
+__all__ = [
+    "decode_aes_key",
+    "msg_signature",
+    "signature",
+    "pkcs7_pad",
+    "pkcs7_unpad",
+    "pack_frame",
+    "unpack_frame",
+    "encrypt_msg",
+    "decrypt_msg",
+    "parse_envelope",
+    "parse_message",
+    "MsgCrypto",
+]
+
+BLOCK_SIZE = 32
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_XML_WS = " \t\r\n"
+_BOM = b"\xef\xbb\xbf"
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_CIPHER_CACHE_SIZE = 64
+_ciphers: dict[bytes, Cipher[modes.CBC]] = {}
+
+
+# --------------------------------------------------------------------------- keys, base64
+
+
+def decode_aes_key(encoding_aes_key: str) -> bytes:
+    """Decode a 43-character EncodingAESKey into the 32-byte AES key.
+
+    Raises:
+        InvalidAESKeyError (-40004): not 43 characters of the base64 alphabet.
+    """
+    if not isinstance(encoding_aes_key, str):
+        raise TypeError("encoding_aes_key must be str")
+    if len(encoding_aes_key) != 43 or not encoding_aes_key.isascii():
+        raise InvalidAESKeyError(MSG_AES_KEY_TEXT)
+    data = encoding_aes_key.encode("ascii")
+    if data.translate(None, _B64_ALPHABET):
+        raise InvalidAESKeyError(MSG_AES_KEY_TEXT)
+    return binascii.a2b_base64(data + b"=")
+
+
+def _check_key(aes_key: bytes) -> bytes:
+    if not isinstance(aes_key, bytes):
+        raise TypeError("aes_key must be bytes")
+    if len(aes_key) != 32:
+        raise InvalidAESKeyError(MSG_AES_KEY_RAW)
+    return aes_key
+
+
+def _cipher(aes_key: bytes) -> Cipher[modes.CBC]:
+    cipher = _ciphers.get(aes_key)
+    if cipher is None:
+        if len(_ciphers) >= _CIPHER_CACHE_SIZE:
+            _ciphers.clear()
+        cipher = Cipher(algorithms.AES(aes_key), modes.CBC(aes_key[:16]))
+        _ciphers[aes_key] = cipher
+    return cipher
+
+
+def _b64decode(data: bytes) -> bytes:
+    """Strict standard base64: alphabet only, padded to a multiple of 4, '=' only at the end."""
+    if data.translate(None, _B64_ALPHABET + b"="):
+        raise Base64Error(MSG_B64_CHAR)
+    n = len(data)
+    pad = data.find(b"=")
+    if n % 4 or (pad >= 0 and (pad < n - 2 or data[pad:].strip(b"="))):
+        raise Base64Error(MSG_B64_PAD)
+    return binascii.a2b_base64(data)
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _sig_part(value: str | bytes) -> bytes:
+    if isinstance(value, str):
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SignatureError(MSG_SIGNATURE_ENCODING) from None
+    if isinstance(value, bytes):
+        return value
+    raise TypeError("signature parts must be str or bytes")
+
+
+def _timestamp_part(timestamp: int | str | bytes) -> bytes:
+    if isinstance(timestamp, int):
+        return str(timestamp).encode("ascii")
+    return _sig_part(timestamp)
+
+
+def msg_signature(
+    token: str | bytes, timestamp: int | str | bytes, nonce: str | bytes, encrypt: str | bytes
+) -> str:
+    """Return WeChat's msg_signature: hex SHA-1 of the four parts sorted and joined.
+
+    Raises:
+        SignatureError (-40001): a part is a str that cannot be encoded as UTF-8.
+    """
+    parts = sorted(
+        (_sig_part(token), _timestamp_part(timestamp), _sig_part(nonce), _sig_part(encrypt))
+    )
+    return hashlib.sha1(b"".join(parts)).hexdigest()
+
+
+def signature(token: str | bytes, timestamp: int | str | bytes, nonce: str | bytes) -> str:
+    """Return the three-part signature of the plain-mode URL check.
+
+    Raises:
+        SignatureError (-40001): a part is a str that cannot be encoded as UTF-8.
+    """
+    parts = sorted((_sig_part(token), _timestamp_part(timestamp), _sig_part(nonce)))
+    return hashlib.sha1(b"".join(parts)).hexdigest()
+
+
+def _signature_matches(expected: str, given: str | bytes) -> bool:
+    if isinstance(given, str):
+        if not given.isascii():
+            return False
+        given = given.encode("ascii")
+    elif not isinstance(given, bytes):
+        raise TypeError("msg_signature must be str or bytes")
+    return hmac.compare_digest(expected.encode("ascii"), given)
+
+
+# --------------------------------------------------------------------------- padding, frame
+
+
+def _check_block_size(block_size: int) -> None:
+    if not isinstance(block_size, int) or not 1 <= block_size <= 255:
+        raise ValueError("block_size must be an int from 1 to 255")
+
+
+def pkcs7_pad(data: bytes, block_size: int = BLOCK_SIZE) -> bytes:
+    """Pad ``data`` with PKCS#7 to a multiple of ``block_size`` (always 1..block_size bytes)."""
+    if not isinstance(data, bytes):
+        raise TypeError("data must be bytes")
+    _check_block_size(block_size)
+    n = block_size - len(data) % block_size
+    return data + bytes((n,)) * n
+
+
+def pkcs7_unpad(data: bytes, block_size: int = BLOCK_SIZE) -> bytes:
+    """Remove PKCS#7 padding.
+
+    Raises:
+        DecryptError (-40007): empty data, a pad byte outside 1..block_size or longer
+            than the data, or pad bytes that differ.
+    """
+    if not isinstance(data, bytes):
+        raise TypeError("data must be bytes")
+    _check_block_size(block_size)
+    if not data:
+        raise DecryptError(MSG_PAD)
+    n = data[-1]
+    if n < 1 or n > block_size or n > len(data) or data.count(n, len(data) - n) != n:
+        raise DecryptError(MSG_PAD)
+    return data[:-n]
+
+
+def _corp_bytes(corp_id: str | bytes) -> bytes:
+    if isinstance(corp_id, str):
+        try:
+            return corp_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("corp_id is not encodable as UTF-8") from None
+    if isinstance(corp_id, bytes):
+        return corp_id
+    raise TypeError("corp_id must be str or bytes")
+
+
+def pack_frame(random: bytes, msg: bytes, corp_id: str | bytes) -> bytes:
+    """Build the plaintext frame random(16) + len(msg) (4 bytes, big-endian) + msg + corp_id."""
+    if not isinstance(random, bytes) or not isinstance(msg, bytes):
+        raise TypeError("random and msg must be bytes")
+    if len(random) != 16:
+        raise ValueError("random must be 16 bytes")
+    if len(msg) > 0xFFFFFFFF:
+        raise ValueError("msg is longer than 4 GiB")
+    return random + len(msg).to_bytes(4, "big") + msg + _corp_bytes(corp_id)
+
+
+def unpack_frame(plain: bytes) -> tuple[bytes, bytes, str]:
+    """Split an unpadded frame into ``(random, msg, corp_id)``.
+
+    Raises:
+        DecryptError (-40007): under 20 bytes, a length field that overruns, an empty
+            corp_id, or a corp_id that is not UTF-8.
+    """
+    if not isinstance(plain, bytes):
+        raise TypeError("plain must be bytes")
+    if len(plain) < 20:
+        raise DecryptError(MSG_FRAME_SHORT)
+    n = int.from_bytes(plain[16:20], "big")
+    if n > len(plain) - 20:
+        raise DecryptError(MSG_FRAME_LENGTH)
+    corp = plain[20 + n :]
+    if not corp:
+        raise DecryptError(MSG_CORP_EMPTY)
+    try:
+        corp_id = corp.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecryptError(MSG_CORP_UTF8) from None
+    return plain[:16], plain[20 : 20 + n], corp_id
+
+
+# --------------------------------------------------------------------------- AES
+
+
+def encrypt_msg(
+    msg: bytes | str, corp_id: str, aes_key: bytes, random: bytes | None = None
+) -> str:
+    """Encrypt ``msg`` for ``corp_id`` into base64 text (random from the OS CSPRNG if None).
+
+    Raises:
+        InvalidAESKeyError (-40004): ``aes_key`` is not 32 bytes.
+    """
+    _check_key(aes_key)
+    if isinstance(msg, str):
+        try:
+            msg = msg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("msg is not encodable as UTF-8") from None
+    if random is None:
+        random = os.urandom(16)
+    padded = pkcs7_pad(pack_frame(random, msg, corp_id))
+    encryptor = _cipher(aes_key).encryptor()
+    data = encryptor.update(padded) + encryptor.finalize()
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def decrypt_msg(encrypt: str | bytes, aes_key: bytes) -> tuple[bytes, bytes, str]:
+    """Decrypt base64 ``encrypt`` into ``(random, msg, corp_id)``.
+
+    Raises:
+        InvalidAESKeyError (-40004): ``aes_key`` is not 32 bytes.
+        Base64Error (-40010): characters outside the base64 alphabet (whitespace too)
+            or bad padding.
+        DecryptError (-40007): ciphertext length not a positive multiple of 32, bad
+            PKCS#7 padding or a bad frame.
+    """
+    _check_key(aes_key)
+    if isinstance(encrypt, str):
+        if not encrypt.isascii():
+            raise Base64Error(MSG_B64_CHAR)
+        encrypt = encrypt.encode("ascii")
+    elif not isinstance(encrypt, bytes):
+        raise TypeError("encrypt must be str or bytes")
+    data = _b64decode(encrypt)
+    if not data or len(data) % BLOCK_SIZE:
+        raise DecryptError(MSG_CT_LENGTH)
+    decryptor = _cipher(aes_key).decryptor()
+    plain = decryptor.update(data) + decryptor.finalize()
+    return unpack_frame(pkcs7_unpad(plain))
+
+
+# --------------------------------------------------------------------------- XML
+
+
+def _xml_bytes(xml: bytes | str) -> bytes:
+    if isinstance(xml, str):
+        try:
+            return xml.encode("utf-8")
+        except UnicodeEncodeError:
+            raise XMLParseError(MSG_XML_MALFORMED) from None
+    if isinstance(xml, bytes):
+        return xml
+    raise TypeError("xml must be bytes or str")
+
+
+def _refuse_doctype(data: bytes) -> None:
+    """Refuse a DOCTYPE in the prolog once everything before it is well-formed."""
+    i = 3 if data.startswith(_BOM) else 0
+    while True:
+        j = data.find(b"<", i)
+        if j < 0 or data[i:j].strip(b" \t\r\n"):
+            return
+        if data.startswith(b"<?", j):
+            k = data.find(b"?>", j + 2)
+            end = 2
+        elif data.startswith(b"<!--", j):
+            k = data.find(b"-->", j + 4)
+            end = 3
+        elif data.startswith(b"<!DOCTYPE", j):
+            try:
+                _new_parser().Parse(data[:j], False)
+            except ExpatError:
+                raise XMLParseError(MSG_XML_MALFORMED) from None
+            raise XMLParseError(MSG_XML_DOCTYPE)
+        else:
+            return
+        if k < 0:
+            return
+        i = k + end
+
+
+def _refuse(*_: object) -> None:
+    raise XMLParseError(MSG_XML_DOCTYPE)
+
+
+def _check_pi(target: str, _data: str) -> None:
+    if not target.isascii():
+        raise XMLParseError(MSG_XML_MALFORMED)
+
+
+def _new_parser() -> Any:
+    parser = ParserCreate("UTF-8")
+    parser.ProcessingInstructionHandler = _check_pi
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    return parser
+
+
+def _parse_tree(xml: bytes | str) -> dict[str, Any]:
+    """Parse a document into the ``raw`` dict of API.md section 2 (root element dropped)."""
+    data = _xml_bytes(xml)
+    _refuse_doctype(data)
+    parser = _new_parser()
+    parser.buffer_text = True
+    # One entry per open element: [children dict or None, text parts].
+    stack: list[list[Any]] = []
+    root: list[dict[str, Any]] = []
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if not name.isascii() or not all(key.isascii() for key in attrs):
+            raise XMLParseError(MSG_XML_MALFORMED)
+        if len(stack) >= MAX_XML_DEPTH:
+            raise XMLParseError(MSG_XML_DEPTH)
+        if stack and stack[-1][0] is None:
+            stack[-1][0] = {}
+        stack.append([None, []])
+
+    def end(name: str) -> None:
+        children, texts = stack.pop()
+        if not stack:
+            root.append({} if children is None else children)
+            return
+        value = "".join(texts) if children is None else children
+        siblings = stack[-1][0]
+        old = siblings.get(name)
+        if old is None:
+            siblings[name] = value
+        elif type(old) is list:
+            old.append(value)
+        else:
+            siblings[name] = [old, value]
+
+    def text(data: str) -> None:
+        if stack:
+            stack[-1][1].append(data)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    try:
+        parser.Parse(data, True)
+    except ExpatError:
+        raise XMLParseError(MSG_XML_MALFORMED) from None
+    return root[0]
+
+
+def _scalar(value: Any) -> str:
+    if type(value) is list:
+        value = value[0]
+    return value if type(value) is str else ""
+
+
+def _group(value: Any) -> dict[str, Any] | None:
+    if type(value) is list:
+        value = value[0]
+    return value if type(value) is dict else None
+
+
+def _to_int(tag: str, value: Any) -> int:
+    text = _scalar(value).strip(_XML_WS)
+    if not text:
+        return 0
+    digits = text[1:] if text[0] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise XMLParseError(MSG_XML_NUMBER.format(tag))
+    try:
+        return int(text)
+    except ValueError:  # beyond sys.get_int_max_str_digits()
+        raise XMLParseError(MSG_XML_NUMBER.format(tag)) from None
+
+
+def _to_float(tag: str, value: Any) -> float:
+    text = _scalar(value).strip(_XML_WS)
+    if not text:
+        return 0.0
+    if _FLOAT.fullmatch(text) is None:
+        raise XMLParseError(MSG_XML_NUMBER.format(tag))
+    return float(text)
+
+
+def _convert(tag: str, kind: int, value: Any) -> Any:
+    if kind == STR:
+        return _scalar(value)
+    if kind == INT:
+        return _to_int(tag, value)
+    if kind == FLOAT:
+        return _to_float(tag, value)
+    group = _group(value)
+    if kind == SCAN_INFO:
+        if group is None:
+            return ScanCodeInfo()
+        return ScanCodeInfo(_scalar(group.get("ScanType")), _scalar(group.get("ScanResult")))
+    if kind == PICS_INFO:
+        if group is None:
+            return SendPicsInfo(0, [])
+        count = _to_int("Count", group.get("Count"))
+        return SendPicsInfo(count, _pic_list(group.get("PicList")))
+    assert kind == LOCATION_INFO
+    if group is None:
+        return SendLocationInfo()
+    return SendLocationInfo(
+        *(_convert(t, k, group.get(t)) for _, t, k in LOCATION_INFO_FIELDS)
+    )
+
+
+def _pic_list(value: Any) -> list[str]:
+    group = _group(value)
+    if group is None:
+        return []
+    items = group.get("item")
+    if items is None:
+        return []
+    if type(items) is not list:
+        items = [items]
+    return [
+        _scalar(item.get("PicMd5Sum")) if type(item) is dict else "" for item in items
+    ]
+
+
+def parse_envelope(body: bytes | str) -> Envelope:
+    """Parse a callback's POST body into its ToUserName, AgentID and Encrypt.
+
+    Raises:
+        XMLParseError (-40002): not well-formed, a DOCTYPE or entity declaration, no
+            Encrypt element, or an AgentID that is not a number.
+    """
+    raw = _parse_tree(body)
+    encrypt = raw.get("Encrypt")
+    if encrypt is None:
+        raise XMLParseError(MSG_XML_NO_ENCRYPT)
+    return Envelope(
+        _scalar(raw.get("ToUserName")), _to_int("AgentID", raw.get("AgentID")), _scalar(encrypt)
+    )
+
+
+def parse_message(xml: bytes | str) -> MixedMessage:
+    """Parse a decrypted message or event into a ``MixedMessage``.
+
+    Typed fields are converted in document order; a repeated element gives its first
+    value, an element with children counts as absent for a text or number field.
+
+    Raises:
+        XMLParseError (-40002): not well-formed, a DOCTYPE or entity declaration, or a
+            numeric field that is not a number.
+    """
+    raw = _parse_tree(xml)
+    values = list(EMPTY_VALUES)
+    values[PICS_INDEX] = SendPicsInfo(0, [])
+    for tag, value in raw.items():
+        spec = TAG_INDEX.get(tag)
+        if spec is not None:
+            values[spec[0]] = _convert(tag, spec[1], value)
+    return MixedMessage(raw, tuple(values))
+
+
+# --------------------------------------------------------------------------- MsgCrypto
+
+
+def _check_nonce(nonce: str) -> bytes:
+    if not isinstance(nonce, str):
+        raise TypeError("nonce must be str")
+    if not nonce or not nonce.isascii() or not nonce.isprintable() or "]]>" in nonce:
+        raise ValueError("nonce must be non-empty printable ASCII without ']]>'")
+    return nonce.encode("ascii")
+
+
+def _reply_timestamp(timestamp: int | str | None) -> bytes:
+    if timestamp is None:
+        return str(int(time.time())).encode("ascii")
+    if isinstance(timestamp, int):
+        return str(timestamp).encode("ascii")
+    if isinstance(timestamp, str) and timestamp.isascii() and timestamp.isdigit():
+        return timestamp.encode("ascii")
+    raise ValueError("timestamp must be an int or a string of digits")
+
+
+class MsgCrypto:
+    """One application's codec: verify, decrypt and encrypt WeChat Work callbacks.
+
+    Args:
+        token: the callback Token set in the admin console.
+        encoding_aes_key: the 43-character EncodingAESKey.
+        corp_id: the corp id every decrypted frame must carry.
+
+    Signatures are compared in constant time. There is no timestamp window and no size
+    limit at this level (the server adds both).
+    """
+
+    __slots__ = ("_token", "_aes_key", "_corp_id")
+
+    def __init__(self, token: str, encoding_aes_key: str, corp_id: str) -> None:
+        if not isinstance(token, str) or not isinstance(corp_id, str):
+            raise TypeError("token and corp_id must be str")
+        self._token = _sig_part(token)
+        self._aes_key = decode_aes_key(encoding_aes_key)
+        _corp_bytes(corp_id)  # refuse a corp_id that has no UTF-8 form, as _core does
+        self._corp_id = corp_id
+
+    @property
+    def corp_id(self) -> str:
+        """The expected corp id."""
+        return self._corp_id
+
+    def __repr__(self) -> str:
+        return f"MsgCrypto(corp_id={self._corp_id!r})"
+
+    def _check_signature(
+        self, given: str, timestamp: int | str, nonce: str, encrypt: str | bytes
+    ) -> None:
+        expected = msg_signature(self._token, timestamp, nonce, encrypt)
+        if not _signature_matches(expected, given):
+            raise SignatureError(MSG_SIGNATURE_MISMATCH)
+
+    def _open(self, encrypt: str | bytes) -> bytes:
+        _, msg, corp_id = decrypt_msg(encrypt, self._aes_key)
+        if corp_id != self._corp_id:
+            raise CorpIdMismatchError(MSG_CORP_MISMATCH)
+        return msg
+
+    def verify_url(
+        self, msg_signature: str, timestamp: int | str, nonce: str, echostr: str
+    ) -> bytes:
+        """Check the GET URL verification and return the decrypted echostr.
+
+        Raises:
+            SignatureError (-40001), Base64Error (-40010), DecryptError (-40007),
+            CorpIdMismatchError (-40005).
+        """
+        self._check_signature(msg_signature, timestamp, nonce, echostr)
+        return self._open(echostr)
+
+    def decrypt(
+        self, body: bytes | str, msg_signature: str, timestamp: int | str, nonce: str
+    ) -> bytes:
+        """Verify the POST body's signature, decrypt it and return the inner XML.
+
+        Raises:
+            XMLParseError (-40002), SignatureError (-40001), Base64Error (-40010),
+            DecryptError (-40007), CorpIdMismatchError (-40005).
+        """
+        encrypt = parse_envelope(body).encrypt
+        self._check_signature(msg_signature, timestamp, nonce, encrypt)
+        return self._open(encrypt)
+
+    def encrypt(
+        self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
+    ) -> bytes:
+        """Encrypt ``reply`` (inner XML) into the signed reply envelope.
+
+        ``timestamp=None`` is now; the frame's random is fresh from the OS CSPRNG.
+        """
+        nonce_b = _check_nonce(nonce)
+        ts = _reply_timestamp(timestamp)
+        encrypt = encrypt_msg(reply, self._corp_id, self._aes_key).encode("ascii")
+        sig = msg_signature(self._token, ts, nonce_b, encrypt).encode("ascii")
+        return b"".join(
+            (
+                b"<xml><Encrypt><![CDATA[",
+                encrypt,
+                b"]]></Encrypt><MsgSignature><![CDATA[",
+                sig,
+                b"]]></MsgSignature><TimeStamp>",
+                ts,
+                b"</TimeStamp><Nonce><![CDATA[",
+                nonce_b,
+                b"]]></Nonce></xml>",
+            )
+        )

@@ -1,0 +1,130 @@
+"""The error tree of API.md section 5, with the official WXBizMsgCrypt codes.
+
+Both crypto twins import their message texts from here, so that the compiled
+and the pure-Python core raise the same class, code and message for the same input.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "WXCorpError",
+    "CallbackError",
+    "SignatureError",
+    "XMLParseError",
+    "InvalidAESKeyError",
+    "CorpIdMismatchError",
+    "DecryptError",
+    "Base64Error",
+    "StaleRequestError",
+    "UnknownAgentError",
+    "APIError",
+    "RateLimitError",
+]
+
+
+class WXCorpError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class CallbackError(WXCorpError, ValueError):
+    """A callback (or its crypto) was rejected; ``code`` is WeChat's official error code."""
+
+    code: int = -40000
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[CallbackError], tuple[str]]:
+        return (type(self), (self.message,))
+
+
+class SignatureError(CallbackError):
+    """The signature did not match, or a signed parameter was missing or malformed."""
+
+    code = -40001
+
+
+class StaleRequestError(CallbackError):
+    """The request's timestamp lies outside the replay window."""
+
+    code = -40001
+
+
+class XMLParseError(CallbackError):
+    """The XML was not well-formed, declared a DOCTYPE, or lacked a required element."""
+
+    code = -40002
+
+
+class InvalidAESKeyError(CallbackError):
+    """The EncodingAESKey (or raw AES key) is not valid."""
+
+    code = -40004
+
+
+class CorpIdMismatchError(CallbackError):
+    """The corp_id (or agent) inside a message is not the expected one."""
+
+    code = -40005
+
+
+class UnknownAgentError(CallbackError):
+    """No agent server is registered under the requested key."""
+
+    code = -40005
+
+
+class DecryptError(CallbackError):
+    """The ciphertext, its PKCS#7 padding or its frame is invalid."""
+
+    code = -40007
+
+
+class Base64Error(CallbackError):
+    """The base64 text has characters outside the alphabet or bad padding."""
+
+    code = -40010
+
+
+class APIError(WXCorpError):
+    """The WeChat Work API answered a non-zero errcode."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(errcode, errmsg)
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+    def __str__(self) -> str:
+        return f"errcode: {self.errcode}, errmsg: {self.errmsg}"
+
+
+class RateLimitError(APIError):
+    """The API refused the call for its rate limits (45009, 45033)."""
+
+
+# Message texts shared by both twins (never containing input data or secrets).
+MSG_SIGNATURE_MISMATCH: Final = "signature mismatch"
+MSG_SIGNATURE_ENCODING: Final = "signed parameter is not encodable as UTF-8"
+MSG_AES_KEY_TEXT: Final = "EncodingAESKey must be 43 characters of the base64 alphabet"
+MSG_AES_KEY_RAW: Final = "AES key must be 32 bytes"
+MSG_B64_CHAR: Final = "invalid character in base64 input"
+MSG_B64_PAD: Final = "incorrect base64 padding"
+MSG_CT_LENGTH: Final = "ciphertext length is not a positive multiple of 32"
+MSG_PAD: Final = "bad PKCS#7 padding"
+MSG_FRAME_SHORT: Final = "frame shorter than 20 bytes"
+MSG_FRAME_LENGTH: Final = "frame length field overruns the frame"
+MSG_CORP_EMPTY: Final = "empty corp_id in frame"
+MSG_CORP_UTF8: Final = "corp_id in frame is not UTF-8"
+MSG_CORP_MISMATCH: Final = "corp_id mismatch"
+MSG_XML_MALFORMED: Final = "not well-formed XML"
+MSG_XML_DOCTYPE: Final = "DOCTYPE and ENTITY declarations are refused"
+MSG_XML_DEPTH: Final = "XML nested too deeply"
+MSG_XML_NO_ENCRYPT: Final = "no Encrypt element"
+MSG_XML_NUMBER: Final = "{} is not a number"
+MSG_CRYPTO_FAILURE: Final = "the crypto library reported an error"
+
+# Deepest element nesting the parsers accept (WeChat's messages nest 4 levels).
+MAX_XML_DEPTH: Final = 64
