@@ -7,7 +7,6 @@ Same names, signatures, results and errors as wxcorp_fast._pycore (the specifica
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from libc.limits cimport INT_MAX
@@ -54,7 +53,6 @@ from wxcorp_fast.messages import (
     INT,
     LOCATION_INFO,
     LOCATION_INFO_FIELDS,
-    PICS_INDEX,
     PICS_INFO,
     SCAN_INFO,
     STR,
@@ -82,6 +80,18 @@ __all__ = [
 ]
 
 cdef extern from "Python.h":
+    ctypedef struct PyTypeObject:
+        object (*tp_alloc)(PyTypeObject *, Py_ssize_t)
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
+    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
+    object PyLong_FromUnsignedLongLong(unsigned long long v)
+    tuple PyTuple_New(Py_ssize_t n)
+    PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
+    void PyTuple_SET_ITEM(object t, Py_ssize_t i, object o)
+    void Py_XDECREF(PyObject *o)
     bint PyUnicode_IS_ASCII(object o)
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
@@ -89,7 +99,6 @@ cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
-    int PyObject_GenericSetAttr(object o, object name, object value) except -1
 
 cdef extern from "xmlscan.h":
     enum:
@@ -119,6 +128,10 @@ cdef const EVP_MD *_SHA1 = wx_sha1()
 if _AES is NULL or _SHA1 is NULL:
     ERR_clear_error()
     raise ImportError("libcrypto has no AES-256-CBC or SHA-1")
+
+cdef EVP_MD_CTX *_md_hot = EVP_MD_CTX_new()  # for inputs under GIL_MINSIZE, GIL held
+if _md_hot is NULL:
+    raise MemoryError()
 
 OPENSSL_VERSION = wx_openssl_version().decode("ascii", "replace")
 
@@ -160,15 +173,35 @@ cdef bytes _corp_bytes(object corp_id):
 
 # --------------------------------------------------------------------------- keys
 
+cdef inline void _xor16(uint8_t *dst, const uint8_t *src) noexcept nogil:
+    cdef int i
+    for i in range(16):
+        dst[i] ^= src[i]
+
+
 @cython.final
 cdef class _Key:
-    """A 32-byte AES key with template contexts; each operation runs on a private copy."""
+    """A 32-byte AES key (IV = its first 16 bytes) and its OpenSSL contexts.
+
+    ``enc``/``dec`` are pristine templates, only ever copied: a large input (GIL
+    released) runs on a private copy. Small inputs run with the GIL held on the
+    ``*_hot`` contexts, never re-initialised (OpenSSL 3 re-init costs more than the
+    AES itself): CBC's chaining value after a call is the last ciphertext block, kept
+    in ``*_chain``, and the first block is corrected by ``iv ^ chain``. The GIL makes
+    each hot context used by one call at a time.
+    """
 
     cdef EVP_CIPHER_CTX *enc
     cdef EVP_CIPHER_CTX *dec
+    cdef EVP_CIPHER_CTX *enc_hot
+    cdef EVP_CIPHER_CTX *dec_hot
+    cdef uint8_t iv[16]
+    cdef uint8_t enc_chain[16]
+    cdef uint8_t dec_chain[16]
 
     def __cinit__(self, bytes key):
         cdef const unsigned char *k = <const unsigned char *>PyBytes_AS_STRING(key)
+        memcpy(self.iv, k, 16)
         self.enc = EVP_CIPHER_CTX_new()
         self.dec = EVP_CIPHER_CTX_new()
         if self.enc is NULL or self.dec is NULL:
@@ -179,27 +212,64 @@ cdef class _Key:
                 or EVP_CIPHER_CTX_set_padding(self.dec, 0) != 1):
             ERR_clear_error()
             raise DecryptError(MSG_CRYPTO_FAILURE)
+        self._reset_hot(True)
+        self._reset_hot(False)
 
     def __dealloc__(self):
         EVP_CIPHER_CTX_free(self.enc)
         EVP_CIPHER_CTX_free(self.dec)
+        EVP_CIPHER_CTX_free(self.enc_hot)
+        EVP_CIPHER_CTX_free(self.dec_hot)
+
+    cdef int _reset_hot(self, bint encrypt) except -1:
+        """(Re)make a hot context as a copy of its template; its chain is then the IV."""
+        cdef EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new()
+        if ctx is NULL:
+            raise MemoryError()
+        if EVP_CIPHER_CTX_copy(ctx, self.enc if encrypt else self.dec) != 1:
+            EVP_CIPHER_CTX_free(ctx)
+            ERR_clear_error()
+            raise DecryptError(MSG_CRYPTO_FAILURE)
+        if encrypt:
+            EVP_CIPHER_CTX_free(self.enc_hot)
+            self.enc_hot = ctx
+            memcpy(self.enc_chain, self.iv, 16)
+        else:
+            EVP_CIPHER_CTX_free(self.dec_hot)
+            self.dec_hot = ctx
+            memcpy(self.dec_chain, self.iv, 16)
+        return 0
 
     cdef int crypt(self, bint encrypt, uint8_t *buf, Py_ssize_t n) except -1:
-        """AES-256-CBC over buf[0:n] in place (n a multiple of 32, padding is ours)."""
+        """AES-256-CBC over buf[0:n] in place (n a positive multiple of 32; padding is ours)."""
         cdef EVP_CIPHER_CTX *ctx
         cdef int outl = 0, finl = 0, ok
+        cdef uint8_t last[16]
         if n > INT_MAX - BLOCK:
             raise OverflowError("input too long for one AES call")
+        if n < GIL_MINSIZE:
+            if encrypt:
+                _xor16(buf, self.iv)
+                _xor16(buf, self.enc_chain)
+                ok = EVP_CipherUpdate(self.enc_hot, buf, &outl, buf, <int>n)
+                memcpy(self.enc_chain, buf + n - 16, 16)
+            else:
+                memcpy(last, buf + n - 16, 16)
+                ok = EVP_CipherUpdate(self.dec_hot, buf, &outl, buf, <int>n)
+                _xor16(buf, self.dec_chain)
+                _xor16(buf, self.iv)
+                memcpy(self.dec_chain, last, 16)
+            if ok != 1 or outl != n:
+                ERR_clear_error()
+                self._reset_hot(encrypt)
+                raise DecryptError(MSG_CRYPTO_FAILURE)
+            return 0
         ctx = EVP_CIPHER_CTX_new()
         if ctx is NULL:
             raise MemoryError()
         ok = EVP_CIPHER_CTX_copy(ctx, self.enc if encrypt else self.dec)
         if ok == 1:
-            if n >= GIL_MINSIZE:
-                with nogil:
-                    ok = (EVP_CipherUpdate(ctx, buf, &outl, buf, <int>n) == 1
-                          and EVP_CipherFinal_ex(ctx, buf + outl, &finl) == 1)
-            else:
+            with nogil:
                 ok = (EVP_CipherUpdate(ctx, buf, &outl, buf, <int>n) == 1
                       and EVP_CipherFinal_ex(ctx, buf + outl, &finl) == 1)
         EVP_CIPHER_CTX_free(ctx)
@@ -220,7 +290,7 @@ cdef _Key _get_key(object aes_key):
         aes_key = bytes(aes_key)
     if PyBytes_GET_SIZE(aes_key) != 32:
         raise InvalidAESKeyError(MSG_AES_KEY_RAW)
-    cdef PyObject *cached = PyDict_GetItem(_keys, aes_key)
+    cdef PyObject *cached = PyDict_GetItemWithError(_keys, aes_key)
     if cached is not NULL:
         return <_Key>cached
     key = _Key(aes_key)
@@ -265,18 +335,22 @@ cdef inline void _b64_decode_quads(const uint8_t *s, Py_ssize_t n, uint8_t *out)
         out += 3
 
 
-cdef Py_ssize_t _b64_check(const uint8_t *s, Py_ssize_t n) except -1:
-    """Validate strict base64 as _pycore._b64decode does; return the decoded length."""
+cdef Py_ssize_t _b64_check(const uint8_t *s, Py_ssize_t n) noexcept nogil:
+    """Validate strict base64 as _pycore._b64decode does.
+
+    Returns the decoded length, or -1 for a character outside the alphabet, -2 for
+    bad padding (checked in that order).
+    """
     cdef Py_ssize_t i, pad = -1
     cdef uint8_t c
     for i in range(n):
         c = _B64_REV[s[i]]
         if c == 255:
-            raise Base64Error(MSG_B64_CHAR)
+            return -1
         if c == 64 and pad < 0:
             pad = i
     if n % 4 or (pad >= 0 and (pad < n - 2 or s[n - 1] != ord("="))):
-        raise Base64Error(MSG_B64_PAD)
+        return -2
     return n // 4 * 3 - (0 if pad < 0 else n - pad)
 
 
@@ -301,9 +375,19 @@ cdef Py_ssize_t _b64_decode(const uint8_t *s, Py_ssize_t n, uint8_t *out) noexce
 
 
 cdef str _b64_encode(const uint8_t *data, Py_ssize_t n):
-    cdef Py_ssize_t outlen = (n + 2) // 3 * 4, i = 0
-    cdef str out = <str>PyUnicode_New(outlen, 127)
+    """Standard base64 of data[0:n] as a new ASCII str (the GIL released when large)."""
+    cdef str out = <str>PyUnicode_New((n + 2) // 3 * 4, 127)
     cdef uint8_t *o = <uint8_t *>PyUnicode_DATA(out)
+    if n >= GIL_MINSIZE:
+        with nogil:
+            _b64_encode_into(data, n, o)
+    else:
+        _b64_encode_into(data, n, o)
+    return out
+
+
+cdef void _b64_encode_into(const uint8_t *data, Py_ssize_t n, uint8_t *o) noexcept nogil:
+    cdef Py_ssize_t i = 0
     cdef uint32_t v
     while i + 3 <= n:
         v = (<uint32_t>data[i] << 16) | (<uint32_t>data[i + 1] << 8) | data[i + 2]
@@ -321,7 +405,6 @@ cdef str _b64_encode(const uint8_t *data, Py_ssize_t n):
         o[1] = _B64[(v >> 12) & 63]
         o[2] = _B64[(v >> 6) & 63] if i + 1 < n else ord("=")
         o[3] = ord("=")
-    return out
 
 
 # --------------------------------------------------------------------------- signatures
@@ -367,20 +450,21 @@ cdef int _sha1_hex(const uint8_t **parts, Py_ssize_t *lens, int count, char *out
         lens[j + 1] = n
     for i in range(count):
         total += lens[i]
-    ctx = EVP_MD_CTX_new()
-    if ctx is NULL:
-        raise MemoryError()
-    ok = EVP_DigestInit_ex(ctx, _SHA1, NULL)
-    if total >= GIL_MINSIZE:
+    if total >= GIL_MINSIZE:  # a private context, the GIL released
+        ctx = EVP_MD_CTX_new()
+        if ctx is NULL:
+            raise MemoryError()
         with nogil:
+            ok = EVP_DigestInit_ex(ctx, _SHA1, NULL)
             for i in range(count):
                 ok = ok == 1 and EVP_DigestUpdate(ctx, parts[i], <size_t>lens[i]) == 1
             ok = ok == 1 and EVP_DigestFinal_ex(ctx, digest, &dlen) == 1
-    else:
+        EVP_MD_CTX_free(ctx)
+    else:  # the shared context, with the GIL held throughout
+        ok = EVP_DigestInit_ex(_md_hot, _SHA1, NULL)
         for i in range(count):
-            ok = ok == 1 and EVP_DigestUpdate(ctx, parts[i], <size_t>lens[i]) == 1
-        ok = ok == 1 and EVP_DigestFinal_ex(ctx, digest, &dlen) == 1
-    EVP_MD_CTX_free(ctx)
+            ok = ok == 1 and EVP_DigestUpdate(_md_hot, parts[i], <size_t>lens[i]) == 1
+        ok = ok == 1 and EVP_DigestFinal_ex(_md_hot, digest, &dlen) == 1
     if ok != 1 or dlen != 20:
         ERR_clear_error()
         raise SignatureError(MSG_CRYPTO_FAILURE)
@@ -571,6 +655,36 @@ def unpack_frame(plain):
 
 # --------------------------------------------------------------------------- AES
 
+# RAND_bytes costs ~1.5 us a call on OpenSSL 3.0, so draw 4 KiB at a time and hand out
+# 16 bytes per frame, wiping what was handed out. Only touched with the GIL held; a
+# forked child drops the parent's remainder so no two processes share random bytes.
+DEF RAND_POOL = 4096
+cdef uint8_t _rand_pool[RAND_POOL]
+cdef Py_ssize_t _rand_left = 0
+
+
+cdef int _random16(uint8_t *out) except -1:
+    global _rand_left
+    if _rand_left < 16:
+        if RAND_bytes(_rand_pool, RAND_POOL) != 1:
+            ERR_clear_error()
+            raise DecryptError(MSG_CRYPTO_FAILURE)
+        _rand_left = RAND_POOL
+    _rand_left -= 16
+    memcpy(out, _rand_pool + _rand_left, 16)
+    OPENSSL_cleanse(_rand_pool + _rand_left, 16)
+    return 0
+
+
+def _drop_random_pool():
+    global _rand_left
+    OPENSSL_cleanse(_rand_pool, RAND_POOL)
+    _rand_left = 0
+
+
+os.register_at_fork(after_in_child=_drop_random_pool)
+
+
 cdef str _encrypt(_Key key, object msg, object corp_id, object random):
     """encrypt_msg after the key check: frame, pad, encrypt in place, base64."""
     cdef uint8_t rnd[16]
@@ -584,9 +698,7 @@ cdef str _encrypt(_Key key, object msg, object corp_id, object random):
         except UnicodeEncodeError:
             raise ValueError("msg is not encodable as UTF-8") from None
     if random is None:
-        if RAND_bytes(rnd, 16) != 1:
-            ERR_clear_error()
-            raise DecryptError(MSG_CRYPTO_FAILURE)
+        _random16(rnd)
     else:
         if not isinstance(random, bytes) or not isinstance(msg, bytes):
             raise TypeError("random and msg must be bytes")
@@ -642,14 +754,24 @@ cdef object _decrypt(_Key key, object encrypt, bytes expect_corp):
         n = PyBytes_GET_SIZE(encrypt)
     else:
         raise TypeError("encrypt must be str or bytes")
-    dlen = _b64_check(s, n)
+    if n >= GIL_MINSIZE:
+        with nogil:
+            dlen = _b64_check(s, n)
+    else:
+        dlen = _b64_check(s, n)
+    if dlen < 0:
+        raise Base64Error(MSG_B64_CHAR if dlen == -1 else MSG_B64_PAD)
     if dlen == 0 or dlen % BLOCK:
         raise DecryptError(MSG_CT_LENGTH)
     buf = &stackbuf[0] if dlen <= STACK_BUF else <uint8_t *>malloc(dlen)
     if buf is NULL:
         raise MemoryError()
     try:
-        _b64_decode(s, n, buf)
+        if n >= GIL_MINSIZE:
+            with nogil:
+                _b64_decode(s, n, buf)
+        else:
+            _b64_decode(s, n, buf)
         key.crypt(False, buf, dlen)
         plen = _unpad_len(buf, dlen, BLOCK)
         if plen < 0:
@@ -669,9 +791,50 @@ def decrypt_msg(encrypt, aes_key):
 
 # --------------------------------------------------------------------------- XML
 
+cdef inline const char *_xml_data(object xml, Py_ssize_t *size) except NULL:
+    """Borrow the bytes of an XML input (a str is read as its UTF-8 form)."""
+    if isinstance(xml, bytes):
+        size[0] = PyBytes_GET_SIZE(xml)
+        return PyBytes_AS_STRING(xml)
+    if isinstance(xml, str):
+        try:
+            return PyUnicode_AsUTF8AndSize(xml, size)
+        except UnicodeEncodeError:
+            raise XMLParseError(MSG_XML_MALFORMED) from None
+    raise TypeError("xml must be bytes or str")
+
+
+cdef int _scan(const char *data, Py_ssize_t n, const xs_handlers *handlers,
+               void *ctx) except -1:
+    """Run the scanner; raise the XMLParseError (or the handler's error) it reports."""
+    cdef char stackbuf[STACK_BUF]
+    cdef char *scratch = &stackbuf[0] if n <= STACK_BUF else <char *>malloc(n)
+    cdef int rc
+    if scratch is NULL:
+        raise MemoryError()
+    try:
+        rc = xs_parse(data, <size_t>n, scratch, handlers, ctx)
+    finally:
+        if scratch is not &stackbuf[0]:
+            free(scratch)
+    if rc == XS_OK:
+        return 0
+    if rc == XS_HANDLER:
+        return _raise_pending()
+    if rc == XS_DOCTYPE:
+        raise XMLParseError(MSG_XML_DOCTYPE)
+    if rc == XS_DEPTH:
+        raise XMLParseError(MSG_XML_DEPTH)
+    if rc == XS_NOMEM:
+        raise MemoryError()
+    raise XMLParseError(MSG_XML_MALFORMED)
+
+
+# ---- the raw tree (API.md section 2 `.raw`; _pycore._parse_tree is the specification)
+
 @cython.final
 cdef class _TreeBuilder:
-    """Builds the raw dict from scanner events (see _pycore._parse_tree)."""
+    """Builds the raw dict from scanner events."""
 
     cdef list children  # children dict (or None) of each open element, by depth
     cdef Py_ssize_t depth
@@ -683,7 +846,7 @@ cdef class _TreeBuilder:
         self.root = None
 
 
-cdef int _on_start(void *ctx, const char *name, size_t name_len) except -1:
+cdef int _tree_start(void *ctx, const char *name, size_t name_len) except -1:
     cdef _TreeBuilder b = <_TreeBuilder>ctx
     if b.depth and b.children[b.depth] is None:
         b.children[b.depth] = {}
@@ -692,8 +855,8 @@ cdef int _on_start(void *ctx, const char *name, size_t name_len) except -1:
     return 0
 
 
-cdef int _on_end(void *ctx, const char *name, size_t name_len,
-                 const char *text, size_t text_len) except -1:
+cdef int _tree_end(void *ctx, const char *name, size_t name_len,
+                   const char *text, size_t text_len) except -1:
     cdef _TreeBuilder b = <_TreeBuilder>ctx
     cdef object value = b.children[b.depth]
     cdef PyObject *old
@@ -706,7 +869,7 @@ cdef int _on_end(void *ctx, const char *name, size_t name_len,
         value = PyUnicode_DecodeUTF8(text, <Py_ssize_t>text_len, NULL)
     key = _name(name, name_len)
     cdef dict siblings = <dict>b.children[b.depth]
-    old = PyDict_GetItem(siblings, key)
+    old = PyDict_GetItemWithError(siblings, key)
     if old is NULL:
         siblings[key] = value
     elif type(<object>old) is list:
@@ -716,8 +879,22 @@ cdef int _on_end(void *ctx, const char *name, size_t name_len,
     return 0
 
 
+cdef xs_handlers _TREE_HANDLERS
+_TREE_HANDLERS.start = _tree_start
+_TREE_HANDLERS.end = _tree_end
+
+
+def _parse_tree(xml):
+    """Parse a document into the raw dict of API.md section 2 (root element dropped)."""
+    cdef Py_ssize_t n
+    cdef const char *data = _xml_data(xml, &n)
+    cdef _TreeBuilder builder = _TreeBuilder.__new__(_TreeBuilder)
+    _scan(data, n, &_TREE_HANDLERS, <void *>builder)
+    return builder.root
+
+
 # Tag names seen most, as str objects with cached hashes: a lookup by bytes avoids
-# decoding the same names for every message. Bounded; hostile names are decoded anew.
+# decoding the same names for every message. Bounded; other names are decoded anew.
 DEF NAME_SLOTS = 512
 DEF NAME_FILL_MAX = 256
 cdef PyObject *_name_strs[NAME_SLOTS]
@@ -755,67 +932,236 @@ cdef object _name(const char *s, size_t n):
     return name
 
 
-cdef void _preload_names() except *:
-    cdef bytes b
-    for tag in list(TAG_INDEX) + ["xml", "Encrypt", "ScanType", "ScanResult", "Count",
-                                  "PicList", "item", "PicMd5Sum", "Poiname"]:
-        b = tag.encode("ascii")
-        _name(PyBytes_AS_STRING(b), <size_t>PyBytes_GET_SIZE(b))
+# ---- typed fields straight from the scan (parse_message, parse_envelope)
+#
+# The fast path reads the top-level elements of the document as the scanner closes
+# them: the first occurrence of each known tag gives its field, in document order,
+# exactly as _pycore converts its raw dict. A nested group (ScanCodeInfo,
+# SendPicsInfo, SendLocationInfo) with children sends the message down the tree
+# path instead; a number error waits until the whole document proved well-formed.
+
+DEF TAG_SLOTS = 128
+DEF MAX_FIELDS = 40
+
+cdef struct _Tag:
+    const char *name
+    Py_ssize_t length
+    int index
+    int kind
 
 
-_preload_names()
-
-cdef xs_handlers _TREE_HANDLERS
-_TREE_HANDLERS.start = _on_start
-_TREE_HANDLERS.end = _on_end
+cdef _Tag _MESSAGE_TAGS[TAG_SLOTS]
+cdef _Tag _ENVELOPE_TAGS[TAG_SLOTS]
+cdef list _tag_names = []  # keeps the bytes behind _Tag.name alive
 
 
-cdef dict _parse_tree(object xml):
-    cdef const char *data
-    cdef Py_ssize_t n
-    cdef char stackbuf[STACK_BUF]
-    cdef char *scratch
-    cdef int rc
-    if type(xml) is bytes:
-        data = PyBytes_AS_STRING(xml)
-        n = PyBytes_GET_SIZE(xml)
-    elif isinstance(xml, str):
+cdef int _tag_add(_Tag *table, str tag, int index, int kind) except -1:
+    cdef bytes name = tag.encode("ascii")
+    cdef uint32_t slot = _fnv1a(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)) & (TAG_SLOTS - 1)
+    while table[slot].name is not NULL:
+        slot = (slot + 1) & (TAG_SLOTS - 1)
+    _tag_names.append(name)
+    table[slot].name = PyBytes_AS_STRING(name)
+    table[slot].length = PyBytes_GET_SIZE(name)
+    table[slot].index = index
+    table[slot].kind = kind
+    return 0
+
+
+cdef inline const _Tag *_tag_find(const _Tag *table, const char *s, size_t n) noexcept:
+    cdef uint32_t slot = _fnv1a(s, n) & (TAG_SLOTS - 1)
+    while table[slot].name is not NULL:
+        if <size_t>table[slot].length == n and memcmp(table[slot].name, s, n) == 0:
+            return &table[slot]
+        slot = (slot + 1) & (TAG_SLOTS - 1)
+    return NULL
+
+
+cdef struct _Typed:
+    const _Tag *tags
+    PyObject *values[MAX_FIELDS]  # owned references; NULL keeps the empty value
+    uint8_t seen[MAX_FIELDS]
+    int depth
+    bint children    # the open top-level element has a child element
+    bint needs_tree  # a nested group with children: convert from the raw tree
+    const _Tag *bad_number  # first top-level number field that is not a number
+
+
+cdef inline bint _is_ws(uint8_t c) noexcept nogil:
+    return c == 32 or c == 9 or c == 10 or c == 13
+
+
+cdef inline void _strip(const uint8_t **s, Py_ssize_t *n) noexcept nogil:
+    """Strip XML whitespace (space, tab, CR, LF) from both ends."""
+    while n[0] and _is_ws(s[0][n[0] - 1]):
+        n[0] -= 1
+    while n[0] and _is_ws(s[0][0]):
+        s[0] += 1
+        n[0] -= 1
+
+
+cdef object _int_from(const uint8_t *s, Py_ssize_t n):
+    """The int of XML text, 0 for blank, None when it is not [+-]?[0-9]+."""
+    cdef Py_ssize_t i = 0, j
+    cdef uint64_t acc = 0
+    cdef bint neg = False
+    _strip(&s, &n)
+    if n == 0:
+        return 0
+    if s[0] == ord("+") or s[0] == ord("-"):
+        neg = s[0] == ord("-")
+        i = 1
+    if i == n:
+        return None
+    for j in range(i, n):
+        if s[j] < ord("0") or s[j] > ord("9"):
+            return None
+    if n - i > 19:
         try:
-            data = PyUnicode_AsUTF8AndSize(xml, &n)
-        except UnicodeEncodeError:
-            raise XMLParseError(MSG_XML_MALFORMED) from None
-    elif isinstance(xml, bytes):
-        data = PyBytes_AS_STRING(xml)
-        n = PyBytes_GET_SIZE(xml)
-    else:
-        raise TypeError("xml must be bytes or str")
-    cdef _TreeBuilder builder = _TreeBuilder.__new__(_TreeBuilder)
-    scratch = &stackbuf[0] if n <= STACK_BUF else <char *>malloc(n)
-    if scratch is NULL:
-        raise MemoryError()
-    try:
-        rc = xs_parse(data, <size_t>n, scratch, &_TREE_HANDLERS, <void *>builder)
-    finally:
-        if scratch is not &stackbuf[0]:
-            free(scratch)
-    if rc != XS_OK:
-        _raise_scan_error(rc)
-    return <dict>builder.root
+            return int(PyUnicode_DecodeASCII(<const char *>s, n, NULL))
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            return None
+    for j in range(i, n):
+        acc = acc * 10 + (s[j] - ord("0"))
+    value = PyLong_FromUnsignedLongLong(acc)
+    return -value if neg else value
 
 
-cdef int _raise_scan_error(int rc) except -1:
-    if rc == XS_HANDLER:
-        return _raise_pending()
-    if rc == XS_DOCTYPE:
-        raise XMLParseError(MSG_XML_DOCTYPE)
-    if rc == XS_DEPTH:
-        raise XMLParseError(MSG_XML_DEPTH)
-    if rc == XS_NOMEM:
-        raise MemoryError()
-    raise XMLParseError(MSG_XML_MALFORMED)
+cdef object _float_from(const uint8_t *s, Py_ssize_t n):
+    """The float of XML text, 0.0 for blank, None unless it matches _pycore._FLOAT."""
+    cdef Py_ssize_t i = 0, digits = 0
+    _strip(&s, &n)
+    if n == 0:
+        return 0.0
+    if s[i] == ord("+") or s[i] == ord("-"):
+        i += 1
+    while i < n and ord("0") <= s[i] <= ord("9"):
+        i += 1
+        digits += 1
+    if i < n and s[i] == ord("."):
+        i += 1
+        while i < n and ord("0") <= s[i] <= ord("9"):
+            i += 1
+            digits += 1
+    if digits == 0:
+        return None
+    if i < n and (s[i] == ord("e") or s[i] == ord("E")):
+        i += 1
+        if i < n and (s[i] == ord("+") or s[i] == ord("-")):
+            i += 1
+        digits = 0
+        while i < n and ord("0") <= s[i] <= ord("9"):
+            i += 1
+            digits += 1
+        if digits == 0:
+            return None
+    if i != n:
+        return None
+    return float(PyUnicode_DecodeASCII(<const char *>s, n, NULL))
 
 
-# --------------------------------------------------------------------------- typed fields
+cdef int _typed_start(void *ctx, const char *name, size_t name_len) except -1:
+    cdef _Typed *st = <_Typed *>ctx
+    st.depth += 1
+    if st.depth == 2:
+        st.children = False
+    elif st.depth == 3:
+        st.children = True
+    return 0
+
+
+cdef int _typed_end(void *ctx, const char *name, size_t name_len,
+                    const char *text, size_t text_len) except -1:
+    cdef _Typed *st = <_Typed *>ctx
+    cdef const _Tag *tag
+    cdef object value = None
+    st.depth -= 1
+    if st.depth != 1:
+        return 0
+    tag = _tag_find(st.tags, name, name_len)
+    if tag is NULL or st.seen[tag.index]:
+        return 0
+    st.seen[tag.index] = 1
+    if st.children:  # text and number fields read an element with children as absent
+        if tag.kind == K_STR:
+            value = ""
+        elif tag.kind >= K_SCAN:
+            st.needs_tree = True
+    elif tag.kind == K_STR:
+        value = PyUnicode_DecodeUTF8(text, <Py_ssize_t>text_len, NULL)
+    elif tag.kind == K_INT or tag.kind == K_FLOAT:
+        if tag.kind == K_INT:
+            value = _int_from(<const uint8_t *>text, <Py_ssize_t>text_len)
+        else:
+            value = _float_from(<const uint8_t *>text, <Py_ssize_t>text_len)
+        if value is None and st.bad_number is NULL:
+            st.bad_number = tag
+    if value is not None:
+        Py_INCREF(value)
+        st.values[tag.index] = <PyObject *>value
+    return 0
+
+
+cdef xs_handlers _TYPED_HANDLERS
+_TYPED_HANDLERS.start = _typed_start
+_TYPED_HANDLERS.end = _typed_end
+
+
+cdef inline void _typed_init(_Typed *st, const _Tag *tags) noexcept:
+    memset(st, 0, sizeof(_Typed))
+    st.tags = tags
+
+
+cdef inline void _typed_clear(_Typed *st) noexcept:
+    cdef int i
+    for i in range(MAX_FIELDS):
+        Py_XDECREF(st.values[i])
+        st.values[i] = NULL
+
+
+cdef int _raise_bad_number(const _Tag *tag) except -1:
+    raise XMLParseError(MSG_XML_NUMBER.format(
+        PyUnicode_DecodeASCII(tag.name, tag.length, NULL)))
+
+
+cdef tuple _typed_tuple(_Typed *st, tuple defaults):
+    cdef Py_ssize_t i, n = len(defaults)
+    cdef tuple out = PyTuple_New(n)
+    cdef PyObject *item
+    for i in range(n):
+        item = st.values[i]
+        if item is NULL:
+            item = PyTuple_GET_ITEM(defaults, i)
+        Py_INCREF(<object>item)
+        PyTuple_SET_ITEM(out, i, <object>item)
+    return out
+
+
+# MixedMessage is a slotted class: its slots are written at their offsets, with
+# __init__ (which builds an eager message) skipped.
+cdef Py_ssize_t _SLOT_RAW = (<PyMemberDescrObject *>MixedMessage.__dict__["_raw"]).d_member.offset
+cdef Py_ssize_t _SLOT_VALUES = (<PyMemberDescrObject *>MixedMessage.__dict__["_values"]).d_member.offset
+cdef Py_ssize_t _SLOT_SOURCE = (<PyMemberDescrObject *>MixedMessage.__dict__["_source"]).d_member.offset
+for _slot in ("_raw", "_values", "_source"):
+    if type(MixedMessage.__dict__[_slot]).__name__ != "member_descriptor":
+        raise ImportError("MixedMessage slots changed")
+
+
+cdef inline void _set_slot(object obj, Py_ssize_t offset, object value) noexcept:
+    """Fill an empty slot of a freshly allocated object (taking a new reference)."""
+    Py_INCREF(value)
+    (<PyObject **>(<char *><PyObject *>obj + offset))[0] = <PyObject *>value
+
+
+cdef object _new_message(object raw, tuple values, object source):
+    cdef object msg = (<PyTypeObject *>MixedMessage).tp_alloc(<PyTypeObject *>MixedMessage, 0)
+    _set_slot(msg, _SLOT_RAW, raw)
+    _set_slot(msg, _SLOT_VALUES, values)
+    _set_slot(msg, _SLOT_SOURCE, source)
+    return msg
+
+
+# ---- conversion of a raw tree (the path for nested groups; mirrors _pycore._convert)
 
 cdef inline object _scalar(object value):
     if type(value) is list:
@@ -829,91 +1175,17 @@ cdef inline object _group(object value):
     return value if type(value) is dict else None
 
 
-cdef inline bint _is_ws(uint8_t c) noexcept nogil:
-    return c == 32 or c == 9 or c == 10 or c == 13
-
-
-cdef object _to_int(object tag, object value):
+cdef object _number(object tag, int kind, object value):
+    cdef Py_ssize_t n
     cdef str text = _scalar(value)
-    cdef const uint8_t *s
-    cdef Py_ssize_t n, i = 0, j, start
-    cdef long long acc = 0
-    cdef bint neg = False
-    if not PyUnicode_IS_ASCII(text):
-        # Non-ASCII whitespace is not stripped, so any non-ASCII text is not a number.
-        if text.strip(" \t\r\n"):
-            raise XMLParseError(MSG_XML_NUMBER.format(tag))
-        return 0
-    s = <const uint8_t *>PyUnicode_DATA(text)
-    n = PyUnicode_GET_LENGTH(text)
-    while n and _is_ws(s[n - 1]):
-        n -= 1
-    while i < n and _is_ws(s[i]):
-        i += 1
-    if i == n:
-        return 0
-    start = i
-    if s[i] == ord("+") or s[i] == ord("-"):
-        neg = s[i] == ord("-")
-        i += 1
-    if i == n:
+    cdef const char *s = PyUnicode_AsUTF8AndSize(text, &n)
+    if kind == K_INT:
+        value = _int_from(<const uint8_t *>s, n)
+    else:
+        value = _float_from(<const uint8_t *>s, n)
+    if value is None:
         raise XMLParseError(MSG_XML_NUMBER.format(tag))
-    for j in range(i, n):
-        if s[j] < ord("0") or s[j] > ord("9"):
-            raise XMLParseError(MSG_XML_NUMBER.format(tag))
-    if n - i <= 18:
-        for j in range(i, n):
-            acc = acc * 10 + (s[j] - ord("0"))
-        return -acc if neg else acc
-    try:
-        return int(text[start:n])
-    except ValueError:  # beyond sys.get_int_max_str_digits()
-        raise XMLParseError(MSG_XML_NUMBER.format(tag)) from None
-
-
-cdef object _to_float(object tag, object value):
-    cdef str text = _scalar(value)
-    cdef const uint8_t *s
-    cdef Py_ssize_t n, i = 0, start, digits = 0
-    if not PyUnicode_IS_ASCII(text):
-        if text.strip(" \t\r\n"):
-            raise XMLParseError(MSG_XML_NUMBER.format(tag))
-        return 0.0
-    s = <const uint8_t *>PyUnicode_DATA(text)
-    n = PyUnicode_GET_LENGTH(text)
-    while n and _is_ws(s[n - 1]):
-        n -= 1
-    while i < n and _is_ws(s[i]):
-        i += 1
-    if i == n:
-        return 0.0
-    start = i
-    # [+-]? (digits (. digits?)? | . digits) ([eE] [+-]? digits)?
-    if s[i] == ord("+") or s[i] == ord("-"):
-        i += 1
-    while i < n and ord("0") <= s[i] <= ord("9"):
-        i += 1
-        digits += 1
-    if i < n and s[i] == ord("."):
-        i += 1
-        while i < n and ord("0") <= s[i] <= ord("9"):
-            i += 1
-            digits += 1
-    if digits == 0:
-        raise XMLParseError(MSG_XML_NUMBER.format(tag))
-    if i < n and (s[i] == ord("e") or s[i] == ord("E")):
-        i += 1
-        if i < n and (s[i] == ord("+") or s[i] == ord("-")):
-            i += 1
-        digits = 0
-        while i < n and ord("0") <= s[i] <= ord("9"):
-            i += 1
-            digits += 1
-        if digits == 0:
-            raise XMLParseError(MSG_XML_NUMBER.format(tag))
-    if i != n:
-        raise XMLParseError(MSG_XML_NUMBER.format(tag))
-    return float(text[start:n])
+    return value
 
 
 cdef object _new_tuple(type cls, tuple values):
@@ -936,10 +1208,8 @@ cdef list _pic_list(object value):
 cdef object _convert(object tag, int kind, object value):
     if kind == K_STR:
         return _scalar(value)
-    if kind == K_INT:
-        return _to_int(tag, value)
-    if kind == K_FLOAT:
-        return _to_float(tag, value)
+    if kind == K_INT or kind == K_FLOAT:
+        return _number(tag, kind, value)
     group = _group(value)
     if kind == K_SCAN:
         if group is None:
@@ -948,8 +1218,8 @@ cdef object _convert(object tag, int kind, object value):
                                          _scalar((<dict>group).get("ScanResult"))))
     if kind == K_PICS:
         if group is None:
-            return _new_tuple(SendPicsInfo, (0, []))
-        count = _to_int("Count", (<dict>group).get("Count"))
+            return None
+        count = _number("Count", K_INT, (<dict>group).get("Count"))
         return _new_tuple(SendPicsInfo, (count, _pic_list((<dict>group).get("PicList"))))
     if group is None:
         return _EMPTY_LOCATION
@@ -957,40 +1227,82 @@ cdef object _convert(object tag, int kind, object value):
         _convert(t, k, (<dict>group).get(t)) for _, t, k in LOCATION_INFO_FIELDS]))
 
 
+cdef object _message_from_tree(object xml):
+    cdef dict raw = _parse_tree(xml)
+    cdef list values = list(_EMPTY_VALUES)
+    cdef PyObject *spec
+    for tag, value in raw.items():
+        spec = PyDict_GetItemWithError(_TAG_INDEX, tag)
+        if spec is not NULL:
+            values[<Py_ssize_t>(<tuple>spec)[0]] = _convert(tag, <int>(<tuple>spec)[1], value)
+    return _new_message(raw, tuple(values), None)
+
+
 cdef object _EMPTY_SCAN = ScanCodeInfo()
 cdef object _EMPTY_LOCATION = SendLocationInfo()
 cdef dict _TAG_INDEX = TAG_INDEX
 cdef tuple _EMPTY_VALUES = EMPTY_VALUES
-cdef Py_ssize_t _PICS_INDEX = PICS_INDEX
+cdef tuple _EMPTY_ENVELOPE = ("", 0, "")
 cdef int K_STR = STR, K_INT = INT, K_FLOAT = FLOAT
 cdef int K_SCAN = SCAN_INFO, K_PICS = PICS_INFO
+assert K_SCAN < K_PICS < LOCATION_INFO and max(K_STR, K_INT, K_FLOAT) < K_SCAN
+assert len(EMPTY_VALUES) <= MAX_FIELDS
+
+for _tag, (_index, _kind) in TAG_INDEX.items():
+    _tag_add(_MESSAGE_TAGS, _tag, _index, _kind)
+for _index, (_tag, _kind) in enumerate((("ToUserName", STR), ("AgentID", INT), ("Encrypt", STR))):
+    _tag_add(_ENVELOPE_TAGS, _tag, _index, _kind)
+
+
+cdef void _preload_names(list tags) except *:
+    cdef bytes name
+    for tag in tags:
+        name = tag.encode("ascii")
+        _name(PyBytes_AS_STRING(name), <size_t>PyBytes_GET_SIZE(name))
+
+
+_preload_names(list(TAG_INDEX) + ["xml", "Encrypt", "ScanType", "ScanResult", "Count",
+                                  "PicList", "item", "PicMd5Sum", "Poiname"])
+
+
+cdef tuple _envelope_values(object body):
+    """(ToUserName, AgentID, Encrypt) of a POST body, as parse_envelope gives them."""
+    cdef _Typed st
+    cdef Py_ssize_t n
+    cdef const char *data = _xml_data(body, &n)
+    _typed_init(&st, _ENVELOPE_TAGS)
+    try:
+        _scan(data, n, &_TYPED_HANDLERS, &st)
+        if not st.seen[2]:
+            raise XMLParseError(MSG_XML_NO_ENCRYPT)
+        if st.bad_number is not NULL:
+            _raise_bad_number(st.bad_number)
+        return _typed_tuple(&st, _EMPTY_ENVELOPE)
+    finally:
+        _typed_clear(&st)
 
 
 def parse_envelope(body):
     """Parse a callback's POST body into its ToUserName, AgentID and Encrypt."""
-    cdef dict raw = _parse_tree(body)
-    encrypt = raw.get("Encrypt")
-    if encrypt is None:
-        raise XMLParseError(MSG_XML_NO_ENCRYPT)
-    return _new_tuple(Envelope, (_scalar(raw.get("ToUserName")),
-                                 _to_int("AgentID", raw.get("AgentID")),
-                                 _scalar(encrypt)))
+    return _new_tuple(Envelope, _envelope_values(body))
 
 
 def parse_message(xml):
     """Parse a decrypted message or event into a ``MixedMessage``."""
-    cdef dict raw = _parse_tree(xml)
-    cdef list values = list(_EMPTY_VALUES)
-    cdef PyObject *spec
-    values[_PICS_INDEX] = _new_tuple(SendPicsInfo, (0, []))
-    for tag, value in raw.items():
-        spec = PyDict_GetItem(_TAG_INDEX, tag)
-        if spec is not NULL:
-            values[<Py_ssize_t>(<tuple>spec)[0]] = _convert(tag, <int>(<tuple>spec)[1], value)
-    msg = MixedMessage.__new__(MixedMessage)
-    PyObject_GenericSetAttr(msg, "raw", raw)
-    PyObject_GenericSetAttr(msg, "_values", tuple(values))
-    return msg
+    cdef _Typed st
+    cdef Py_ssize_t n
+    cdef const char *data = _xml_data(xml, &n)
+    _typed_init(&st, _MESSAGE_TAGS)
+    try:
+        _scan(data, n, &_TYPED_HANDLERS, &st)
+        if st.needs_tree:
+            return _message_from_tree(xml)
+        if st.bad_number is not NULL:
+            _raise_bad_number(st.bad_number)
+        source = xml if isinstance(xml, bytes) else PyBytes_FromStringAndSize(data, n)
+        return _new_message(None, _typed_tuple(&st, _EMPTY_VALUES), source)
+    finally:
+        _typed_clear(&st)
 
 
 # --------------------------------------------------------------------------- MsgCrypto
@@ -1062,7 +1374,7 @@ cdef class MsgCrypto:
 
     def decrypt(self, body, msg_signature, timestamp, nonce):
         """Verify the POST body's signature, decrypt it and return the inner XML."""
-        encrypt = parse_envelope(body)[2]
+        encrypt = _envelope_values(body)[2]
         self._check_signature(msg_signature, timestamp, nonce, encrypt)
         return _decrypt(self._key, encrypt, self._corp_id_b)
 

@@ -33,6 +33,7 @@ cdef extern from "openssl/rand.h" nogil:
 
 cdef extern from "openssl/crypto.h" nogil:
     int CRYPTO_memcmp(const void *a, const void *b, size_t length)
+    void OPENSSL_cleanse(void *ptr, size_t len)
 
 cdef extern from "openssl/err.h" nogil:
     void ERR_clear_error()

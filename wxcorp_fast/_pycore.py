@@ -52,7 +52,6 @@ from .messages import (
     INT,
     LOCATION_INFO,
     LOCATION_INFO_FIELDS,
-    PICS_INDEX,
     PICS_INFO,
     SCAN_INFO,
     STR,
@@ -474,7 +473,7 @@ def _convert(tag: str, kind: int, value: Any) -> Any:
         return ScanCodeInfo(_scalar(group.get("ScanType")), _scalar(group.get("ScanResult")))
     if kind == PICS_INFO:
         if group is None:
-            return SendPicsInfo(0, [])
+            return None
         count = _to_int("Count", group.get("Count"))
         return SendPicsInfo(count, _pic_list(group.get("PicList")))
     assert kind == LOCATION_INFO
@@ -527,7 +526,6 @@ def parse_message(xml: bytes | str) -> MixedMessage:
     """
     raw = _parse_tree(xml)
     values = list(EMPTY_VALUES)
-    values[PICS_INDEX] = SendPicsInfo(0, [])
     for tag, value in raw.items():
         spec = TAG_INDEX.get(tag)
         if spec is not None:

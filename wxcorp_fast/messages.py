@@ -107,21 +107,20 @@ LOCATION_INFO_FIELDS: Final = (
 
 EMPTY_SCAN_INFO: Final = ScanCodeInfo()
 EMPTY_LOCATION_INFO: Final = SendLocationInfo()
-# SendPicsInfo holds a list, so each message gets its own empty one (never shared).
 
+# An absent SendPicsInfo is stored as None and read as a fresh SendPicsInfo(0, []):
+# it holds a list, so no two messages may share one.
 _EMPTY: Final[dict[int, Any]] = {
     STR: "",
     INT: 0,
     FLOAT: 0.0,
     SCAN_INFO: EMPTY_SCAN_INFO,
-    PICS_INFO: SendPicsInfo(0, []),
+    PICS_INFO: None,
     LOCATION_INFO: EMPTY_LOCATION_INFO,
 }
 
-#: The typed values of a message with no fields at all, in FIELDS order; the
-#: SendPicsInfo slot is a placeholder that parsers replace with a fresh one.
+#: The stored values of a message with no fields at all, in FIELDS order.
 EMPTY_VALUES: Final[tuple[Any, ...]] = tuple(_EMPTY[kind] for _, _, kind in FIELDS)
-PICS_INDEX: Final = next(i for i, (_, _, kind) in enumerate(FIELDS) if kind == PICS_INFO)
 
 #: XML tag -> (index in FIELDS, kind).
 TAG_INDEX: Final[dict[str, tuple[int, int]]] = {
@@ -135,13 +134,15 @@ class MixedMessage:
     Absent fields hold the empty value of their type. ``raw`` is the document under
     ``<xml>``: text elements map to their text, elements with children to dicts and
     repeated elements to lists. Instances are immutable; build them with
-    ``parse_message``.
+    ``parse_message``. The compiled core fills the typed fields straight from the
+    scan and builds ``raw`` from the kept XML on first access.
     """
 
-    __slots__ = ("raw", "_values")
+    __slots__ = ("_raw", "_values", "_source")
 
-    raw: dict[str, Any]
+    _raw: dict[str, Any] | None
     _values: tuple[Any, ...]
+    _source: bytes | None
     # Typed fields, generated below from FIELDS.
     to_user_name: str
     from_user_name: str
@@ -178,8 +179,20 @@ class MixedMessage:
     def __init__(self, raw: dict[str, Any], values: tuple[Any, ...]) -> None:
         if len(values) != len(FIELDS):
             raise ValueError(f"MixedMessage needs {len(FIELDS)} values")
-        object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "_raw", raw)
         object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_source", None)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The whole document under the root element, as dicts, lists and strings."""
+        raw = self._raw
+        if raw is None:
+            from ._impl import core
+
+            raw = core._parse_tree(self._source)
+            object.__setattr__(self, "_raw", raw)
+        return raw
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("MixedMessage is immutable")
@@ -208,7 +221,8 @@ class MixedMessage:
     def to_dict(self) -> dict[str, Any]:
         """Return the typed fields as plain dicts, lists and scalars."""
         out: dict[str, Any] = {}
-        for (name, _, kind), value in zip(FIELDS, self._values):
+        for name, _, kind in FIELDS:
+            value = getattr(self, name)
             if kind == PICS_INFO:
                 out[name] = {"count": value.count, "pic_list": list(value.pic_list)}
             elif kind in (SCAN_INFO, LOCATION_INFO):
@@ -222,6 +236,14 @@ def _field_getter(index: int) -> property:
     return property(lambda self: self._values[index])
 
 
+def _pics_getter(index: int) -> property:
+    def get(self: MixedMessage) -> SendPicsInfo:
+        value = self._values[index]
+        return SendPicsInfo(0, []) if value is None else value
+
+    return property(get)
+
+
 for _i, (_name, _tag, _kind) in enumerate(FIELDS):
-    setattr(MixedMessage, _name, _field_getter(_i))
+    setattr(MixedMessage, _name, (_pics_getter if _kind == PICS_INFO else _field_getter)(_i))
 del _i, _name, _tag, _kind
