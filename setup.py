@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def _truthy(name: str) -> bool:
@@ -54,42 +55,63 @@ def _check_header(include_dirs: list[str]) -> None:
     )
 
 
+class BuildExt(build_ext):
+    """Find OpenSSL and cythonize only when the extension is really built (not for sdists)."""
+
+    def finalize_options(self) -> None:
+        from Cython.Build import cythonize
+
+        include_dirs, library_dirs = _openssl_paths()
+        _check_header(include_dirs)
+        for ext in self.distribution.ext_modules:
+            ext.include_dirs += include_dirs
+            ext.library_dirs += library_dirs
+            if _truthy("WXCORP_FAST_OPENSSL_STATIC"):
+                ext.libraries = _static_libraries()
+                ext.extra_objects = [_static_libcrypto(library_dirs)]
+        self.distribution.ext_modules = cythonize(
+            self.distribution.ext_modules,
+            include_path=["src_c"],
+            compiler_directives={"language_level": "3", "embedsignature": True},
+        )
+        super().finalize_options()
+
+
+def _static_libraries() -> list[str]:
+    return ["advapi32", "crypt32", "user32", "ws2_32"] if sys.platform == "win32" else []
+
+
+def _static_libcrypto(library_dirs: list[str]) -> str:
+    for directory in library_dirs:
+        path = os.path.join(directory, "libcrypto.a")
+        if os.path.exists(path):
+            return path
+    sys.exit(
+        "wxcorp_fast: WXCORP_FAST_OPENSSL_STATIC=1 but no libcrypto.a found; set "
+        "WXCORP_FAST_OPENSSL_PREFIX to an OpenSSL with lib/libcrypto.a."
+    )
+
+
 def _extensions() -> list[Extension]:
     if _truthy("WXCORP_FAST_NO_EXTENSIONS") or sys.implementation.name != "cpython":
         print("*** wxcorp_fast: building the pure-Python package (no _core) ***")
         return []
     print("*** wxcorp_fast: building the compiled core wxcorp_fast._core ***")
-    from Cython.Build import cythonize
-
-    include_dirs, library_dirs = _openssl_paths()
-    _check_header(include_dirs)
-    libraries = ["libcrypto"] if sys.platform == "win32" else ["crypto"]
-    extra_objects: list[str] = []
-    if _truthy("WXCORP_FAST_OPENSSL_STATIC"):
-        libraries = []
-        extra_objects = [os.path.join(d, "libcrypto.a") for d in library_dirs[:1]]
-        if sys.platform == "win32":
-            libraries = ["advapi32", "crypt32", "user32", "ws2_32"]
     compile_args = [] if sys.platform == "win32" else [
         "-O2",
         "-Wall",
         "-Werror=implicit-function-declaration",
     ]
-    ext = Extension(
-        "wxcorp_fast._core",
-        sources=["src_c/_core.pyx", "src_c/xmlscan.c"],
-        include_dirs=["src_c", *include_dirs],
-        library_dirs=library_dirs,
-        libraries=libraries,
-        extra_objects=extra_objects,
-        define_macros=[("OPENSSL_API_COMPAT", "0x10101000L")],
-        extra_compile_args=compile_args,
-    )
-    return cythonize(
-        [ext],
-        include_path=["src_c"],
-        compiler_directives={"language_level": "3", "embedsignature": True},
-    )
+    return [
+        Extension(
+            "wxcorp_fast._core",
+            sources=["src_c/_core.pyx", "src_c/xmlscan.c"],
+            include_dirs=["src_c"],
+            libraries=["libcrypto"] if sys.platform == "win32" else ["crypto"],
+            define_macros=[("OPENSSL_API_COMPAT", "0x10101000L")],
+            extra_compile_args=compile_args,
+        )
+    ]
 
 
-setup(ext_modules=_extensions())
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

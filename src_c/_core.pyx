@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True, binding=True
+# cython: language_level=3, embedsignature=True, embedsignature.format=clinic, binding=True
 # cython: boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """Compiled twin of the crypto core: libcrypto EVP, C base64 and a C XML scanner.
 
@@ -732,7 +732,7 @@ cdef str _encrypt(_Key key, object msg, object corp_id, object random):
 
 
 def encrypt_msg(msg, corp_id, aes_key, random=None):
-    """Encrypt ``msg`` for ``corp_id`` into base64 text (random from RAND_bytes if None)."""
+    """Encrypt ``msg`` for ``corp_id`` into base64 text (a fresh CSPRNG random if None)."""
     return _encrypt(_get_key(aes_key), msg, corp_id, random)
 
 
@@ -1334,8 +1334,13 @@ cdef bytes _reply_timestamp(object timestamp):
 
 
 cdef class MsgCrypto:
-    """One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
+    # The "--" line makes the first line the class's __text_signature__ (inspect.signature).
+    """MsgCrypto(token, encoding_aes_key, corp_id)
+--
 
+One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
+
+    cdef tuple _args
     cdef bytes _token
     cdef _Key _key
     cdef str _corp_id
@@ -1350,6 +1355,10 @@ cdef class MsgCrypto:
         self._key = _get_key(decode_aes_key(encoding_aes_key))
         self._corp_id_b = _corp_bytes(corp_id)
         self._corp_id = corp_id
+        self._args = (token, encoding_aes_key, corp_id)
+
+    def __reduce__(self):
+        return (type(self), self._args)
 
     @property
     def corp_id(self):

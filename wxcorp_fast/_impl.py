@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -35,7 +36,7 @@ elif sys.implementation.name != "cpython":
     IMPORT_ERROR = f"no compiled core for {sys.implementation.name}"
 else:
     try:
-        from . import _core as core
+        core = importlib.import_module(f"{__package__}._core")
     except ImportError as exc:
         if _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
             raise ImportError(
@@ -43,7 +44,10 @@ else:
             ) from exc
         from . import _pycore as core
 
-        IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name == f"{__package__}._core":
+            IMPORT_ERROR = "the compiled core is not built (a pure-Python install)"
+        else:
+            IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
         _log.debug("using the pure-Python core: %s", IMPORT_ERROR)
 
 if IMPORT_ERROR is not None and _truthy("WXCORP_FAST_REQUIRE_COMPILED"):

@@ -276,7 +276,7 @@ def unpack_frame(plain: bytes) -> tuple[bytes, bytes, str]:
 def encrypt_msg(
     msg: bytes | str, corp_id: str, aes_key: bytes, random: bytes | None = None
 ) -> str:
-    """Encrypt ``msg`` for ``corp_id`` into base64 text (random from the OS CSPRNG if None).
+    """Encrypt ``msg`` for ``corp_id`` into base64 text (a fresh CSPRNG random if None).
 
     Raises:
         InvalidAESKeyError (-40004): ``aes_key`` is not 32 bytes.
@@ -348,10 +348,13 @@ def _refuse_doctype(data: bytes) -> None:
             k = data.find(b"-->", j + 4)
             end = 3
         elif data.startswith(b"<!DOCTYPE", j):
+            prefix = data[:j]
             try:
-                _new_parser().Parse(data[:j], False)
+                _new_parser().Parse(prefix, False)
             except ExpatError:
                 raise XMLParseError(MSG_XML_MALFORMED) from None
+            if b"\x00" in prefix:
+                raise XMLParseError(MSG_XML_MALFORMED)
             raise XMLParseError(MSG_XML_DOCTYPE)
         else:
             return
@@ -381,6 +384,8 @@ def _parse_tree(xml: bytes | str) -> dict[str, Any]:
     """Parse a document into the ``raw`` dict of API.md section 2 (root element dropped)."""
     data = _xml_bytes(xml)
     _refuse_doctype(data)
+    if b"\x00" in data:  # expat would read UTF-16; callbacks are UTF-8 only
+        raise XMLParseError(MSG_XML_MALFORMED)
     parser = _new_parser()
     parser.buffer_text = True
     # One entry per open element: [children dict or None, text parts].
@@ -388,7 +393,7 @@ def _parse_tree(xml: bytes | str) -> dict[str, Any]:
     root: list[dict[str, Any]] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        if not name.isascii() or not all(key.isascii() for key in attrs):
+        if not name.isascii() or (attrs and not all(key.isascii() for key in attrs)):
             raise XMLParseError(MSG_XML_MALFORMED)
         if len(stack) >= MAX_XML_DEPTH:
             raise XMLParseError(MSG_XML_DEPTH)
@@ -566,7 +571,7 @@ class MsgCrypto:
     limit at this level (the server adds both).
     """
 
-    __slots__ = ("_token", "_aes_key", "_corp_id")
+    __slots__ = ("_args", "_token", "_aes_key", "_corp_id")
 
     def __init__(self, token: str, encoding_aes_key: str, corp_id: str) -> None:
         if not isinstance(token, str) or not isinstance(corp_id, str):
@@ -575,6 +580,10 @@ class MsgCrypto:
         self._aes_key = decode_aes_key(encoding_aes_key)
         _corp_bytes(corp_id)  # refuse a corp_id that has no UTF-8 form, as _core does
         self._corp_id = corp_id
+        self._args = (token, encoding_aes_key, corp_id)
+
+    def __reduce__(self) -> tuple[type[MsgCrypto], tuple[str, str, str]]:
+        return (type(self), self._args)
 
     @property
     def corp_id(self) -> str:

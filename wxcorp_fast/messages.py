@@ -45,7 +45,7 @@ class ScanCodeInfo(NamedTuple):
 class SendPicsInfo(NamedTuple):
     """``SendPicsInfo`` of the pic_* events; ``pic_list`` holds the PicMd5Sum values."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the field API.md names; shadows tuple.count
     pic_list: list[str]
 
 
@@ -190,6 +190,7 @@ class MixedMessage:
         if raw is None:
             from ._impl import core
 
+            assert self._source is not None  # a message without raw keeps its source
             raw = core._parse_tree(self._source)
             object.__setattr__(self, "_raw", raw)
         return raw

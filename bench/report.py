@@ -1,0 +1,101 @@
+"""Run the benchmarks once and print the ratio table of bench/README.md.
+
+Usage (from the repository root, in an environment with wxcorp_fast installed):
+    python bench/report.py [--json FILE] [pytest args...]
+
+All three implementations run in the same pytest session; ratios use medians.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# (group prefix, size) -> the speed-up over wechatpy the issue asks of the compiled core.
+TARGETS = {
+    ("decrypt+parse", 300): 20.0,
+    ("decrypt+parse", 2048): 10.0,
+    ("decrypt+parse", 16384): 5.0,
+    ("encrypt", 300): 10.0,
+    ("encrypt", 2048): 4.0,
+    ("encrypt", 16384): 2.0,
+    ("verify_url", 0): 6.0,
+}
+PURE_TARGET = (("decrypt+parse", 300), 2.0)
+
+
+def run(json_path: Path, extra: list[str]) -> None:
+    here = Path(__file__).resolve().parent
+    cmd = [
+        sys.executable, "-m", "pytest", str(here), "-q", "-p", "no:cacheprovider",
+        "--benchmark-only", "--benchmark-group-by=group", f"--benchmark-json={json_path}",
+        *extra,
+    ]
+    print("$", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True)
+
+
+def table(data: dict) -> str:
+    medians: dict[tuple[str, str], float] = {}
+    for bench in data["benchmarks"]:
+        impl = re.search(r"\[(compiled|python|wechatpy|\d)", bench["name"]).group(1)
+        medians[(bench["group"], impl)] = bench["stats"]["median"]
+    lines = [
+        "| operation | compiled µs | python µs | wechatpy µs | wechatpy ÷ compiled | target"
+        " | wechatpy ÷ python |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    groups = sorted({g for g, _ in medians if not g.startswith("threads")}, key=_order)
+    for group in groups:
+        c, p, w = (medians.get((group, i)) for i in ("compiled", "python", "wechatpy"))
+        if None in (c, p, w):
+            continue
+        key = _key(group)
+        target = TARGETS.get(key)
+        mark = "" if target is None else (" ✓" if w / c >= target else " ✗")
+        pure = f"{w / p:.1f}x"
+        if key == PURE_TARGET[0]:
+            pure += f" (target {PURE_TARGET[1]:.0f}x{' ✓' if w / p >= PURE_TARGET[1] else ' ✗'})"
+        lines.append(
+            f"| {group} | {c * 1e6:.2f} | {p * 1e6:.2f} | {w * 1e6:.2f} | {w / c:.1f}x{mark}"
+            f" | {'' if target is None else f'{target:.0f}x'} | {pure} |"
+        )
+    threads = {impl: t for (g, impl), t in medians.items() if g.startswith("threads")}
+    if {"1", "2"} <= threads.keys():
+        ratio = threads["1"] / threads["2"]
+        lines.append("")
+        lines.append(
+            f"Threads, 16 KB decrypt+parse on the compiled core: 2 threads give {ratio:.2f}x the"
+            f" throughput of 1 (target 1.5x{' ✓' if ratio >= 1.5 else ' ✗'})."
+        )
+    return "\n".join(lines)
+
+
+def _key(group: str) -> tuple[str, int]:
+    m = re.match(r"(\S+)(?: (\d+)B)?", group)
+    return (m.group(1), int(m.group(2) or 0))
+
+
+def _order(group: str) -> tuple[str, int, str]:
+    op, size = _key(group)
+    return (op, size, group)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--json"]:
+        data = json.loads(Path(argv[1]).read_text())
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bench.json"
+            run(path, argv)
+            data = json.loads(path.read_text())
+    print(table(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# THE test command (README, .ci/run): build sdist + wheel, install the wheel with the `test`
+# dependency group into a fresh venv, then from a temporary directory, against that wheel:
+#   1. the suite with the compiled core required   (WXCORP_FAST_REQUIRE_COMPILED=1)
+#   2. the suite on the pure-Python core            (WXCORP_FAST_NO_EXTENSIONS=1)
+#   3. the benchmarks, smoke only                   (--benchmark-disable)
+#   4. python -m wxcorp_fast info                   (known-answer self-check)
+# Every step runs even if an earlier one failed; the last line says PASSED or FAILED.
+# Arguments go to pytest in steps 1 and 2, e.g. `scripts/test.sh -k signature -x`.
+set -euo pipefail
+
+# shellcheck source=scripts/_setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
+
+# The build must be the compiled one whatever the caller's environment says; the steps set
+# the selection variables themselves.
+unset WXCORP_FAST_NO_EXTENSIONS WXCORP_FAST_REQUIRE_COMPILED
+
+passed=()
+failed=()
+reported=
+
+wx_exit_hook() {
+    [[ -z $reported ]] || return 0
+    printf '\ntest.sh: FAILED during setup (exit %s, %ds)\n' "$1" "$((SECONDS - WX_START))"
+}
+
+# step NAME ALLOWED_CODES COMMAND... : run one step, record the result, never abort.
+step() {
+    local name=$1 allowed=$2 rc=0 t0=$SECONDS
+    shift 2
+    wx_log "step $name: $*"
+    "$@" || rc=$?
+    if [[ " 0 $allowed " == *" $rc "* ]]; then
+        passed+=("$name")
+        wx_log "step $name: ok (exit $rc, $((SECONDS - t0))s)"
+    else
+        failed+=("$name")
+        wx_log "step $name: FAILED (exit $rc, $((SECONDS - t0))s)"
+    fi
+}
+
+wx_setup test
+
+run=$WX_TMP/run
+mkdir -p "$run"
+# from the clean copy the wheel was built from: no caches, no ignored files
+for item in tests bench pyproject.toml; do
+    if [[ -e $WX_SRC/$item ]]; then cp -R "$WX_SRC/$item" "$run/"; fi
+done
+cd "$run"
+
+pytest=("$WX_PY" -m pytest -p no:cacheprovider)
+
+[[ -d tests ]] || wx_die "no tests/ directory"
+step compiled "" env WXCORP_FAST_REQUIRE_COMPILED=1 "${pytest[@]}" tests "$@"
+step python "" env WXCORP_FAST_NO_EXTENSIONS=1 "${pytest[@]}" tests "$@"
+if [[ -d bench ]]; then
+    # exit 5 = no benchmarks collected yet
+    step bench "5" "${pytest[@]}" bench --benchmark-disable
+else
+    wx_log "step bench: no bench/ directory, nothing to smoke"
+fi
+step info "" "$WX_PY" -m wxcorp_fast info
+
+reported=1
+elapsed=$((SECONDS - WX_START))
+if ((${#failed[@]})); then
+    printf '\ntest.sh: FAILED: %s (passed: %s) in %ds\n' "${failed[*]}" "${passed[*]:-none}" "$elapsed"
+    exit 1
+fi
+printf '\ntest.sh: PASSED: %s in %ds (wheel %s)\n' "${passed[*]}" "$elapsed" "$(basename "$WX_WHEEL")"

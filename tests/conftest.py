@@ -1,0 +1,29 @@
+"""Shared test setup: the ``core_impl`` fixture over both twins, options, hypothesis profiles.
+
+The fixtures and hooks live in ``wxcorp_fast.testing.fixtures`` so that ``bench/`` and
+users' own suites get the same ones; this file only pulls them in.
+
+- ``core_impl``: session fixture, ids ``compiled`` / ``python``; the compiled param is
+  marked ``compiled``. A compiled core that fails to import errors its tests.
+- ``--no-compiled`` or a truthy ``WXCORP_FAST_NO_EXTENSIONS`` deselects every test marked
+  ``compiled`` (reported as deselected, never skipped).
+- Hypothesis profiles: ``dev`` (default), ``ci`` (``CI`` set), ``memcheck`` (few examples,
+  for valgrind). Choose with ``--hypothesis-profile`` or ``HYPOTHESIS_PROFILE``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+from wxcorp_fast.testing.fixtures import *  # noqa: F403 - fixtures and hooks
+
+_COMMON = {
+    "deadline": None,  # timing varies wildly across machines and under valgrind
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("dev", max_examples=100, **_COMMON)
+settings.register_profile("ci", max_examples=300, print_blob=True, **_COMMON)
+settings.register_profile("memcheck", max_examples=8, database=None, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
