@@ -92,6 +92,7 @@ cdef extern from "Python.h":
     PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
     void PyTuple_SET_ITEM(object t, Py_ssize_t i, object o)
     void Py_XDECREF(PyObject *o)
+    void Py_DECREF(object o)
     bint PyUnicode_IS_ASCII(object o)
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
@@ -99,6 +100,12 @@ cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
+
+# Handlers that build Python objects (the tree) run with the GIL held and may raise; the
+# typed handlers are plain C, cast to these types, and may run without the GIL.
+ctypedef int (*xs_start_fn)(void *ctx, const char *name, size_t name_len) except -1
+ctypedef int (*xs_end_fn)(void *ctx, const char *name, size_t name_len,
+                          const char *text, size_t text_len) except -1
 
 cdef extern from "xmlscan.h":
     enum:
@@ -109,14 +116,11 @@ cdef extern from "xmlscan.h":
         XS_NOMEM
         XS_HANDLER
         XS_MAX_DEPTH
-    # The handlers build Python objects: the scan runs with the GIL held.
-    ctypedef int (*xs_start_fn)(void *ctx, const char *name, size_t name_len) except -1
-    ctypedef int (*xs_end_fn)(void *ctx, const char *name, size_t name_len,
-                              const char *text, size_t text_len) except -1
     ctypedef struct xs_handlers:
         xs_start_fn start
         xs_end_fn end
-    int xs_parse(const char *data, size_t len, char *scratch, const xs_handlers *h, void *ctx)
+    int xs_parse(const char *data, size_t len, char *scratch, const xs_handlers *h,
+                 void *ctx) nogil
 
 DEF BLOCK = 32
 DEF GIL_MINSIZE = 2048      # CPython's HASHLIB_GIL_MINSIZE
@@ -805,15 +809,22 @@ cdef inline const char *_xml_data(object xml, Py_ssize_t *size) except NULL:
 
 
 cdef int _scan(const char *data, Py_ssize_t n, const xs_handlers *handlers,
-               void *ctx) except -1:
-    """Run the scanner; raise the XMLParseError (or the handler's error) it reports."""
+               void *ctx, bint release_gil=False) except -1:
+    """Run the scanner; raise the XMLParseError (or the handler's error) it reports.
+
+    release_gil only with handlers that never touch Python objects.
+    """
     cdef char stackbuf[STACK_BUF]
     cdef char *scratch = &stackbuf[0] if n <= STACK_BUF else <char *>malloc(n)
     cdef int rc
     if scratch is NULL:
         raise MemoryError()
     try:
-        rc = xs_parse(data, <size_t>n, scratch, handlers, ctx)
+        if release_gil:
+            with nogil:
+                rc = xs_parse(data, <size_t>n, scratch, handlers, ctx)
+        else:
+            rc = xs_parse(data, <size_t>n, scratch, handlers, ctx)
     finally:
         if scratch is not &stackbuf[0]:
             free(scratch)
@@ -968,7 +979,7 @@ cdef int _tag_add(_Tag *table, str tag, int index, int kind) except -1:
     return 0
 
 
-cdef inline const _Tag *_tag_find(const _Tag *table, const char *s, size_t n) noexcept:
+cdef inline const _Tag *_tag_find(const _Tag *table, const char *s, size_t n) noexcept nogil:
     cdef uint32_t slot = _fnv1a(s, n) & (TAG_SLOTS - 1)
     while table[slot].name is not NULL:
         if <size_t>table[slot].length == n and memcmp(table[slot].name, s, n) == 0:
@@ -979,12 +990,20 @@ cdef inline const _Tag *_tag_find(const _Tag *table, const char *s, size_t n) no
 
 cdef struct _Typed:
     const _Tag *tags
-    PyObject *values[MAX_FIELDS]  # owned references; NULL keeps the empty value
-    uint8_t seen[MAX_FIELDS]
+    char *capture      # the first text of each field, copied out of the scanner's scratch
+    Py_ssize_t used
+    Py_ssize_t offset[MAX_FIELDS]
+    Py_ssize_t length[MAX_FIELDS]
+    int order[MAX_FIELDS]  # field indexes in document order of their first occurrence
+    int count
+    uint8_t seen[MAX_FIELDS]  # 0 absent, SEEN_TEXT, or SEEN_CHILDREN
     int depth
     bint children    # the open top-level element has a child element
     bint needs_tree  # a nested group with children: convert from the raw tree
-    const _Tag *bad_number  # first top-level number field that is not a number
+
+
+DEF SEEN_TEXT = 1
+DEF SEEN_CHILDREN = 2
 
 
 cdef inline bint _is_ws(uint8_t c) noexcept nogil:
@@ -1060,7 +1079,7 @@ cdef object _float_from(const uint8_t *s, Py_ssize_t n):
     return float(PyUnicode_DecodeASCII(<const char *>s, n, NULL))
 
 
-cdef int _typed_start(void *ctx, const char *name, size_t name_len) except -1:
+cdef int _typed_start(void *ctx, const char *name, size_t name_len) noexcept nogil:
     cdef _Typed *st = <_Typed *>ctx
     st.depth += 1
     if st.depth == 2:
@@ -1071,69 +1090,69 @@ cdef int _typed_start(void *ctx, const char *name, size_t name_len) except -1:
 
 
 cdef int _typed_end(void *ctx, const char *name, size_t name_len,
-                    const char *text, size_t text_len) except -1:
+                    const char *text, size_t text_len) noexcept nogil:
+    """Note the first occurrence of each known top-level element (no Python: GIL-free)."""
     cdef _Typed *st = <_Typed *>ctx
     cdef const _Tag *tag
-    cdef object value = None
     st.depth -= 1
     if st.depth != 1:
         return 0
     tag = _tag_find(st.tags, name, name_len)
     if tag is NULL or st.seen[tag.index]:
         return 0
-    st.seen[tag.index] = 1
-    if st.children:  # text and number fields read an element with children as absent
-        if tag.kind == K_STR:
-            value = ""
-        elif tag.kind >= K_SCAN:
+    st.order[st.count] = tag.index
+    st.count += 1
+    if st.children:
+        st.seen[tag.index] = SEEN_CHILDREN
+        if tag.kind >= K_SCAN:
             st.needs_tree = True
-    elif tag.kind == K_STR:
-        value = PyUnicode_DecodeUTF8(text, <Py_ssize_t>text_len, NULL)
-    elif tag.kind == K_INT or tag.kind == K_FLOAT:
-        if tag.kind == K_INT:
-            value = _int_from(<const uint8_t *>text, <Py_ssize_t>text_len)
-        else:
-            value = _float_from(<const uint8_t *>text, <Py_ssize_t>text_len)
-        if value is None and st.bad_number is NULL:
-            st.bad_number = tag
-    if value is not None:
-        Py_INCREF(value)
-        st.values[tag.index] = <PyObject *>value
+    else:
+        st.seen[tag.index] = SEEN_TEXT
+        st.offset[tag.index] = st.used
+        st.length[tag.index] = <Py_ssize_t>text_len
+        memcpy(st.capture + st.used, text, text_len)
+        st.used += <Py_ssize_t>text_len
     return 0
 
 
 cdef xs_handlers _TYPED_HANDLERS
-_TYPED_HANDLERS.start = _typed_start
-_TYPED_HANDLERS.end = _typed_end
+_TYPED_HANDLERS.start = <xs_start_fn>_typed_start
+_TYPED_HANDLERS.end = <xs_end_fn>_typed_end
 
 
-cdef inline void _typed_init(_Typed *st, const _Tag *tags) noexcept:
-    memset(st, 0, sizeof(_Typed))
-    st.tags = tags
-
-
-cdef inline void _typed_clear(_Typed *st) noexcept:
-    cdef int i
-    for i in range(MAX_FIELDS):
-        Py_XDECREF(st.values[i])
-        st.values[i] = NULL
-
-
-cdef int _raise_bad_number(const _Tag *tag) except -1:
-    raise XMLParseError(MSG_XML_NUMBER.format(
-        PyUnicode_DecodeASCII(tag.name, tag.length, NULL)))
-
-
-cdef tuple _typed_tuple(_Typed *st, tuple defaults):
-    cdef Py_ssize_t i, n = len(defaults)
+cdef tuple _typed_values(_Typed *st, tuple defaults, const int *kinds, tuple tags):
+    """The typed values in field order; a number error is raised in document order."""
+    cdef Py_ssize_t n = len(defaults)
     cdef tuple out = PyTuple_New(n)
-    cdef PyObject *item
+    cdef int i, k, kind
+    cdef object value
+    cdef const uint8_t *text
     for i in range(n):
-        item = st.values[i]
-        if item is NULL:
-            item = PyTuple_GET_ITEM(defaults, i)
-        Py_INCREF(<object>item)
-        PyTuple_SET_ITEM(out, i, <object>item)
+        Py_INCREF(<object>PyTuple_GET_ITEM(defaults, i))
+        PyTuple_SET_ITEM(out, i, <object>PyTuple_GET_ITEM(defaults, i))
+    for k in range(st.count):
+        i = st.order[k]
+        kind = kinds[i]
+        if st.seen[i] == SEEN_CHILDREN:
+            value = "" if kind == K_STR else None  # numbers and groups stay empty
+        else:
+            text = <const uint8_t *>st.capture + st.offset[i]
+            if kind == K_STR:
+                value = PyUnicode_DecodeUTF8(<const char *>text, st.length[i], NULL)
+            elif kind == K_INT:
+                value = _int_from(text, st.length[i])
+                if value is None:
+                    raise XMLParseError(MSG_XML_NUMBER.format(tags[i]))
+            elif kind == K_FLOAT:
+                value = _float_from(text, st.length[i])
+                if value is None:
+                    raise XMLParseError(MSG_XML_NUMBER.format(tags[i]))
+            else:
+                value = None  # a group given as text: empty
+        if value is not None:
+            Py_DECREF(<object>PyTuple_GET_ITEM(out, i))
+            Py_INCREF(value)
+            PyTuple_SET_ITEM(out, i, value)
     return out
 
 
@@ -1248,10 +1267,17 @@ cdef int K_SCAN = SCAN_INFO, K_PICS = PICS_INFO
 assert K_SCAN < K_PICS < LOCATION_INFO and max(K_STR, K_INT, K_FLOAT) < K_SCAN
 assert len(EMPTY_VALUES) <= MAX_FIELDS
 
+cdef int _MESSAGE_KINDS[MAX_FIELDS]
+cdef int _ENVELOPE_KINDS[MAX_FIELDS]
+cdef tuple _MESSAGE_NAMES = tuple(TAG_INDEX)
+cdef tuple _ENVELOPE_NAMES = ("ToUserName", "AgentID", "Encrypt")
 for _tag, (_index, _kind) in TAG_INDEX.items():
+    assert _MESSAGE_NAMES[_index] == _tag
     _tag_add(_MESSAGE_TAGS, _tag, _index, _kind)
-for _index, (_tag, _kind) in enumerate((("ToUserName", STR), ("AgentID", INT), ("Encrypt", STR))):
-    _tag_add(_ENVELOPE_TAGS, _tag, _index, _kind)
+    _MESSAGE_KINDS[_index] = _kind
+for _index, _kind in enumerate((STR, INT, STR)):
+    _tag_add(_ENVELOPE_TAGS, _ENVELOPE_NAMES[_index], _index, _kind)
+    _ENVELOPE_KINDS[_index] = _kind
 
 
 cdef void _preload_names(list tags) except *:
@@ -1270,16 +1296,28 @@ cdef tuple _envelope_values(object body):
     cdef _Typed st
     cdef Py_ssize_t n
     cdef const char *data = _xml_data(body, &n)
-    _typed_init(&st, _ENVELOPE_TAGS)
+    cdef char stackbuf[STACK_BUF]
+    st.capture = NULL
     try:
-        _scan(data, n, &_TYPED_HANDLERS, &st)
+        _typed_scan_into(&st, _ENVELOPE_TAGS, data, n, stackbuf)
         if not st.seen[2]:
             raise XMLParseError(MSG_XML_NO_ENCRYPT)
-        if st.bad_number is not NULL:
-            _raise_bad_number(st.bad_number)
-        return _typed_tuple(&st, _EMPTY_ENVELOPE)
+        return _typed_values(&st, _EMPTY_ENVELOPE, _ENVELOPE_KINDS, _ENVELOPE_NAMES)
     finally:
-        _typed_clear(&st)
+        if st.capture is not &stackbuf[0]:
+            free(st.capture)
+
+
+cdef int _typed_scan_into(_Typed *st, const _Tag *tags, const char *data, Py_ssize_t n,
+                          char *stackbuf) except -1:
+    """Scan data with the typed handlers; st.capture is stackbuf or malloc'd (caller frees)."""
+    memset(st, 0, sizeof(_Typed))
+    st.tags = tags
+    st.capture = stackbuf if n <= STACK_BUF else <char *>malloc(n)
+    if st.capture is NULL:
+        raise MemoryError()
+    _scan(data, n, &_TYPED_HANDLERS, st, n >= GIL_MINSIZE)
+    return 0
 
 
 def parse_envelope(body):
@@ -1292,17 +1330,18 @@ def parse_message(xml):
     cdef _Typed st
     cdef Py_ssize_t n
     cdef const char *data = _xml_data(xml, &n)
-    _typed_init(&st, _MESSAGE_TAGS)
+    cdef char stackbuf[STACK_BUF]
+    st.capture = NULL
     try:
-        _scan(data, n, &_TYPED_HANDLERS, &st)
+        _typed_scan_into(&st, _MESSAGE_TAGS, data, n, stackbuf)
         if st.needs_tree:
             return _message_from_tree(xml)
-        if st.bad_number is not NULL:
-            _raise_bad_number(st.bad_number)
+        values = _typed_values(&st, _EMPTY_VALUES, _MESSAGE_KINDS, _MESSAGE_NAMES)
         source = xml if isinstance(xml, bytes) else PyBytes_FromStringAndSize(data, n)
-        return _new_message(None, _typed_tuple(&st, _EMPTY_VALUES), source)
+        return _new_message(None, values, source)
     finally:
-        _typed_clear(&st)
+        if st.capture is not &stackbuf[0]:
+            free(st.capture)
 
 
 # --------------------------------------------------------------------------- MsgCrypto
@@ -1343,7 +1382,7 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
     cdef tuple _args
     cdef bytes _token
     cdef _Key _key
-    cdef str _corp_id
+    cdef object _corp_id
     cdef bytes _corp_id_b
 
     def __init__(self, token, encoding_aes_key, corp_id):

@@ -388,25 +388,31 @@ def _parse_tree(xml: bytes | str) -> dict[str, Any]:
         raise XMLParseError(MSG_XML_MALFORMED)
     parser = _new_parser()
     parser.buffer_text = True
-    # One entry per open element: [children dict or None, text parts].
+    texts: list[str] = []  # all character data, in document order
+    # One entry per open element: [children dict or None, its first index in texts].
     stack: list[list[Any]] = []
     root: list[dict[str, Any]] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
         if not name.isascii() or (attrs and not all(key.isascii() for key in attrs)):
             raise XMLParseError(MSG_XML_MALFORMED)
-        if len(stack) >= MAX_XML_DEPTH:
-            raise XMLParseError(MSG_XML_DEPTH)
-        if stack and stack[-1][0] is None:
-            stack[-1][0] = {}
-        stack.append([None, []])
+        if stack:
+            if len(stack) >= MAX_XML_DEPTH:
+                raise XMLParseError(MSG_XML_DEPTH)
+            top = stack[-1]
+            if top[0] is None:
+                top[0] = {}
+        stack.append([None, len(texts)])
 
     def end(name: str) -> None:
-        children, texts = stack.pop()
+        children, first = stack.pop()
         if not stack:
             root.append({} if children is None else children)
             return
-        value = "".join(texts) if children is None else children
+        if children is None:
+            value: Any = "".join(texts[first:]) if len(texts) > first else ""
+        else:
+            value = children
         siblings = stack[-1][0]
         old = siblings.get(name)
         if old is None:
@@ -416,13 +422,9 @@ def _parse_tree(xml: bytes | str) -> dict[str, Any]:
         else:
             siblings[name] = [old, value]
 
-    def text(data: str) -> None:
-        if stack:
-            stack[-1][1].append(data)
-
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
+    parser.CharacterDataHandler = texts.append
     try:
         parser.Parse(data, True)
     except ExpatError:
@@ -533,8 +535,15 @@ def parse_message(xml: bytes | str) -> MixedMessage:
     values = list(EMPTY_VALUES)
     for tag, value in raw.items():
         spec = TAG_INDEX.get(tag)
-        if spec is not None:
-            values[spec[0]] = _convert(tag, spec[1], value)
+        if spec is None:
+            continue
+        index, kind = spec
+        if type(value) is str and kind == STR:  # the common cases first
+            values[index] = value
+        elif kind == INT and type(value) is str and value.isascii() and value.isdigit():
+            values[index] = _to_int(tag, value) if len(value) > 18 else int(value)
+        else:
+            values[index] = _convert(tag, kind, value)
     return MixedMessage(raw, tuple(values))
 
 
