@@ -5,8 +5,8 @@
  * nesting limited to XS_MAX_DEPTH. Each function scans one XML 1.0 production and
  * checks exactly what expat checks there; the first error stops the scan.
  *
- * One deliberate difference: expat sniffs UTF-16 (a FE FF / FF FE byte order mark, or a
- * NUL among the first two bytes) even when told UTF-8; here those bytes are malformed.
+ * The specification refuses a NUL byte anywhere before parsing (expat would sniff UTF-16
+ * from it), so a NUL also turns a too-deep document into a malformed one.
  *
  * Plain C99: no recursion, no regex, no library but <string.h> and <stdlib.h>; every
  * read is bounds-checked against the end pointer, and the time is linear in len but
@@ -832,8 +832,8 @@ int xs_parse(const char *data, size_t len, char *scratch, const xs_handlers *h, 
                 if (rc != XS_OK)
                     return rc;
             }
-            if (depth == XS_MAX_DEPTH)
-                return XS_DEPTH;
+            if (depth == XS_MAX_DEPTH) /* unless a NUL lies ahead */
+                return memchr(p, 0, (size_t)(e - p)) ? XS_MALFORMED : XS_DEPTH;
             if (on_start && on_start(ctx, (const char *)t, n))
                 return XS_HANDLER;
             o = scratch;
