@@ -42,7 +42,9 @@ FIXED_NOW = 1_700_000_000.75
 HYPOTHESIS = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 xml_text = st.text(
-    alphabet=st.characters(min_codepoint=0x20, exclude_categories=("Cs",), exclude_characters="\ufffe\uffff"),
+    alphabet=st.characters(
+        min_codepoint=0x20, exclude_categories=("Cs",), exclude_characters="\ufffe\uffff"
+    ),
     max_size=300,
 ) | st.sampled_from(["", "企业微信 😀", "<xml><Content><![CDATA[a]]></Content></xml>", "x" * 5000])
 nonces = st.text(alphabet="0123456789abcdefABCDEF-_", min_size=1, max_size=20)
@@ -86,7 +88,10 @@ def wechatpy_envelope_fields(envelope: str) -> dict[str, str]:
 
 def test_docs_vectors_through_wechatpy():
     wp = WechatpyCrypto(*CREDENTIALS)
-    assert wp.check_signature(v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR) == "1616140317555161061"
+    assert (
+        wp.check_signature(v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
+        == "1616140317555161061"
+    )
     inner = wp.decrypt_message(v.POST_BODY, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE)
     assert "<Content><![CDATA[hello]]></Content>" in inner
 
@@ -98,7 +103,10 @@ def test_wechatpy_encryptions_open_with_ours(core_impl, reply, nonce, timestamp)
     fields = wechatpy_envelope_fields(envelope)
     crypto = core_impl.MsgCrypto(*CREDENTIALS)
     assert crypto.decrypt(envelope, fields["MsgSignature"], timestamp, nonce) == reply.encode()
-    assert crypto.decrypt(envelope.encode(), fields["MsgSignature"], int(timestamp), nonce) == reply.encode()
+    assert (
+        crypto.decrypt(envelope.encode(), fields["MsgSignature"], int(timestamp), nonce)
+        == reply.encode()
+    )
     _, msg, corp = core_impl.decrypt_msg(fields["Encrypt"], KEY)
     assert (msg, corp) == (reply.encode(), v.CORP_ID)
 
@@ -124,10 +132,16 @@ def test_same_ciphertext_with_same_random(core_impl, pinned_wechatpy, reply):
     assert ours == theirs
 
 
-@given(token=st.text(max_size=30), timestamp=st.integers(1, 2**40) | st.text(min_size=1, max_size=12),
-       nonce=st.text(min_size=1, max_size=20), encrypt=st.text(min_size=1, max_size=200))
+@given(
+    token=st.text(max_size=30),
+    timestamp=st.integers(1, 2**40) | st.text(min_size=1, max_size=12),
+    nonce=st.text(min_size=1, max_size=20),
+    encrypt=st.text(min_size=1, max_size=200),
+)
 def test_signatures_equal(core_impl, token, timestamp, nonce, encrypt):
-    assert core_impl.msg_signature(token, timestamp, nonce, encrypt) == _get_signature(token, timestamp, nonce, encrypt)
+    assert core_impl.msg_signature(token, timestamp, nonce, encrypt) == _get_signature(
+        token, timestamp, nonce, encrypt
+    )
 
 
 # --------------------------------------------------------------------------- the drop-in
@@ -138,22 +152,31 @@ def test_drop_in_api_shape():
     theirs = WechatpyCrypto(*CREDENTIALS)
     assert (crypto.key, crypto.token, crypto.corp_id) == (theirs.key, theirs.token, theirs.corp_id)
     assert v.TOKEN not in repr(crypto) and v.ENCODING_AES_KEY not in repr(crypto)
-    assert len(crypto.get_random_bytes()) == 16 and crypto.get_random_bytes() != crypto.get_random_bytes()
+    assert (
+        len(crypto.get_random_bytes()) == 16
+        and crypto.get_random_bytes() != crypto.get_random_bytes()
+    )
 
 
 def test_drop_in_docs_vectors(drop_in):
     crypto = drop_in(*CREDENTIALS)
     echo = crypto.check_signature(v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
     assert echo == "1616140317555161061" and type(echo) is str
-    inner = crypto.decrypt_message(v.POST_BODY, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE)
-    expected = WechatpyCrypto(*CREDENTIALS).decrypt_message(v.POST_BODY, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP,
-                                                            v.POST_NONCE)
+    inner = crypto.decrypt_message(
+        v.POST_BODY, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE
+    )
+    expected = WechatpyCrypto(*CREDENTIALS).decrypt_message(
+        v.POST_BODY, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE
+    )
     assert inner == expected and type(inner) is str
 
 
 @HYPOTHESIS
-@given(reply=xml_text | xml_text.map(str.encode), nonce=nonces,
-       timestamp=st.integers(1, 2**33) | st.integers(1, 2**33).map(str))
+@given(
+    reply=xml_text | xml_text.map(str.encode),
+    nonce=nonces,
+    timestamp=st.integers(1, 2**33) | st.integers(1, 2**33).map(str),
+)
 def test_drop_in_encrypt_message_is_wechatpys(drop_in, pinned_wechatpy, reply, nonce, timestamp):
     ours = drop_in(*CREDENTIALS).encrypt_message(reply, nonce, timestamp)
     theirs = pinned_wechatpy.encrypt_message(reply, nonce, timestamp)
@@ -171,7 +194,10 @@ def test_drop_in_envelope_layout(drop_in):
     envelope = drop_in(*CREDENTIALS).encrypt_message("<xml/>", "n0nce", "1409659813")
     lines = envelope.split("\n")
     assert lines[0] == "<xml>" and lines[-1] == "</xml>" and len(lines) == 6
-    assert lines[3] == "<TimeStamp>1409659813</TimeStamp>" and lines[4] == "<Nonce><![CDATA[n0nce]]></Nonce>"
+    assert (
+        lines[3] == "<TimeStamp>1409659813</TimeStamp>"
+        and lines[4] == "<Nonce><![CDATA[n0nce]]></Nonce>"
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,27 +215,39 @@ def test_drop_in_renders_wechatpy_replies(drop_in, pinned_wechatpy):
     ours = drop_in(*CREDENTIALS).encrypt_message(reply, "nonce", "1409659813")
     assert ours == pinned_wechatpy.encrypt_message(reply, "nonce", "1409659813")
     fields = wechatpy_envelope_fields(ours)
-    opened = WechatpyCrypto(*CREDENTIALS).decrypt_message(ours, fields["MsgSignature"], "1409659813", "nonce")
+    opened = WechatpyCrypto(*CREDENTIALS).decrypt_message(
+        ours, fields["MsgSignature"], "1409659813", "nonce"
+    )
     assert opened == reply.render()
 
 
 @HYPOTHESIS
-@given(reply=xml_text, nonce=nonces, timestamp=st.integers(1, 2**33).map(str), as_dict=st.booleans(),
-       as_bytes=st.booleans())
+@given(
+    reply=xml_text,
+    nonce=nonces,
+    timestamp=st.integers(1, 2**33).map(str),
+    as_dict=st.booleans(),
+    as_bytes=st.booleans(),
+)
 def test_drop_in_decrypt_message_is_wechatpys(drop_in, reply, nonce, timestamp, as_dict, as_bytes):
     envelope = WechatpyCrypto(*CREDENTIALS).encrypt_message(reply, nonce, timestamp)
     fields = wechatpy_envelope_fields(envelope)
     message = fields if as_dict else (envelope.encode() if as_bytes else envelope)
     ours = drop_in(*CREDENTIALS).decrypt_message(message, fields["MsgSignature"], timestamp, nonce)
-    theirs = WechatpyCrypto(*CREDENTIALS).decrypt_message(message, fields["MsgSignature"], timestamp, nonce)
+    theirs = WechatpyCrypto(*CREDENTIALS).decrypt_message(
+        message, fields["MsgSignature"], timestamp, nonce
+    )
     assert ours == theirs == reply and type(ours) is str
 
 
 def test_drop_in_decrypts_whitespace_around_encrypt_as_wechatpy(drop_in):
-    body = v.POST_BODY.replace(b"<Encrypt><![CDATA[", b"<Encrypt>\n  <![CDATA[").replace(b"]]></Encrypt>",
-                                                                                        b"]]>\n</Encrypt>")
+    body = v.POST_BODY.replace(b"<Encrypt><![CDATA[", b"<Encrypt>\n  <![CDATA[").replace(
+        b"]]></Encrypt>", b"]]>\n</Encrypt>"
+    )
     args = (body, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE)
-    assert drop_in(*CREDENTIALS).decrypt_message(*args) == WechatpyCrypto(*CREDENTIALS).decrypt_message(*args)
+    assert drop_in(*CREDENTIALS).decrypt_message(*args) == WechatpyCrypto(
+        *CREDENTIALS
+    ).decrypt_message(*args)
 
 
 @given(echo=xml_text.filter(bool), nonce=nonces, timestamp=st.integers(1, 2**33).map(str))
@@ -217,7 +255,9 @@ def test_drop_in_check_signature_is_wechatpys(core_impl, echo, nonce, timestamp)
     echostr = core_impl.encrypt_msg(echo, v.CORP_ID, KEY)
     sig = core_impl.msg_signature(v.TOKEN, timestamp, nonce, echostr)
     ours = compat.WeChatCrypto(*CREDENTIALS).check_signature(sig, timestamp, nonce, echostr)
-    assert ours == WechatpyCrypto(*CREDENTIALS).check_signature(sig, timestamp, nonce, echostr) == echo
+    assert (
+        ours == WechatpyCrypto(*CREDENTIALS).check_signature(sig, timestamp, nonce, echostr) == echo
+    )
 
 
 # --------------------------------------------------------------------------- errors
@@ -234,9 +274,15 @@ def test_wrong_signature_raises_wechatpys_class(drop_in):
             crypto.check_signature("0" * 40, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
         assert (info.value.errcode, info.value.errmsg) == (-40001, "Invalid signature")
         with pytest.raises(InvalidSignatureException):
-            crypto.decrypt_message(v.POST_BODY, v.POST_MSG_SIGNATURE.upper(), v.POST_TIMESTAMP, v.POST_NONCE)
-        with pytest.raises(InvalidSignatureException):  # wechatpy compares str with !=: bytes never match
-            crypto.check_signature(v.ECHO_MSG_SIGNATURE.encode(), v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
+            crypto.decrypt_message(
+                v.POST_BODY, v.POST_MSG_SIGNATURE.upper(), v.POST_TIMESTAMP, v.POST_NONCE
+            )
+        with pytest.raises(
+            InvalidSignatureException
+        ):  # wechatpy compares str with !=: bytes never match
+            crypto.check_signature(
+                v.ECHO_MSG_SIGNATURE.encode(), v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR
+            )
 
 
 def test_wrong_corp_id_raises_wechatpys_class(drop_in):
@@ -255,7 +301,11 @@ def test_wrong_corp_id_raises_wechatpys_class(drop_in):
         (v.ECHOSTR[:-1], -40010, errors.MSG_B64_PAD),
         ("AAAA", -40007, errors.MSG_CT_LENGTH),
         (aes_cbc_encrypt(b"x" * 31 + b"\x00", KEY), -40007, errors.MSG_PAD),
-        (aes_cbc_encrypt(b"R" * 16 + b"\xff" * 4 + b"\x0c" * 12, KEY), -40007, errors.MSG_FRAME_LENGTH),
+        (
+            aes_cbc_encrypt(b"R" * 16 + b"\xff" * 4 + b"\x0c" * 12, KEY),
+            -40007,
+            errors.MSG_FRAME_LENGTH,
+        ),
     ],
     ids=["bad-char", "bad-padding", "short", "bad-pkcs7", "bad-frame"],
 )
@@ -272,7 +322,9 @@ def test_non_utf8_message_raises_wechat_exception(drop_in):
     plain = b"R" * 16 + b"\x00\x00\x00\x02\xff\xfe" + v.CORP_ID.encode() + b"\x18" * 24
     echostr = aes_cbc_encrypt(plain, KEY)
     with pytest.raises(WeChatException) as info:
-        drop_in(*CREDENTIALS).check_signature(_get_signature(v.TOKEN, "1", "n", echostr), "1", "n", echostr)
+        drop_in(*CREDENTIALS).check_signature(
+            _get_signature(v.TOKEN, "1", "n", echostr), "1", "n", echostr
+        )
     assert info.value.errcode == -40007
 
 
@@ -313,7 +365,8 @@ def test_import_without_wechatpy_installed():
         "from wxcorp_fast.compat import wechatpy as compat\n"
         "from wxcorp_fast.errors import SignatureError\n"
         "assert compat.WECHATPY_AVAILABLE is False\n"
-        "c = compat.WeChatCrypto('QDG6eK', 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C', 'wx5823bf96d3bd56c7')\n"
+        "c = compat.WeChatCrypto(\n"
+        "    'QDG6eK', 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C', 'wx5823bf96d3bd56c7')\n"
         "try:\n"
         "    c.check_signature('0' * 40, '1', 'n', 'AAAA')\n"
         "except SignatureError:\n"
@@ -321,7 +374,9 @@ def test_import_without_wechatpy_installed():
         "assert 'wechatpy' not in sys.modules\n"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(wxcorp_fast.__file__).resolve().parent.parent))
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ours"
 

@@ -73,8 +73,13 @@ WP_ENCRYPT = (
     "VRe3ypD3WeK2XeFYFMNMpatF9XiKzHo3"
 )
 WP_SIGNATURE = "407518b7649e86ef23978113f92d27afa9296533"
-WP_ECHO = ("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96", "1411443780", "437374425",
-           "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q==")
+WP_ECHO = (
+    "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96",
+    "1411443780",
+    "437374425",
+    "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q==",
+)
+
 
 def sha1_hex(*parts: str | bytes) -> str:
     """Reference signature: SHA-1 of the UTF-8 parts, sorted and joined."""
@@ -297,8 +302,18 @@ def test_pkcs7_unpad_each_pad_value(core_impl, pad):
         (b"a" * 15 + b"\x11", 16),
         (b"a\x02", 1),
     ],
-    ids=["empty", "pad0", "pad33", "all33", "pad255", "overlong", "mixed", "mixed-inner",
-         "over-block16", "over-block1"],
+    ids=[
+        "empty",
+        "pad0",
+        "pad33",
+        "all33",
+        "pad255",
+        "overlong",
+        "mixed",
+        "mixed-inner",
+        "over-block16",
+        "over-block1",
+    ],
 )
 def test_pkcs7_unpad_rejects(core_impl, data, block_size):
     with raises_callback_error(DecryptError, errors.MSG_PAD):
@@ -328,7 +343,12 @@ RANDOM16 = bytes(range(16))
 
 @pytest.mark.parametrize(
     ("msg", "corp_id"),
-    [(b"", "c"), (b"hello", "wx5823bf96d3bd56c7"), ("你好".encode(), "企业"), (b"\x00" * 300, b"corp")],
+    [
+        (b"", "c"),
+        (b"hello", "wx5823bf96d3bd56c7"),
+        ("你好".encode(), "企业"),
+        (b"\x00" * 300, b"corp"),
+    ],
     ids=["empty-msg", "ascii", "cjk", "bytes-corp"],
 )
 def test_pack_unpack_frame(core_impl, msg, corp_id):
@@ -376,8 +396,19 @@ def frame(msg: bytes, corp: bytes, length: int | None = None) -> bytes:
         (frame(b"abc", b"corp\xe4\xbd"), errors.MSG_CORP_UTF8),
         (frame(b"abc", b"\xed\xa0\x80"), errors.MSG_CORP_UTF8),  # encoded surrogate
     ],
-    ids=["empty", "19-bytes", "20-bytes", "no-corp", "overrun", "overrun-by-1", "len-ffffffff",
-         "len-2^31", "corp-ff", "corp-truncated-utf8", "corp-surrogate"],
+    ids=[
+        "empty",
+        "19-bytes",
+        "20-bytes",
+        "no-corp",
+        "overrun",
+        "overrun-by-1",
+        "len-ffffffff",
+        "len-2^31",
+        "corp-ff",
+        "corp-truncated-utf8",
+        "corp-surrogate",
+    ],
 )
 def test_unpack_frame_rejects(core_impl, plain, message):
     with raises_callback_error(DecryptError, message):
@@ -420,7 +451,15 @@ def test_wechatpy_url_vector(core_impl):
 
 @pytest.mark.parametrize(
     "msg",
-    [b"", b"hello", b"x" * 11, b"x" * 12, b"y" * 2048, "企业微信 😀 <>&'\"]]>".encode(), bytes(range(256)) * 40],
+    [
+        b"",
+        b"hello",
+        b"x" * 11,
+        b"x" * 12,
+        b"y" * 2048,
+        "企业微信 😀 <>&'\"]]>".encode(),
+        bytes(range(256)) * 40,
+    ],
     ids=["empty", "hello", "one-block", "two-blocks", "2k", "unicode", "binary-10k"],
 )
 def test_encrypt_matches_reference(core_impl, msg):
@@ -507,10 +546,29 @@ def test_decrypt_types(core_impl, encrypt):
         ("AA=\n", Base64Error, errors.MSG_B64_CHAR),
         (b"AAA\xff", Base64Error, errors.MSG_B64_CHAR),
     ],
-    ids=["empty", "3-bytes", "48-bytes", "31-bytes", "truncated-quad", "truncated-1",
-         "truncated-2", "extra-pad", "unpadded", "pad-inside", "pad-then-digit", "all-pad",
-         "3-pads", "space", "newline", "urlsafe-minus", "urlsafe-underscore", "nul",
-         "non-ascii", "char-beats-pad", "bytes-0xff"],
+    ids=[
+        "empty",
+        "3-bytes",
+        "48-bytes",
+        "31-bytes",
+        "truncated-quad",
+        "truncated-1",
+        "truncated-2",
+        "extra-pad",
+        "unpadded",
+        "pad-inside",
+        "pad-then-digit",
+        "all-pad",
+        "3-pads",
+        "space",
+        "newline",
+        "urlsafe-minus",
+        "urlsafe-underscore",
+        "nul",
+        "non-ascii",
+        "char-beats-pad",
+        "bytes-0xff",
+    ],
 )
 def test_decrypt_rejects_encoding(core_impl, encrypt, cls, message):
     with raises_callback_error(cls, message):
@@ -537,8 +595,13 @@ def test_decrypt_wrong_key_is_a_decrypt_error(core_impl):
     with pytest.raises(DecryptError) as info:
         core_impl.decrypt_msg(v.POST_ENCRYPT, other)
     assert info.value.code == -40007
-    assert str(info.value) in {errors.MSG_PAD, errors.MSG_FRAME_SHORT, errors.MSG_FRAME_LENGTH,
-                               errors.MSG_CORP_EMPTY, errors.MSG_CORP_UTF8}
+    assert str(info.value) in {
+        errors.MSG_PAD,
+        errors.MSG_FRAME_SHORT,
+        errors.MSG_FRAME_LENGTH,
+        errors.MSG_CORP_EMPTY,
+        errors.MSG_CORP_UTF8,
+    }
 
 
 # --------------------------------------------------------------------------- envelopes
@@ -550,17 +613,37 @@ def test_decrypt_wrong_key_is_a_decrypt_error(core_impl):
         (v.POST_BODY, Envelope(v.CORP_ID, 218, v.POST_ENCRYPT)),
         (v.POST_BODY.decode(), Envelope(v.CORP_ID, 218, v.POST_ENCRYPT)),
         (b"<xml><Encrypt>abc</Encrypt></xml>", Envelope("", 0, "abc")),
-        (b"<xml><ToUserName>t</ToUserName><Encrypt><![CDATA[e]]></Encrypt></xml>", Envelope("t", 0, "e")),
+        (
+            b"<xml><ToUserName>t</ToUserName><Encrypt><![CDATA[e]]></Encrypt></xml>",
+            Envelope("t", 0, "e"),
+        ),
         (b"<xml><AgentID> 7\n</AgentID><Encrypt/></xml>", Envelope("", 7, "")),
         (b"<xml><AgentID></AgentID><Encrypt></Encrypt></xml>", Envelope("", 0, "")),
-        (b"<xml><AgentID><![CDATA[ 1000002 ]]></AgentID><Encrypt>x</Encrypt></xml>", Envelope("", 1000002, "x")),
-        (b'<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n <Encrypt>a&amp;b</Encrypt>\n</xml>\n', Envelope("", 0, "a&b")),
+        (
+            b"<xml><AgentID><![CDATA[ 1000002 ]]></AgentID><Encrypt>x</Encrypt></xml>",
+            Envelope("", 1000002, "x"),
+        ),
+        (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n <Encrypt>a&amp;b</Encrypt>\n</xml>\n',
+            Envelope("", 0, "a&b"),
+        ),
         (b"<xml><Encrypt>one</Encrypt><Encrypt>two</Encrypt></xml>", Envelope("", 0, "one")),
         (b"<root><Encrypt>e</Encrypt><Extra><A>1</A></Extra></root>", Envelope("", 0, "e")),
         (b"\xef\xbb\xbf<xml><Encrypt>bom</Encrypt></xml>", Envelope("", 0, "bom")),
     ],
-    ids=["docs", "docs-str", "no-agent", "cdata", "agent-ws", "empty-agent", "cdata-agent",
-         "declaration", "repeated", "other-root", "bom"],
+    ids=[
+        "docs",
+        "docs-str",
+        "no-agent",
+        "cdata",
+        "agent-ws",
+        "empty-agent",
+        "cdata-agent",
+        "declaration",
+        "repeated",
+        "other-root",
+        "bom",
+    ],
 )
 def test_parse_envelope(core_impl, body, expected):
     env = core_impl.parse_envelope(body)
@@ -578,13 +661,32 @@ def test_parse_envelope(core_impl, body, expected):
         (b"<xml><ToUserName>x</ToUserName></xml>", errors.MSG_XML_NO_ENCRYPT),
         (b"<xml/>", errors.MSG_XML_NO_ENCRYPT),
         (b"<xml><Wrap><Encrypt>nested</Encrypt></Wrap></xml>", errors.MSG_XML_NO_ENCRYPT),
-        (b'<!DOCTYPE xml [<!ENTITY e "x">]><xml><Encrypt>&e;</Encrypt></xml>', errors.MSG_XML_DOCTYPE),
+        (
+            b'<!DOCTYPE xml [<!ENTITY e "x">]><xml><Encrypt>&e;</Encrypt></xml>',
+            errors.MSG_XML_DOCTYPE,
+        ),
         (b"<!DOCTYPE xml><xml><Encrypt>x</Encrypt></xml>", errors.MSG_XML_DOCTYPE),
-        (b"<xml><AgentID>abc</AgentID><Encrypt>x</Encrypt></xml>", errors.MSG_XML_NUMBER.format("AgentID")),
-        (b"<xml><AgentID>1.5</AgentID><Encrypt>x</Encrypt></xml>", errors.MSG_XML_NUMBER.format("AgentID")),
+        (
+            b"<xml><AgentID>abc</AgentID><Encrypt>x</Encrypt></xml>",
+            errors.MSG_XML_NUMBER.format("AgentID"),
+        ),
+        (
+            b"<xml><AgentID>1.5</AgentID><Encrypt>x</Encrypt></xml>",
+            errors.MSG_XML_NUMBER.format("AgentID"),
+        ),
     ],
-    ids=["empty", "text", "unclosed", "no-encrypt", "empty-root", "nested-encrypt", "entity-decl",
-         "doctype", "agent-text", "agent-float"],
+    ids=[
+        "empty",
+        "text",
+        "unclosed",
+        "no-encrypt",
+        "empty-root",
+        "nested-encrypt",
+        "entity-decl",
+        "doctype",
+        "agent-text",
+        "agent-float",
+    ],
 )
 def test_parse_envelope_rejects(core_impl, body, message):
     with raises_callback_error(XMLParseError, message):
@@ -602,7 +704,9 @@ def test_parse_types(core_impl, body):
 # --------------------------------------------------------------------------- messages
 
 EMPTY = {
-    name: {0: "", 1: 0, 2: 0.0, 3: ScanCodeInfo(), 4: SendPicsInfo(0, []), 5: SendLocationInfo()}[kind]
+    name: {0: "", 1: 0, 2: 0.0, 3: ScanCodeInfo(), 4: SendPicsInfo(0, []), 5: SendLocationInfo()}[
+        kind
+    ]
     for name, _, kind in FIELDS
 }
 
@@ -613,40 +717,156 @@ HEAD = dict(to_user_name="toUser", from_user_name="FromUser", msg_type="event", 
 @pytest.mark.parametrize(
     ("xml", "expected"),
     [
-        (TEXT_MSG, dict(to_user_name="toUser", from_user_name="fromUser", create_time=1348831860,
-                        msg_type="text", content="this is a test", msg_id=1234567890123456, agent_id=1)),
-        (SCANCODE_EVENT, dict(HEAD, event="scancode_push", event_key="6", create_time=1408090502,
-                              scan_code_info=ScanCodeInfo("qrcode", "1"))),
-        (PICS_EVENT, dict(HEAD, event="pic_photo_or_album", event_key="6", create_time=1408090651,
-                          send_pics_info=SendPicsInfo(2, ["1b5f7c23b5bf75682a53e7b6d163e185",
-                                                          "2c6e8d34c6cf86793b64f8c7e274f296"]))),
-        (ONE_PIC_EVENT, dict(HEAD, event="pic_photo_or_album", event_key="6", create_time=1408090651,
-                             send_pics_info=SendPicsInfo(1, ["1b5f7c23b5bf75682a53e7b6d163e185"]))),
-        (LOCATION_SELECT_EVENT, dict(HEAD, event="location_select", event_key="6", create_time=1408091189,
-                                     send_location_info=SendLocationInfo(
-                                         23.0, 113.5, 15, " 广州市海珠区客村艺苑路 106号", ""))),
-        (CHANGE_CONTACT_EVENT, dict(to_user_name="toUser", from_user_name="sys", msg_type="event",
-                                    event="change_contact", change_type="update_user",
-                                    user_id="zhangsan", create_time=1403610513)),
-        (LOCATION_EVENT, dict(HEAD, event="LOCATION", latitude=23.104105, longitude=113.320107,
-                              precision=65.0, create_time=123456789)),
-        (TEMPLATE_CARD_EVENT, dict(HEAD, event="template_card_event", event_key="key111", task_id="taskid111",
-                                   response_code="ResponseCode", create_time=123456789)),
-        (LOCATION_MSG, dict(to_user_name="toUser", from_user_name="fromUser", create_time=1351776360,
-                            msg_type="location", location_x=23.134521, location_y=-113.358803,
-                            scale=20, label="位置信息", msg_id=1234567890123456, agent_id=1)),
-        (LINK_MSG, dict(to_user_name="toUser", from_user_name="fromUser", create_time=1348831860,
-                        msg_type="link", title="this is a title!", description="this is a description!",
-                        url="URL", pic_url="this is a url", msg_id=1234567890123456, agent_id=1)),
+        (
+            TEXT_MSG,
+            dict(
+                to_user_name="toUser",
+                from_user_name="fromUser",
+                create_time=1348831860,
+                msg_type="text",
+                content="this is a test",
+                msg_id=1234567890123456,
+                agent_id=1,
+            ),
+        ),
+        (
+            SCANCODE_EVENT,
+            dict(
+                HEAD,
+                event="scancode_push",
+                event_key="6",
+                create_time=1408090502,
+                scan_code_info=ScanCodeInfo("qrcode", "1"),
+            ),
+        ),
+        (
+            PICS_EVENT,
+            dict(
+                HEAD,
+                event="pic_photo_or_album",
+                event_key="6",
+                create_time=1408090651,
+                send_pics_info=SendPicsInfo(
+                    2, ["1b5f7c23b5bf75682a53e7b6d163e185", "2c6e8d34c6cf86793b64f8c7e274f296"]
+                ),
+            ),
+        ),
+        (
+            ONE_PIC_EVENT,
+            dict(
+                HEAD,
+                event="pic_photo_or_album",
+                event_key="6",
+                create_time=1408090651,
+                send_pics_info=SendPicsInfo(1, ["1b5f7c23b5bf75682a53e7b6d163e185"]),
+            ),
+        ),
+        (
+            LOCATION_SELECT_EVENT,
+            dict(
+                HEAD,
+                event="location_select",
+                event_key="6",
+                create_time=1408091189,
+                send_location_info=SendLocationInfo(
+                    23.0, 113.5, 15, " 广州市海珠区客村艺苑路 106号", ""
+                ),
+            ),
+        ),
+        (
+            CHANGE_CONTACT_EVENT,
+            dict(
+                to_user_name="toUser",
+                from_user_name="sys",
+                msg_type="event",
+                event="change_contact",
+                change_type="update_user",
+                user_id="zhangsan",
+                create_time=1403610513,
+            ),
+        ),
+        (
+            LOCATION_EVENT,
+            dict(
+                HEAD,
+                event="LOCATION",
+                latitude=23.104105,
+                longitude=113.320107,
+                precision=65.0,
+                create_time=123456789,
+            ),
+        ),
+        (
+            TEMPLATE_CARD_EVENT,
+            dict(
+                HEAD,
+                event="template_card_event",
+                event_key="key111",
+                task_id="taskid111",
+                response_code="ResponseCode",
+                create_time=123456789,
+            ),
+        ),
+        (
+            LOCATION_MSG,
+            dict(
+                to_user_name="toUser",
+                from_user_name="fromUser",
+                create_time=1351776360,
+                msg_type="location",
+                location_x=23.134521,
+                location_y=-113.358803,
+                scale=20,
+                label="位置信息",
+                msg_id=1234567890123456,
+                agent_id=1,
+            ),
+        ),
+        (
+            LINK_MSG,
+            dict(
+                to_user_name="toUser",
+                from_user_name="fromUser",
+                create_time=1348831860,
+                msg_type="link",
+                title="this is a title!",
+                description="this is a description!",
+                url="URL",
+                pic_url="this is a url",
+                msg_id=1234567890123456,
+                agent_id=1,
+            ),
+        ),
         (MEDIA_MSGS[0], dict(msg_type="image", pic_url="http://p/1.jpg", media_id="m1")),
         (MEDIA_MSGS[1], dict(msg_type="voice", media_id="m2", format="amr")),
         (MEDIA_MSGS[2], dict(msg_type="video", media_id="m3", thumb_media_id="t3")),
-        (MEDIA_MSGS[3], dict(msg_type="event", event="change_external_contact",
-                             change_type="add_external_contact", user_id="u",
-                             external_user_id="woAJ2GCAAAXtWyujaWJHDDGi0mACAAAA")),
+        (
+            MEDIA_MSGS[3],
+            dict(
+                msg_type="event",
+                event="change_external_contact",
+                change_type="add_external_contact",
+                user_id="u",
+                external_user_id="woAJ2GCAAAXtWyujaWJHDDGi0mACAAAA",
+            ),
+        ),
     ],
-    ids=["text", "scancode", "pics", "one-pic", "location-select", "change-contact", "LOCATION",
-         "template-card", "location-msg", "link", "image", "voice", "video", "external-contact"],
+    ids=[
+        "text",
+        "scancode",
+        "pics",
+        "one-pic",
+        "location-select",
+        "change-contact",
+        "LOCATION",
+        "template-card",
+        "location-msg",
+        "link",
+        "image",
+        "voice",
+        "video",
+        "external-contact",
+    ],
 )
 def test_parse_message_fields(core_impl, xml, expected):
     for doc in (xml, xml.encode()):
@@ -661,11 +881,17 @@ def test_parse_message_fields(core_impl, xml, expected):
 
 def test_raw_nested_and_repeated(core_impl):
     raw = core_impl.parse_message(CHANGE_CONTACT_EVENT).raw
-    assert raw["Name"] == "张三" and raw["MainDepartment"] == "1" and raw["NewUserID"] == "zhangsan001"
+    assert (
+        raw["Name"] == "张三" and raw["MainDepartment"] == "1" and raw["NewUserID"] == "zhangsan001"
+    )
     assert raw["ExtAttr"] == {
         "Item": [
             {"Name": "爱好", "Type": "0", "Text": {"Value": "旅游"}},
-            {"Name": "卡号", "Type": "1", "Web": {"Title": "企业微信", "Url": "https://work.weixin.qq.com"}},
+            {
+                "Name": "卡号",
+                "Type": "1",
+                "Web": {"Title": "企业微信", "Url": "https://work.weixin.qq.com"},
+            },
         ]
     }
     raw = core_impl.parse_message(TEMPLATE_CARD_EVENT).raw
@@ -685,12 +911,29 @@ def test_raw_nested_and_repeated(core_impl):
 def test_raw_whole_document(core_impl):
     raw = core_impl.parse_message(DOCS_INNER_XML).raw
     assert raw == {
-        "ToUserName": "wx5823bf96d3bd56c7", "FromUserName": "mycreate", "CreateTime": "1409659813",
-        "MsgType": "text", "Content": "hello", "MsgId": "4561255354251345929", "AgentID": "218",
+        "ToUserName": "wx5823bf96d3bd56c7",
+        "FromUserName": "mycreate",
+        "CreateTime": "1409659813",
+        "MsgType": "text",
+        "Content": "hello",
+        "MsgId": "4561255354251345929",
+        "AgentID": "218",
     }
-    assert list(raw) == ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "AgentID"]
+    assert list(raw) == [
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "Content",
+        "MsgId",
+        "AgentID",
+    ]
     assert core_impl.parse_message(b"<xml/>").raw == {}
-    assert core_impl.parse_message(b"<xml><A/><B></B><C><D/></C></xml>").raw == {"A": "", "B": "", "C": {"D": ""}}
+    assert core_impl.parse_message(b"<xml><A/><B></B><C><D/></C></xml>").raw == {
+        "A": "",
+        "B": "",
+        "C": {"D": ""},
+    }
 
 
 def test_repeated_top_level_fields(core_impl):
@@ -738,9 +981,22 @@ def test_nested_fields_do_not_leak_to_top_level(core_impl):
         ("企业微信😀", "企业微信😀"),
         ("]>", "]>"),
     ],
-    ids=["entities", "char-refs", "astral-ref", "cdata-verbatim", "mixed-cdata", "split-cdata-end",
-         "whitespace-kept", "crlf-normalised", "cdata-crlf", "cr-ref", "tab-nl-refs", "comment-pi",
-         "unicode", "bracket-gt"],
+    ids=[
+        "entities",
+        "char-refs",
+        "astral-ref",
+        "cdata-verbatim",
+        "mixed-cdata",
+        "split-cdata-end",
+        "whitespace-kept",
+        "crlf-normalised",
+        "cdata-crlf",
+        "cr-ref",
+        "tab-nl-refs",
+        "comment-pi",
+        "unicode",
+        "bracket-gt",
+    ],
 )
 def test_text_decoding(core_impl, content_xml, expected):
     msg = core_impl.parse_message(f"<xml><Content>{content_xml}</Content></xml>".encode())
@@ -750,25 +1006,51 @@ def test_text_decoding(core_impl, content_xml, expected):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 1), (" 42 ", 42), ("\n\t 7\r\n", 7), ("+5", 5), ("-5", -5), ("007", 7), ("", 0), (" ", 0),
-     ("<![CDATA[ 9 ]]>", 9), ("99999999999999999999", 99999999999999999999),
-     ("9223372036854775807", 9223372036854775807), ("-9223372036854775808", -9223372036854775808)],
+    [
+        ("1", 1),
+        (" 42 ", 42),
+        ("\n\t 7\r\n", 7),
+        ("+5", 5),
+        ("-5", -5),
+        ("007", 7),
+        ("", 0),
+        (" ", 0),
+        ("<![CDATA[ 9 ]]>", 9),
+        ("99999999999999999999", 99999999999999999999),
+        ("9223372036854775807", 9223372036854775807),
+        ("-9223372036854775808", -9223372036854775808),
+    ],
     ids=repr,
 )
 def test_int_fields(core_impl, text, expected):
-    msg = core_impl.parse_message(f"<xml><CreateTime>{text}</CreateTime><MsgId>{text}</MsgId></xml>".encode())
+    msg = core_impl.parse_message(
+        f"<xml><CreateTime>{text}</CreateTime><MsgId>{text}</MsgId></xml>".encode()
+    )
     assert msg.create_time == expected and type(msg.create_time) is int
     assert msg.msg_id == expected
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("23.5", 23.5), (" -113.25\n", -113.25), ("1", 1.0), ("1.", 1.0), (".5", 0.5), ("+.5", 0.5),
-     ("1e3", 1000.0), ("1E-2", 0.01), ("65.000000", 65.0), ("", 0.0), ("1e999", float("inf"))],
+    [
+        ("23.5", 23.5),
+        (" -113.25\n", -113.25),
+        ("1", 1.0),
+        ("1.", 1.0),
+        (".5", 0.5),
+        ("+.5", 0.5),
+        ("1e3", 1000.0),
+        ("1E-2", 0.01),
+        ("65.000000", 65.0),
+        ("", 0.0),
+        ("1e999", float("inf")),
+    ],
     ids=repr,
 )
 def test_float_fields(core_impl, text, expected):
-    msg = core_impl.parse_message(f"<xml><Latitude>{text}</Latitude><Location_X>{text}</Location_X></xml>".encode())
+    msg = core_impl.parse_message(
+        f"<xml><Latitude>{text}</Latitude><Location_X>{text}</Location_X></xml>".encode()
+    )
     assert msg.latitude == expected and type(msg.latitude) is float
     assert msg.location_x == expected
 
@@ -795,7 +1077,10 @@ def test_float_fields(core_impl, text, expected):
         ("<xml><Latitude>1,5</Latitude></xml>", "Latitude"),
         ("<xml><SendPicsInfo><Count>two</Count></SendPicsInfo></xml>", "Count"),
         ("<xml><SendLocationInfo><Scale>big</Scale></SendLocationInfo></xml>", "Scale"),
-        ("<xml><SendLocationInfo><Location_X>x</Location_X></SendLocationInfo></xml>", "Location_X"),
+        (
+            "<xml><SendLocationInfo><Location_X>x</Location_X></SendLocationInfo></xml>",
+            "Location_X",
+        ),
     ],
     ids=lambda x: x if isinstance(x, str) and not x.startswith("<") else None,
 )
@@ -837,15 +1122,54 @@ def test_numeric_fields_reject(core_impl, xml, tag):
         ("<xml><名>x</名></xml>".encode(), errors.MSG_XML_MALFORMED),
         (b"<1xml/>", errors.MSG_XML_MALFORMED),
         (b"<!DOCTYPE xml><xml/>", errors.MSG_XML_DOCTYPE),
-        (b'<?xml version="1.0"?>\n<!-- c -->\n<!DOCTYPE xml SYSTEM "http://x/y.dtd"><xml/>', errors.MSG_XML_DOCTYPE),
-        (b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><xml>&lol2;</xml>', errors.MSG_XML_DOCTYPE),
-        (b'<!DOCTYPE x [<!ENTITY ext SYSTEM "file:///etc/passwd">]><xml>&ext;</xml>', errors.MSG_XML_DOCTYPE),
+        (
+            b'<?xml version="1.0"?>\n<!-- c -->\n<!DOCTYPE xml SYSTEM "http://x/y.dtd"><xml/>',
+            errors.MSG_XML_DOCTYPE,
+        ),
+        (
+            b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><xml>&lol2;</xml>',
+            errors.MSG_XML_DOCTYPE,
+        ),
+        (
+            b'<!DOCTYPE x [<!ENTITY ext SYSTEM "file:///etc/passwd">]><xml>&ext;</xml>',
+            errors.MSG_XML_DOCTYPE,
+        ),
     ],
-    ids=["empty", "blank", "text", "unclosed", "case-mismatch", "crossed", "two-roots", "trailing-text",
-         "leading-text", "undefined-entity", "bare-amp", "bare-lt", "ref-0", "ref-surrogate",
-         "ref-too-big", "ref-upper-x", "ref-empty", "ref-unterminated", "entity-unterminated", "nul", "control-char", "bad-utf8", "truncated-utf8", "open-cdata",
-         "open-comment", "dup-attr", "unquoted-attr", "non-ascii-name", "digit-name", "doctype",
-         "doctype-after-prolog", "billion-laughs", "xxe"],
+    ids=[
+        "empty",
+        "blank",
+        "text",
+        "unclosed",
+        "case-mismatch",
+        "crossed",
+        "two-roots",
+        "trailing-text",
+        "leading-text",
+        "undefined-entity",
+        "bare-amp",
+        "bare-lt",
+        "ref-0",
+        "ref-surrogate",
+        "ref-too-big",
+        "ref-upper-x",
+        "ref-empty",
+        "ref-unterminated",
+        "entity-unterminated",
+        "nul",
+        "control-char",
+        "bad-utf8",
+        "truncated-utf8",
+        "open-cdata",
+        "open-comment",
+        "dup-attr",
+        "unquoted-attr",
+        "non-ascii-name",
+        "digit-name",
+        "doctype",
+        "doctype-after-prolog",
+        "billion-laughs",
+        "xxe",
+    ],
 )
 def test_parse_message_rejects(core_impl, xml, message):
     with raises_callback_error(XMLParseError, message):
@@ -875,7 +1199,8 @@ def test_nesting_limit(core_impl):
 def test_prolog_attributes_and_bom(core_impl):
     doc = (
         b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\n<!-- hi -->\n<?pi x?>\n'
-        b'<xml lang="zh"><Content attr=\'v\' other="&amp;">x</Content><MsgType >text</MsgType ></xml>\n<!-- end -->\n'
+        b'<xml lang="zh"><Content attr=\'v\' other="&amp;">x</Content>'
+        b"<MsgType >text</MsgType ></xml>\n<!-- end -->\n"
     )
     msg = core_impl.parse_message(doc)
     assert msg.raw == {"Content": "x", "MsgType": "text"}
@@ -890,20 +1215,32 @@ def test_to_dict(core_impl):
         "pic_list": ["1b5f7c23b5bf75682a53e7b6d163e185", "2c6e8d34c6cf86793b64f8c7e274f296"],
     }
     assert d["scan_code_info"] == {"scan_type": "", "scan_result": ""}
-    assert d["send_location_info"] == {"location_x": 0.0, "location_y": 0.0, "scale": 0, "label": "", "poiname": ""}
+    assert d["send_location_info"] == {
+        "location_x": 0.0,
+        "location_y": 0.0,
+        "scale": 0,
+        "label": "",
+        "poiname": "",
+    }
     assert d["event"] == "pic_photo_or_album" and d["create_time"] == 1408090651
     assert all(type(x) in (str, int, float, dict) for x in d.values())
     d["send_pics_info"]["pic_list"].append("mutated")
     assert len(msg.send_pics_info.pic_list) == 2
     loc = core_impl.parse_message(LOCATION_SELECT_EVENT).to_dict()["send_location_info"]
-    assert loc == {"location_x": 23.0, "location_y": 113.5, "scale": 15,
-                   "label": " 广州市海珠区客村艺苑路 106号", "poiname": ""}
+    assert loc == {
+        "location_x": 23.0,
+        "location_y": 113.5,
+        "scale": 15,
+        "label": " 广州市海珠区客村艺苑路 106号",
+        "poiname": "",
+    }
 
 
 def test_empty_message_fields(core_impl):
     msg = core_impl.parse_message(b"<xml></xml>")
     assert msg.to_dict() == {
-        name: value._asdict() if isinstance(value, tuple) else value for name, value in EMPTY.items()
+        name: value._asdict() if isinstance(value, tuple) else value
+        for name, value in EMPTY.items()
     }
     other = core_impl.parse_message(b"<xml/>")
     assert other.send_pics_info.pic_list is not msg.send_pics_info.pic_list
@@ -921,7 +1258,12 @@ ENVELOPE = re.compile(
 
 @pytest.mark.parametrize(
     "reply",
-    [b"<xml><Content>hi</Content></xml>", "<xml><Content>你好 😀</Content></xml>", b"", b"x" * 20000],
+    [
+        b"<xml><Content>hi</Content></xml>",
+        "<xml><Content>你好 😀</Content></xml>",
+        b"",
+        b"x" * 20000,
+    ],
     ids=["bytes", "str", "empty", "20k"],
 )
 def test_encrypt_envelope_round_trip(core_impl, docs_crypto, reply):
@@ -960,7 +1302,9 @@ def test_encrypt_bad_timestamp(docs_crypto, timestamp):
         docs_crypto.encrypt(b"r", "n", timestamp)
 
 
-@pytest.mark.parametrize("nonce", ["", "a]]>b", "]]>", "non\u00e9", "tab\t", "nl\n", "\x7f"], ids=repr)
+@pytest.mark.parametrize(
+    "nonce", ["", "a]]>b", "]]>", "non\u00e9", "tab\t", "nl\n", "\x7f"], ids=repr
+)
 def test_encrypt_bad_nonce(docs_crypto, nonce):
     with pytest.raises(ValueError):
         docs_crypto.encrypt(b"r", nonce, 1)
@@ -981,7 +1325,7 @@ def test_encrypt_nonce_edges(core_impl, docs_crypto, nonce):
 
 def flip(sig: str, index: int = 0) -> str:
     c = sig[index]
-    return sig[:index] + ("1" if c != "1" else "2") + sig[index + 1:]
+    return sig[:index] + ("1" if c != "1" else "2") + sig[index + 1 :]
 
 
 @pytest.mark.parametrize(
@@ -1002,21 +1346,41 @@ def flip(sig: str, index: int = 0) -> str:
         v.ECHO_MSG_SIGNATURE * 2,
         flip(v.ECHO_MSG_SIGNATURE).encode(),
     ],
-    ids=["first-char", "last-char", "short", "long", "nul", "empty", "non-hex", "one-non-hex",
-         "uppercase", "space", "non-ascii", "surrogate", "doubled", "bytes"],
+    ids=[
+        "first-char",
+        "last-char",
+        "short",
+        "long",
+        "nul",
+        "empty",
+        "non-hex",
+        "one-non-hex",
+        "uppercase",
+        "space",
+        "non-ascii",
+        "surrogate",
+        "doubled",
+        "bytes",
+    ],
 )
 def test_signature_rejected(docs_crypto, bad_signature):
     with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
         docs_crypto.verify_url(bad_signature, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
-    body_sig = bad_signature.replace(v.ECHO_MSG_SIGNATURE, v.POST_MSG_SIGNATURE) if isinstance(
-        bad_signature, str) else bad_signature
+    body_sig = (
+        bad_signature.replace(v.ECHO_MSG_SIGNATURE, v.POST_MSG_SIGNATURE)
+        if isinstance(bad_signature, str)
+        else bad_signature
+    )
     with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
         docs_crypto.decrypt(v.POST_BODY, body_sig, v.POST_TIMESTAMP, v.POST_NONCE)
 
 
 def test_signature_bytes_accepted(docs_crypto):
     sig = v.ECHO_MSG_SIGNATURE.encode()
-    assert docs_crypto.verify_url(sig, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR) == b"1616140317555161061"
+    assert (
+        docs_crypto.verify_url(sig, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
+        == b"1616140317555161061"
+    )
 
 
 @pytest.mark.parametrize("signature", [None, 40, bytearray(40)], ids=repr)
@@ -1030,8 +1394,13 @@ def test_signature_type(docs_crypto, signature):
     [("timestamp", "1409659590"), ("nonce", "263014781"), ("echostr", v.ECHOSTR[:-4] + "AA==")],
 )
 def test_signature_covers_every_part(docs_crypto, field, value):
-    args = {"msg_signature": v.ECHO_MSG_SIGNATURE, "timestamp": v.ECHO_TIMESTAMP,
-            "nonce": v.ECHO_NONCE, "echostr": v.ECHOSTR, field: value}
+    args = {
+        "msg_signature": v.ECHO_MSG_SIGNATURE,
+        "timestamp": v.ECHO_TIMESTAMP,
+        "nonce": v.ECHO_NONCE,
+        "echostr": v.ECHOSTR,
+        field: value,
+    }
     with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
         docs_crypto.verify_url(**args)
 
@@ -1052,7 +1421,13 @@ def test_signature_checked_before_decrypting(core_impl, docs_crypto):
 
 
 def test_corp_id_mismatch(core_impl):
-    for corp in ("wx5823bf96d3bd56c8", "wx5823bf96d3bd56c", "wx5823bf96d3bd56c77", "WX5823BF96D3BD56C7", ""):
+    for corp in (
+        "wx5823bf96d3bd56c8",
+        "wx5823bf96d3bd56c",
+        "wx5823bf96d3bd56c77",
+        "WX5823BF96D3BD56C7",
+        "",
+    ):
         crypto = core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, corp)
         assert crypto.corp_id == corp
         with raises_callback_error(CorpIdMismatchError, errors.MSG_CORP_MISMATCH):
@@ -1072,8 +1447,12 @@ def test_frame_errors_win_over_corp_mismatch(core_impl, docs_crypto):
 def test_msg_crypto_constructor(core_impl):
     with raises_callback_error(InvalidAESKeyError, errors.MSG_AES_KEY_TEXT):
         core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY[:-1], v.CORP_ID)
-    for args in ((b"tok", v.ENCODING_AES_KEY, v.CORP_ID), (v.TOKEN, v.ENCODING_AES_KEY, b"corp"),
-                 (None, v.ENCODING_AES_KEY, v.CORP_ID), (v.TOKEN, DOCS_KEY, v.CORP_ID)):
+    for args in (
+        (b"tok", v.ENCODING_AES_KEY, v.CORP_ID),
+        (v.TOKEN, v.ENCODING_AES_KEY, b"corp"),
+        (None, v.ENCODING_AES_KEY, v.CORP_ID),
+        (v.TOKEN, DOCS_KEY, v.CORP_ID),
+    ):
         with pytest.raises(TypeError):
             core_impl.MsgCrypto(*args)
     with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_ENCODING):
@@ -1083,12 +1462,22 @@ def test_msg_crypto_constructor(core_impl):
 
 
 def test_msg_crypto_keyword_arguments(core_impl):
-    crypto = core_impl.MsgCrypto(token=v.TOKEN, encoding_aes_key=v.ENCODING_AES_KEY, corp_id=v.CORP_ID)
-    echo = crypto.verify_url(msg_signature=v.ECHO_MSG_SIGNATURE, timestamp=v.ECHO_TIMESTAMP,
-                             nonce=v.ECHO_NONCE, echostr=v.ECHOSTR)
+    crypto = core_impl.MsgCrypto(
+        token=v.TOKEN, encoding_aes_key=v.ENCODING_AES_KEY, corp_id=v.CORP_ID
+    )
+    echo = crypto.verify_url(
+        msg_signature=v.ECHO_MSG_SIGNATURE,
+        timestamp=v.ECHO_TIMESTAMP,
+        nonce=v.ECHO_NONCE,
+        echostr=v.ECHOSTR,
+    )
     assert echo == b"1616140317555161061"
-    xml = crypto.decrypt(body=v.POST_BODY, msg_signature=v.POST_MSG_SIGNATURE,
-                         timestamp=v.POST_TIMESTAMP, nonce=v.POST_NONCE)
+    xml = crypto.decrypt(
+        body=v.POST_BODY,
+        msg_signature=v.POST_MSG_SIGNATURE,
+        timestamp=v.POST_TIMESTAMP,
+        nonce=v.POST_NONCE,
+    )
     assert xml == DOCS_INNER_XML
     assert ENVELOPE.fullmatch(crypto.encrypt(reply=b"r", nonce="n", timestamp=1)) is not None
 

@@ -46,8 +46,14 @@ SECRETS = [
 ]
 
 
-def frame(msg: bytes = PLAINTEXT, corp: bytes = CORP_ID.encode(), *, length: int | None = None,
-          pad: bytes | None = None, random: bytes = b"R" * 16) -> bytes:
+def frame(
+    msg: bytes = PLAINTEXT,
+    corp: bytes = CORP_ID.encode(),
+    *,
+    length: int | None = None,
+    pad: bytes | None = None,
+    random: bytes = b"R" * 16,
+) -> bytes:
     """A plaintext frame, PKCS#7-padded unless ``pad`` is given."""
     plain = random + (len(msg) if length is None else length).to_bytes(4, "big") + msg + corp
     if pad is None:
@@ -69,7 +75,10 @@ def sign(encrypt: str | bytes) -> str:
 
 
 def body(encrypt: str) -> bytes:
-    return f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
+    return (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    ).encode()
 
 
 def assert_no_secrets(exc: BaseException) -> None:
@@ -94,7 +103,6 @@ class Case:
     post_error: tuple[type[CallbackError], str] | None = None  # when the POST fails otherwise
 
 
-
 def bad_pad(tail: bytes) -> str:
     """A frame whose plaintext ends in ``tail`` instead of valid PKCS#7 padding."""
     plain = frame(pad=b"")
@@ -109,25 +117,44 @@ def _bad_b64(encrypt: str) -> Case:
 VALID = seal(frame())
 CASES: dict[str, Case] = {
     # signatures (checked before anything else is decrypted)
-    "wrong-signature": Case(SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID),
-                            signature="0" * 40),
-    "short-signature": Case(SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID),
-                            signature=sign(VALID)[:20]),
-    "non-hex-signature": Case(SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID),
-                              signature="xyz!" * 10),
-    "empty-signature": Case(SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID), signature=""),
-    "uppercase-signature": Case(SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID),
-                                signature=sign(VALID).upper()),
-    "10mb-signature": Case(SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID),
-                           signature="a" * MB10),
+    "wrong-signature": Case(
+        SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID), signature="0" * 40
+    ),
+    "short-signature": Case(
+        SignatureError,
+        errors.MSG_SIGNATURE_MISMATCH,
+        VALID,
+        body(VALID),
+        signature=sign(VALID)[:20],
+    ),
+    "non-hex-signature": Case(
+        SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID), signature="xyz!" * 10
+    ),
+    "empty-signature": Case(
+        SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID), signature=""
+    ),
+    "uppercase-signature": Case(
+        SignatureError,
+        errors.MSG_SIGNATURE_MISMATCH,
+        VALID,
+        body(VALID),
+        signature=sign(VALID).upper(),
+    ),
+    "10mb-signature": Case(
+        SignatureError, errors.MSG_SIGNATURE_MISMATCH, VALID, body(VALID), signature="a" * MB10
+    ),
     # base64
     "truncated-base64": Case(Base64Error, errors.MSG_B64_PAD, VALID[:-1], body(VALID[:-1])),
     "truncated-base64-3": Case(Base64Error, errors.MSG_B64_PAD, VALID[:-3], body(VALID[:-3])),
     "garbage-base64": _bad_b64("@@@@" + VALID[4:]),
     "whitespace-in-base64": _bad_b64(VALID[:30] + " " + VALID[30:]),
     "newline-in-base64": _bad_b64(VALID[:64] + "\n" + VALID[64:]),
-    "nul-in-base64": Case(Base64Error, errors.MSG_B64_CHAR, VALID[:10] + "\x00" + VALID[11:],
-                          post_error=(XMLParseError, errors.MSG_XML_MALFORMED)),
+    "nul-in-base64": Case(
+        Base64Error,
+        errors.MSG_B64_CHAR,
+        VALID[:10] + "\x00" + VALID[11:],
+        post_error=(XMLParseError, errors.MSG_XML_MALFORMED),
+    ),
     "urlsafe-minus-base64": _bad_b64("-" + VALID[1:]),
     "urlsafe-underscore-base64": _bad_b64(VALID[:-8] + "_" + VALID[-7:]),
     "non-ascii-base64": _bad_b64(VALID[:-4] + "ÿÿÿÿ"),
@@ -144,21 +171,35 @@ CASES: dict[str, Case] = {
     "pad-mismatch": Case(DecryptError, errors.MSG_PAD, bad_pad(b"\x01\x02")),
     "pad-255": Case(DecryptError, errors.MSG_PAD, bad_pad(b"\xff")),
     # frames
-    "length-overrun": Case(DecryptError, errors.MSG_FRAME_LENGTH, seal(frame(length=len(PLAINTEXT) + len(CORP_ID) + 1))),
+    "length-overrun": Case(
+        DecryptError, errors.MSG_FRAME_LENGTH, seal(frame(length=len(PLAINTEXT) + len(CORP_ID) + 1))
+    ),
     "length-ffffffff": Case(DecryptError, errors.MSG_FRAME_LENGTH, seal(frame(length=0xFFFFFFFF))),
     "length-7fffffff": Case(DecryptError, errors.MSG_FRAME_LENGTH, seal(frame(length=0x7FFFFFFF))),
     "frame-19-bytes": Case(DecryptError, errors.MSG_FRAME_SHORT, seal(b"F" * 19 + b"\x0d" * 13)),
     "frame-0-bytes": Case(DecryptError, errors.MSG_FRAME_SHORT, seal(b"\x20" * 32)),
-    "frame-20-bytes": Case(DecryptError, errors.MSG_CORP_EMPTY, seal(b"F" * 16 + b"\x00" * 4 + b"\x0c" * 12)),
+    "frame-20-bytes": Case(
+        DecryptError, errors.MSG_CORP_EMPTY, seal(b"F" * 16 + b"\x00" * 4 + b"\x0c" * 12)
+    ),
     "empty-corp-id": Case(DecryptError, errors.MSG_CORP_EMPTY, seal(frame(corp=b""))),
     "corp-id-not-utf8": Case(DecryptError, errors.MSG_CORP_UTF8, seal(frame(corp=b"\xffcorp"))),
-    "wrong-corp-id": Case(CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(corp=b"wwSomeoneElse"))),
-    "corp-id-prefix": Case(CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(corp=CORP_ID[:-1].encode()))),
-    "corp-id-nul-suffix": Case(CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(corp=CORP_ID.encode() + b"\x00"))),
+    "wrong-corp-id": Case(
+        CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(corp=b"wwSomeoneElse"))
+    ),
+    "corp-id-prefix": Case(
+        CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(corp=CORP_ID[:-1].encode()))
+    ),
+    "corp-id-nul-suffix": Case(
+        CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(corp=CORP_ID.encode() + b"\x00"))
+    ),
     # 10 MB ciphertexts (valid base64 and AES)
     "10mb-bad-pad": Case(DecryptError, errors.MSG_PAD, seal(b"\x00" * MB10)),
-    "10mb-overrun": Case(DecryptError, errors.MSG_FRAME_LENGTH, seal(frame(msg=b"m" * MB10, length=MB10 + 100))),
-    "10mb-wrong-corp": Case(CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(msg=b"m" * MB10, corp=b"other"))),
+    "10mb-overrun": Case(
+        DecryptError, errors.MSG_FRAME_LENGTH, seal(frame(msg=b"m" * MB10, length=MB10 + 100))
+    ),
+    "10mb-wrong-corp": Case(
+        CorpIdMismatchError, errors.MSG_CORP_MISMATCH, seal(frame(msg=b"m" * MB10, corp=b"other"))
+    ),
     "10mb-garbage-base64": _bad_b64("A" * (MB10 - 1) + "*"),
     "10mb-whitespace-base64": _bad_b64(" " * MB10),
     "10mb-truncated-base64": Case(Base64Error, errors.MSG_B64_PAD, "A" * (MB10 + 1)),
@@ -185,8 +226,15 @@ def test_hostile_callback(crypto_pair, name):
     signature = sign(case.echostr) if case.signature is None else case.signature
     expect(case.error, case.message, crypto.verify_url, signature, TIMESTAMP, NONCE, case.echostr)
     post_error, post_message = case.post_error or (case.error, case.message)
-    expect(post_error, post_message, crypto.decrypt, case.post or body(case.echostr), signature,
-           TIMESTAMP, NONCE)
+    expect(
+        post_error,
+        post_message,
+        crypto.decrypt,
+        case.post or body(case.echostr),
+        signature,
+        TIMESTAMP,
+        NONCE,
+    )
     if case.error in (DecryptError, Base64Error):
         expect(case.error, case.message, core.decrypt_msg, case.echostr, AES_KEY)
         expect(case.error, case.message, core.decrypt_msg, case.echostr.encode(), AES_KEY)
@@ -200,8 +248,13 @@ def test_wrong_key(crypto_pair):
         encrypt = core.encrypt_msg(PLAINTEXT, CORP_ID, other_key, i.to_bytes(16, "big"))
         with pytest.raises(DecryptError) as info:
             crypto.verify_url(sign(encrypt), TIMESTAMP, NONCE, encrypt)
-        assert str(info.value) in {errors.MSG_PAD, errors.MSG_FRAME_SHORT, errors.MSG_FRAME_LENGTH,
-                                   errors.MSG_CORP_EMPTY, errors.MSG_CORP_UTF8}
+        assert str(info.value) in {
+            errors.MSG_PAD,
+            errors.MSG_FRAME_SHORT,
+            errors.MSG_FRAME_LENGTH,
+            errors.MSG_CORP_EMPTY,
+            errors.MSG_CORP_UTF8,
+        }
         assert_no_secrets(info.value)
 
 
@@ -232,11 +285,18 @@ def test_10mb_valid_message(crypto_pair):
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+    + b"".join(
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+        for i in range(1, 10)
+    )
     + b"]><xml><Encrypt>&lol9;</Encrypt></xml>"
 )
 QUADRATIC_BLOWUP = (
-    b'<!DOCTYPE xml [<!ENTITY a "' + b"a" * 100_000 + b'">]><xml><Encrypt>' + b"&a;" * 10_000 + b"</Encrypt></xml>"
+    b'<!DOCTYPE xml [<!ENTITY a "'
+    + b"a" * 100_000
+    + b'">]><xml><Encrypt>'
+    + b"&a;" * 10_000
+    + b"</Encrypt></xml>"
 )
 XXE = b'<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><Encrypt>&x;</Encrypt></xml>'
 DEEP = b"<a>" * 100_000 + b"</a>" * 100_000
@@ -249,7 +309,10 @@ BAD_BODIES = {
     "json": (b'{"Encrypt": "abc"}', errors.MSG_XML_MALFORMED),
     "html": (b"<html><body><p>hi<br></body></html>", errors.MSG_XML_MALFORMED),
     "truncated": (body(VALID)[:-10], errors.MSG_XML_MALFORMED),
-    "no-encrypt": (b"<xml><ToUserName>x</ToUserName><AgentID>1</AgentID></xml>", errors.MSG_XML_NO_ENCRYPT),
+    "no-encrypt": (
+        b"<xml><ToUserName>x</ToUserName><AgentID>1</AgentID></xml>",
+        errors.MSG_XML_NO_ENCRYPT,
+    ),
     "empty-root": (b"<xml/>", errors.MSG_XML_NO_ENCRYPT),
     "doctype": (b"<!DOCTYPE xml><xml><Encrypt>x</Encrypt></xml>", errors.MSG_XML_DOCTYPE),
     "billion-laughs": (BILLION_LAUGHS, errors.MSG_XML_DOCTYPE),
@@ -264,11 +327,19 @@ BAD_BODIES = {
     "deep-nesting-unclosed": (DEEP_UNCLOSED, errors.MSG_XML_DEPTH),
     "10mb-garbage": (b"\xff" * MB10, errors.MSG_XML_MALFORMED),
     "10mb-unclosed": (b"<xml><Encrypt>" + b"A" * MB10, errors.MSG_XML_MALFORMED),
-    "10mb-no-encrypt": (b"<xml><Content>" + b"x" * MB10 + b"</Content></xml>", errors.MSG_XML_NO_ENCRYPT),
+    "10mb-no-encrypt": (
+        b"<xml><Content>" + b"x" * MB10 + b"</Content></xml>",
+        errors.MSG_XML_NO_ENCRYPT,
+    ),
     "10mb-siblings": (b"<xml>" + b"<a/>" * (MB10 // 4) + b"</xml>", errors.MSG_XML_NO_ENCRYPT),
-    "10mb-entities": (b"<xml><Content>" + b"&amp;" * (MB10 // 5) + b"</Content></xml>", errors.MSG_XML_NO_ENCRYPT),
-    "10mb-bad-agent-id": (b"<xml><AgentID>" + b"9" * MB10 + b"x</AgentID><Encrypt>x</Encrypt></xml>",
-                          errors.MSG_XML_NUMBER.format("AgentID")),
+    "10mb-entities": (
+        b"<xml><Content>" + b"&amp;" * (MB10 // 5) + b"</Content></xml>",
+        errors.MSG_XML_NO_ENCRYPT,
+    ),
+    "10mb-bad-agent-id": (
+        b"<xml><AgentID>" + b"9" * MB10 + b"x</AgentID><Encrypt>x</Encrypt></xml>",
+        errors.MSG_XML_NUMBER.format("AgentID"),
+    ),
 }
 
 
@@ -285,7 +356,15 @@ def test_hostile_bodies(crypto_pair, name):
 def test_10mb_encrypt_body_wrong_signature(crypto_pair):
     core, crypto = crypto_pair
     huge = "A" * MB10
-    expect(SignatureError, errors.MSG_SIGNATURE_MISMATCH, crypto.decrypt, body(huge), "0" * 40, TIMESTAMP, NONCE)
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_MISMATCH,
+        crypto.decrypt,
+        body(huge),
+        "0" * 40,
+        TIMESTAMP,
+        NONCE,
+    )
     assert core.parse_envelope(body(huge)).encrypt == huge
 
 
@@ -293,8 +372,14 @@ HOSTILE_MESSAGES = {
     "nul-byte": (b"<xml><Content>a\x00b</Content></xml>", errors.MSG_XML_MALFORMED),
     "invalid-utf8": (b"<xml><Content>\x80</Content></xml>", errors.MSG_XML_MALFORMED),
     "surrogate-utf8": (b"<xml><Content>\xed\xa0\x80</Content></xml>", errors.MSG_XML_MALFORMED),
-    "bad-number": (b"<xml><CreateTime>" + b"1" * MB10 + b"a</CreateTime></xml>", errors.MSG_XML_NUMBER.format("CreateTime")),
-    "huge-number": (b"<xml><MsgId>" + b"1" * 100_000 + b"</MsgId></xml>", errors.MSG_XML_NUMBER.format("MsgId")),
+    "bad-number": (
+        b"<xml><CreateTime>" + b"1" * MB10 + b"a</CreateTime></xml>",
+        errors.MSG_XML_NUMBER.format("CreateTime"),
+    ),
+    "huge-number": (
+        b"<xml><MsgId>" + b"1" * 100_000 + b"</MsgId></xml>",
+        errors.MSG_XML_NUMBER.format("MsgId"),
+    ),
     "billion-laughs": (BILLION_LAUGHS, errors.MSG_XML_DOCTYPE),
     "deep-nesting": (DEEP, errors.MSG_XML_DEPTH),
 }
@@ -307,7 +392,11 @@ def test_hostile_messages(core_impl, name):
 
 
 def test_10mb_message(core_impl):
-    doc = b"<xml><Content><![CDATA[" + b"\xe4\xbc\x81" * (MB10 // 3) + b"]]></Content><CreateTime> 12 </CreateTime></xml>"
+    doc = (
+        b"<xml><Content><![CDATA["
+        + b"\xe4\xbc\x81" * (MB10 // 3)
+        + b"]]></Content><CreateTime> 12 </CreateTime></xml>"
+    )
     msg = core_impl.parse_message(doc)
     assert len(msg.content) == MB10 // 3 and msg.create_time == 12
 
@@ -316,7 +405,10 @@ def test_hostile_decrypted_xml(crypto_pair):
     """A correctly signed and encrypted message whose inner XML is hostile decrypts to
     bytes; parsing those bytes gives the documented error."""
     core, crypto = crypto_pair
-    for doc, message in [(BILLION_LAUGHS, errors.MSG_XML_DOCTYPE), (b"\x00\xff", errors.MSG_XML_MALFORMED)]:
+    for doc, message in [
+        (BILLION_LAUGHS, errors.MSG_XML_DOCTYPE),
+        (b"\x00\xff", errors.MSG_XML_MALFORMED),
+    ]:
         encrypt = seal(frame(msg=doc))
         inner = crypto.decrypt(body(encrypt), sign(encrypt), TIMESTAMP, NONCE)
         assert inner == doc
@@ -326,14 +418,70 @@ def test_hostile_decrypted_xml(crypto_pair):
 def test_nul_and_invalid_utf8_in_parameters(crypto_pair):
     """NUL bytes and unencodable text in signed parameters: documented errors only."""
     core, crypto = crypto_pair
-    expect(SignatureError, errors.MSG_SIGNATURE_MISMATCH, crypto.verify_url, sign(VALID), TIMESTAMP + "\x00", NONCE, VALID)
-    expect(SignatureError, errors.MSG_SIGNATURE_MISMATCH, crypto.verify_url, sign(VALID), TIMESTAMP, NONCE + "\x00", VALID)
-    expect(SignatureError, errors.MSG_SIGNATURE_MISMATCH, crypto.verify_url, sign(VALID) + "\x00", TIMESTAMP, NONCE, VALID)
-    expect(SignatureError, errors.MSG_SIGNATURE_ENCODING, crypto.verify_url, sign(VALID), TIMESTAMP, "\udc80", VALID)
-    expect(SignatureError, errors.MSG_SIGNATURE_ENCODING, crypto.verify_url, sign(VALID), "\ud800", NONCE, VALID)
-    expect(SignatureError, errors.MSG_SIGNATURE_ENCODING, crypto.verify_url, sign(VALID), TIMESTAMP, NONCE, "\udfff")
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_MISMATCH,
+        crypto.verify_url,
+        sign(VALID),
+        TIMESTAMP + "\x00",
+        NONCE,
+        VALID,
+    )
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_MISMATCH,
+        crypto.verify_url,
+        sign(VALID),
+        TIMESTAMP,
+        NONCE + "\x00",
+        VALID,
+    )
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_MISMATCH,
+        crypto.verify_url,
+        sign(VALID) + "\x00",
+        TIMESTAMP,
+        NONCE,
+        VALID,
+    )
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_ENCODING,
+        crypto.verify_url,
+        sign(VALID),
+        TIMESTAMP,
+        "\udc80",
+        VALID,
+    )
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_ENCODING,
+        crypto.verify_url,
+        sign(VALID),
+        "\ud800",
+        NONCE,
+        VALID,
+    )
+    expect(
+        SignatureError,
+        errors.MSG_SIGNATURE_ENCODING,
+        crypto.verify_url,
+        sign(VALID),
+        TIMESTAMP,
+        NONCE,
+        "\udfff",
+    )
     signed_nul = VALID + "\x00"
-    expect(Base64Error, errors.MSG_B64_CHAR, crypto.verify_url, sign(signed_nul), TIMESTAMP, NONCE, signed_nul)
+    expect(
+        Base64Error,
+        errors.MSG_B64_CHAR,
+        crypto.verify_url,
+        sign(signed_nul),
+        TIMESTAMP,
+        NONCE,
+        signed_nul,
+    )
 
 
 def test_messages_hold_no_secret_in_any_error(crypto_pair):
@@ -341,8 +489,10 @@ def test_messages_hold_no_secret_in_any_error(crypto_pair):
     core, crypto = crypto_pair
     inputs = [c.echostr for c in CASES.values() if c.signature is None and len(c.echostr) < 1000]
     for encrypt in inputs:
-        for call in (lambda: crypto.verify_url(sign(encrypt), TIMESTAMP, NONCE, encrypt),
-                     lambda: crypto.decrypt(body(encrypt), sign(encrypt), TIMESTAMP, NONCE)):
+        for call in (
+            lambda e=encrypt: crypto.verify_url(sign(e), TIMESTAMP, NONCE, e),
+            lambda e=encrypt: crypto.decrypt(body(e), sign(e), TIMESTAMP, NONCE),
+        ):
             with pytest.raises(CallbackError) as info:
                 call()
             assert_no_secrets(info.value)

@@ -13,6 +13,7 @@ import base64
 import gc
 import importlib
 import os
+import resource
 from collections.abc import Callable
 
 import pytest
@@ -33,9 +34,12 @@ def core():
 
 
 def rss() -> int:
-    """Resident set size in bytes, from /proc/self/statm."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE_SIZE
+    """Resident set size in bytes: /proc/self/statm, else the peak from getrusage."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * PAGE_SIZE
+    except FileNotFoundError:  # macOS: ru_maxrss in bytes (a peak, so growth still shows)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def growth(fn: Callable[[], object], calls: int, warmup: int = 20_000) -> int:
@@ -66,7 +70,10 @@ def callback(core):
     crypto = core.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID)
     xml = SAMPLE_MESSAGES["pics"].encode()
     encrypt = core.encrypt_msg(xml, v.CORP_ID, KEY)
-    body = f"<xml><ToUserName>{v.CORP_ID}</ToUserName><Encrypt>{encrypt}</Encrypt><AgentID>1</AgentID></xml>".encode()
+    body = (
+        f"<xml><ToUserName>{v.CORP_ID}</ToUserName><Encrypt>{encrypt}</Encrypt>"
+        "<AgentID>1</AgentID></xml>"
+    ).encode()
     sig = core.msg_signature(v.TOKEN, "1", "n", encrypt)
     return crypto, body, sig, xml
 
@@ -99,29 +106,35 @@ def test_large_messages_do_not_leak(core):
     assert growth(round_trip, 30_000, warmup=5_000) < LIMIT
 
 
-def _bad_pad_encrypt() -> str:
-    return aes_cbc_encrypt(b"R" * 16 + b"\x00\x00\x00\x01x" + v.CORP_ID.encode() + b"\x00" * 25, KEY)
-
+# Correctly encrypted plaintexts with a bad PKCS#7 pad, an overrunning length, a non-UTF-8 corp_id.
+BAD_PAD = aes_cbc_encrypt(b"R" * 16 + b"\x00\x00\x00\x01x" + v.CORP_ID.encode() + b"\x00" * 25, KEY)
+BAD_FRAME = aes_cbc_encrypt(b"R" * 16 + b"\xff" * 4 + b"\x0c" * 12, KEY)
+BAD_CORP_UTF8 = aes_cbc_encrypt(b"R" * 16 + b"\x00" * 4 + b"\xff" * 11 + b"\x01", KEY)
 
 ERROR_PATHS = {
     "bad-signature": lambda c, m: m.verify_url("0" * 40, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR),
     "bad-base64": lambda c, m: c.decrypt_msg(v.ECHOSTR[:-1] + "*", KEY),
     "bad-length": lambda c, m: c.decrypt_msg(v.ECHOSTR[:-4], KEY),
-    "bad-padding": lambda c, m, e=_bad_pad_encrypt(): c.decrypt_msg(e, KEY),
-    "bad-frame": lambda c, m, e=aes_cbc_encrypt(b"R" * 16 + b"\xff" * 4 + b"\x0c" * 12, KEY): c.decrypt_msg(e, KEY),
-    "bad-corp-utf8": lambda c, m, e=aes_cbc_encrypt(b"R" * 16 + b"\x00" * 4 + b"\xff" * 11 + b"\x01", KEY):
-        c.decrypt_msg(e, KEY),
+    "bad-padding": lambda c, m: c.decrypt_msg(BAD_PAD, KEY),
+    "bad-frame": lambda c, m: c.decrypt_msg(BAD_FRAME, KEY),
+    "bad-corp-utf8": lambda c, m: c.decrypt_msg(BAD_CORP_UTF8, KEY),
     "corp-mismatch": lambda c, m: c.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, "other").verify_url(
-        v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR),
+        v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR
+    ),
     "malformed-xml": lambda c, m: c.parse_message(SAMPLE_MESSAGES["change-contact"].encode()[:-3]),
     "malformed-deep-xml": lambda c, m: c.parse_message(b"<a>" * 60 + b"<b>text</c>"),
     "doctype": lambda c, m: c.parse_message(b'<!DOCTYPE x [<!ENTITY a "b">]><xml/>'),
     "too-deep": lambda c, m: c.parse_message(b"<a>" * 70),
-    "bad-number": lambda c, m: c.parse_message(b"<xml><Content>x</Content><CreateTime>12x</CreateTime></xml>"),
+    "bad-number": lambda c, m: c.parse_message(
+        b"<xml><Content>x</Content><CreateTime>12x</CreateTime></xml>"
+    ),
     "bad-nested-number": lambda c, m: c.parse_message(
-        b"<xml><SendLocationInfo><Label>l</Label><Scale>y</Scale></SendLocationInfo></xml>"),
+        b"<xml><SendLocationInfo><Label>l</Label><Scale>y</Scale></SendLocationInfo></xml>"
+    ),
     "no-encrypt": lambda c, m: c.parse_envelope(b"<xml><ToUserName>x</ToUserName></xml>"),
-    "post-bad-signature": lambda c, m: m.decrypt(v.POST_BODY, "0" * 40, v.POST_TIMESTAMP, v.POST_NONCE),
+    "post-bad-signature": lambda c, m: m.decrypt(
+        v.POST_BODY, "0" * 40, v.POST_TIMESTAMP, v.POST_NONCE
+    ),
     "bad-aes-key": lambda c, m: c.decode_aes_key("x" * 42 + "!"),
     "unencodable-signature-part": lambda c, m: c.msg_signature("t", "1", "n", "\udc80"),
 }

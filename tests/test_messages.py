@@ -28,13 +28,37 @@ from wxcorp_fast.testing.fixtures import SAMPLE_MESSAGES
 
 # API.md section 2, in its order, with the type each field must have.
 API_FIELDS = {
-    "to_user_name": str, "from_user_name": str, "create_time": int, "msg_type": str, "agent_id": int,
-    "msg_id": int, "content": str, "media_id": str, "pic_url": str, "format": str, "thumb_media_id": str,
-    "location_x": float, "location_y": float, "scale": int, "label": str, "title": str,
-    "description": str, "url": str, "event": str, "event_key": str, "change_type": str, "user_id": str,
-    "external_user_id": str, "task_id": str, "response_code": str, "scan_code_info": ScanCodeInfo,
-    "send_pics_info": SendPicsInfo, "send_location_info": SendLocationInfo, "latitude": float,
-    "longitude": float, "precision": float,
+    "to_user_name": str,
+    "from_user_name": str,
+    "create_time": int,
+    "msg_type": str,
+    "agent_id": int,
+    "msg_id": int,
+    "content": str,
+    "media_id": str,
+    "pic_url": str,
+    "format": str,
+    "thumb_media_id": str,
+    "location_x": float,
+    "location_y": float,
+    "scale": int,
+    "label": str,
+    "title": str,
+    "description": str,
+    "url": str,
+    "event": str,
+    "event_key": str,
+    "change_type": str,
+    "user_id": str,
+    "external_user_id": str,
+    "task_id": str,
+    "response_code": str,
+    "scan_code_info": ScanCodeInfo,
+    "send_pics_info": SendPicsInfo,
+    "send_location_info": SendLocationInfo,
+    "latitude": float,
+    "longitude": float,
+    "precision": float,
 }
 
 
@@ -121,8 +145,10 @@ def test_repr_shows_set_fields(core_impl):
     assert text.startswith("MixedMessage(") and "content='this is a test'" in text
     assert "media_id" not in text and "latitude" not in text
     assert repr(core_impl.parse_message(b"<xml/>")) == "MixedMessage()"
-    assert re.search(r"scan_code_info=ScanCodeInfo\(scan_type='qrcode', scan_result='1'\)",
-                     repr(core_impl.parse_message(SAMPLE_MESSAGES["scancode"])))
+    assert re.search(
+        r"scan_code_info=ScanCodeInfo\(scan_type='qrcode', scan_result='1'\)",
+        repr(core_impl.parse_message(SAMPLE_MESSAGES["scancode"])),
+    )
 
 
 @pytest.mark.parametrize("name", list(SAMPLE_MESSAGES))
@@ -170,8 +196,15 @@ def test_twins_build_equal_messages(core_impl):
 
 
 def test_envelope_is_a_named_tuple(core_impl):
-    env = core_impl.parse_envelope(b"<xml><ToUserName>t</ToUserName><AgentID>5</AgentID><Encrypt>e</Encrypt></xml>")
-    assert env == Envelope("t", 5, "e") and env.to_user_name == "t" and env.agent_id == 5 and env.encrypt == "e"
+    env = core_impl.parse_envelope(
+        b"<xml><ToUserName>t</ToUserName><AgentID>5</AgentID><Encrypt>e</Encrypt></xml>"
+    )
+    assert (
+        env == Envelope("t", 5, "e")
+        and env.to_user_name == "t"
+        and env.agent_id == 5
+        and env.encrypt == "e"
+    )
     assert env._asdict() == {"to_user_name": "t", "agent_id": 5, "encrypt": "e"}
     assert pickle.loads(pickle.dumps(env)) == env
     with pytest.raises(AttributeError):

@@ -36,9 +36,12 @@ def import_with(**env: str) -> subprocess.CompletedProcess[str]:
     environ.update(env)
     # The package as this process sees it (source tree or installed wheel) comes first.
     root = str(Path(wxcorp_fast.__file__).resolve().parent.parent)
-    environ["PYTHONPATH"] = os.pathsep.join([root, environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run([sys.executable, "-c", PROBE], env=environ, capture_output=True, text=True,
-                          timeout=120)
+    environ["PYTHONPATH"] = os.pathsep.join([root, environ.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], env=environ, capture_output=True, text=True, timeout=120
+    )
 
 
 def selected(**env: str) -> list[str | None]:
@@ -65,8 +68,18 @@ def test_implementation_matches_environment():
 
 
 PUBLIC_CORE_NAMES = [
-    "decode_aes_key", "msg_signature", "signature", "pkcs7_pad", "pkcs7_unpad", "pack_frame",
-    "unpack_frame", "encrypt_msg", "decrypt_msg", "parse_envelope", "parse_message", "MsgCrypto",
+    "decode_aes_key",
+    "msg_signature",
+    "signature",
+    "pkcs7_pad",
+    "pkcs7_unpad",
+    "pack_frame",
+    "unpack_frame",
+    "encrypt_msg",
+    "decrypt_msg",
+    "parse_envelope",
+    "parse_message",
+    "MsgCrypto",
 ]
 
 
@@ -135,9 +148,16 @@ def run_blocked(**env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: val for k, val in os.environ.items() if k not in FLAGS}
     environ.update(env)
     root = str(Path(wxcorp_fast.__file__).resolve().parent.parent)
-    environ["PYTHONPATH"] = os.pathsep.join([root, environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run([sys.executable, "-c", BLOCK_CORE + PROBE.replace("; ", "\n")], env=environ,
-                          capture_output=True, text=True, timeout=120)
+    environ["PYTHONPATH"] = os.pathsep.join([root, environ.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_CORE + PROBE.replace("; ", "\n")],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_missing_extension_falls_back_with_reason():
@@ -152,7 +172,10 @@ def test_missing_extension_falls_back_with_reason():
 def test_missing_extension_with_require_compiled_is_an_import_error(value):
     proc = run_blocked(WXCORP_FAST_REQUIRE_COMPILED=value)
     assert proc.returncode != 0
-    assert "ImportError: WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core failed to import" in proc.stderr
+    assert (
+        "ImportError: WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core failed to import"
+        in proc.stderr
+    )
     assert "blocked for the test" in proc.stderr
 
 
@@ -163,21 +186,37 @@ def test_flags_are_read_once_at_import(monkeypatch):
     assert (wxcorp_fast.IMPLEMENTATION, wxcorp_fast.decrypt_msg) == before
 
 
-LOADED = "import sys, json, wxcorp_fast; print(json.dumps(sorted(m for m in sys.modules if m.startswith('wxcorp_fast._'))))"
+LOADED = (
+    "import sys, json, wxcorp_fast; "
+    "print(json.dumps(sorted(m for m in sys.modules if m.startswith('wxcorp_fast._'))))"
+)
 
 
 @pytest.mark.parametrize(
     ("env", "loaded", "absent"),
     [
-        pytest.param({}, "wxcorp_fast._core", "wxcorp_fast._pycore", marks=pytest.mark.compiled, id="compiled"),
-        pytest.param({"WXCORP_FAST_NO_EXTENSIONS": "1"}, "wxcorp_fast._pycore", "wxcorp_fast._core", id="python"),
+        pytest.param(
+            {},
+            "wxcorp_fast._core",
+            "wxcorp_fast._pycore",
+            marks=pytest.mark.compiled,
+            id="compiled",
+        ),
+        pytest.param(
+            {"WXCORP_FAST_NO_EXTENSIONS": "1"},
+            "wxcorp_fast._pycore",
+            "wxcorp_fast._core",
+            id="python",
+        ),
     ],
 )
 def test_only_the_selected_twin_is_imported(env, loaded, absent):
     environ = {k: val for k, val in os.environ.items() if k not in FLAGS}
     environ.update(env)
     environ["PYTHONPATH"] = str(Path(wxcorp_fast.__file__).resolve().parent.parent)
-    proc = subprocess.run([sys.executable, "-c", LOADED], env=environ, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADED], env=environ, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     modules = json.loads(proc.stdout)
     assert loaded in modules and absent not in modules

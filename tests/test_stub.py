@@ -45,20 +45,34 @@ def top_level(tree: ast.Module) -> dict[str, ast.AST]:
     return names
 
 
-def stub_shape(fn: ast.FunctionDef) -> tuple[list[tuple[str, object, str | None, str | None]], str | None]:
+def stub_shape(
+    fn: ast.FunctionDef,
+) -> tuple[list[tuple[str, object, str | None, str | None]], str | None]:
     """(name, kind, annotation, default) per parameter, and the return annotation."""
     a = fn.args
     assert a.vararg is None and a.kwarg is None, f"{fn.name}: no *args/**kwargs in the API"
-    positional = [(arg, KINDS["posonlyargs"]) for arg in a.posonlyargs] + [(arg, KINDS["args"]) for arg in a.args]
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    positional = [(arg, KINDS["posonlyargs"]) for arg in a.posonlyargs] + [
+        (arg, KINDS["args"]) for arg in a.args
+    ]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults)) + list(
+        a.defaults
+    )
     params = [
-        (arg.arg, kind, ast.unparse(arg.annotation) if arg.annotation else None,
-         ast.unparse(default) if default is not None else None)
+        (
+            arg.arg,
+            kind,
+            ast.unparse(arg.annotation) if arg.annotation else None,
+            ast.unparse(default) if default is not None else None,
+        )
         for (arg, kind), default in zip(positional, defaults)
     ]
     params += [
-        (arg.arg, KINDS["kwonlyargs"], ast.unparse(arg.annotation) if arg.annotation else None,
-         ast.unparse(default) if default is not None else None)
+        (
+            arg.arg,
+            KINDS["kwonlyargs"],
+            ast.unparse(arg.annotation) if arg.annotation else None,
+            ast.unparse(default) if default is not None else None,
+        )
         for arg, default in zip(a.kwonlyargs, a.kw_defaults)
     ]
     return params, ast.unparse(fn.returns) if fn.returns else None
@@ -67,8 +81,12 @@ def stub_shape(fn: ast.FunctionDef) -> tuple[list[tuple[str, object, str | None,
 def runtime_shape(obj) -> tuple[list[tuple[str, object, str | None, str | None]], str | None]:
     sig = inspect.signature(obj)
     params = [
-        (p.name, p.kind, None if p.annotation is p.empty else p.annotation,
-         None if p.default is p.empty else repr(p.default))
+        (
+            p.name,
+            p.kind,
+            None if p.annotation is p.empty else p.annotation,
+            None if p.default is p.empty else repr(p.default),
+        )
         for p in sig.parameters.values()
     ]
     return params, None if sig.return_annotation is sig.empty else sig.return_annotation
@@ -154,7 +172,9 @@ def compiled():
 def test_compiled_module_provides_the_stub(compiled):
     names = {n for n in top_level(stub_tree()) if not n.startswith("_")}
     assert set(compiled.__all__) | EXTRA == names
-    assert isinstance(compiled.OPENSSL_VERSION, str) and compiled.OPENSSL_VERSION.startswith("OpenSSL")
+    assert isinstance(compiled.OPENSSL_VERSION, str) and compiled.OPENSSL_VERSION.startswith(
+        "OpenSSL"
+    )
 
 
 @pytest.mark.compiled
@@ -173,4 +193,5 @@ def test_compiled_method_matches_stub(compiled, method):
     runtime, _ = runtime_shape(getattr(compiled.MsgCrypto, method))
     assert [(n, k, d) for n, k, _, d in runtime] == [(n, k, d) for n, k, _, d in params]
     assert isinstance(inspect.getattr_static(compiled.MsgCrypto, "corp_id"), property) or hasattr(
-        compiled.MsgCrypto, "corp_id")
+        compiled.MsgCrypto, "corp_id"
+    )

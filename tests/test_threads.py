@@ -58,14 +58,27 @@ def build_operations(core, crypto) -> list[tuple[str, Callable[[], object], obje
         xml = inner_xml(size, i)
         if kind == "decrypt":
             encrypt = core.encrypt_msg(xml, v.CORP_ID, key, rng.randbytes(16))
-            body = f"<xml><ToUserName>{v.CORP_ID}</ToUserName><Encrypt>{encrypt}</Encrypt></xml>".encode()
+            body = f"<xml><ToUserName>{v.CORP_ID}</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
+            body = body.encode()
             sig = core.msg_signature(v.TOKEN, i, NONCE, encrypt)
-            ops.append((f"decrypt#{i}/{size}", lambda b=body, s=sig, t=i: crypto.decrypt(b, s, t, NONCE), xml))
+            ops.append(
+                (
+                    f"decrypt#{i}/{size}",
+                    lambda b=body, s=sig, t=i: crypto.decrypt(b, s, t, NONCE),
+                    xml,
+                )
+            )
         elif kind == "verify_url":
             echo = str(rng.getrandbits(64)).encode() * (size // 20)
             echostr = core.encrypt_msg(echo, v.CORP_ID, key, rng.randbytes(16))
             sig = core.msg_signature(v.TOKEN, i, NONCE, echostr)
-            ops.append((f"verify_url#{i}/{size}", lambda e=echostr, s=sig, t=i: crypto.verify_url(s, t, NONCE, e), echo))
+            ops.append(
+                (
+                    f"verify_url#{i}/{size}",
+                    lambda e=echostr, s=sig, t=i: crypto.verify_url(s, t, NONCE, e),
+                    echo,
+                )
+            )
         elif kind == "encrypt":
             # The envelope's random is fresh, so the check opens it again in the thread.
             def encrypt_and_open(x=xml, t=i):

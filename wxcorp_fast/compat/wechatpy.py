@@ -153,8 +153,10 @@ class WeChatCrypto:
     def _check(self, signature: Any, timestamp: Any, nonce: Any, encrypt: Any) -> None:
         expected = self._signature(timestamp, nonce, encrypt)
         # wechatpy compares with ``!=``: only an equal str matches. Ours is constant-time.
-        if not (isinstance(signature, str) and hmac.compare_digest(expected.encode(), signature.encode(
-                "utf-8", "surrogatepass"))):
+        if not (
+            isinstance(signature, str)
+            and hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))
+        ):
             _raise(SignatureError(MSG_SIGNATURE_MISMATCH))
 
     def _open(self, encrypt: Any) -> str:
@@ -171,7 +173,9 @@ class WeChatCrypto:
 
     # ------------------------------------------------------------------ wechatpy's API
 
-    def check_signature(self, signature: str, timestamp: str | int, nonce: str, echo_str: str) -> str:
+    def check_signature(
+        self, signature: str, timestamp: str | int, nonce: str, echo_str: str
+    ) -> str:
         """Verify the GET URL check and return the decrypted echostr."""
         self._check(signature, timestamp, nonce, echo_str)
         return self._open(echo_str)
@@ -182,11 +186,15 @@ class WeChatCrypto:
         timestamp = timestamp or str(int(time.time()))
         random = self.get_random_bytes()
         try:
-            encrypt = core.encrypt_msg(_to_binary(msg), self._corp_id_b.decode("utf-8"), self.key, random)
+            encrypt = core.encrypt_msg(
+                _to_binary(msg), self._corp_id_b.decode("utf-8"), self.key, random
+            )
         except CallbackError as exc:
             _raise(exc)
         signature = self._signature(timestamp, nonce, encrypt)
-        return _REPLY_TEMPLATE.format(encrypt=encrypt, signature=signature, timestamp=timestamp, nonce=nonce)
+        return _REPLY_TEMPLATE.format(
+            encrypt=encrypt, signature=signature, timestamp=timestamp, nonce=nonce
+        )
 
     def decrypt_message(self, msg: Any, signature: str, timestamp: str | int, nonce: str) -> str:
         """Verify and decrypt a POST body (XML text or bytes, or a dict with ``Encrypt``)."""

@@ -98,7 +98,9 @@ class CoreImplementation:
 
 
 CORE_IMPLEMENTATIONS = [
-    pytest.param(CoreImplementation(is_pure_python=False), id="compiled", marks=pytest.mark.compiled),
+    pytest.param(
+        CoreImplementation(is_pure_python=False), id="compiled", marks=pytest.mark.compiled
+    ),
     pytest.param(CoreImplementation(is_pure_python=True), id="python"),
 ]
 
@@ -316,7 +318,8 @@ LOCATION_MSG = (
 LINK_MSG = (
     "<xml><ToUserName><![CDATA[toUser]]></ToUserName><FromUserName><![CDATA[fromUser]]></FromUserName>"
     "<CreateTime>1348831860</CreateTime><MsgType><![CDATA[link]]></MsgType>"
-    "<Title><![CDATA[this is a title!]]></Title><Description><![CDATA[this is a description!]]></Description>"
+    "<Title><![CDATA[this is a title!]]></Title>"
+    "<Description><![CDATA[this is a description!]]></Description>"
     "<Url><![CDATA[URL]]></Url><PicUrl><![CDATA[this is a url]]></PicUrl>"
     "<MsgId>1234567890123456</MsgId><AgentID>1</AgentID></xml>"
 )
