@@ -80,8 +80,6 @@ def test_info_pure_names_the_reason() -> None:
 
 @pytest.mark.compiled
 def test_info_compiled_names_openssl() -> None:
-    if _impl._truthy("WXCORP_FAST_NO_EXTENSIONS"):
-        pytest.skip("the pure-Python run: WXCORP_FAST_NO_EXTENSIONS is set")
     from wxcorp_fast import _core  # a missing extension is an error here, not a skip
 
     proc = run_cli("info", env={"WXCORP_FAST_REQUIRE_COMPILED": "1"})
@@ -138,10 +136,8 @@ def test_help_lists_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert "info" in capsys.readouterr().out
 
 
+@pytest.mark.installed
 def test_console_script_is_declared() -> None:
-    try:
-        dist = metadata.distribution("wxcorp-fast")
-    except metadata.PackageNotFoundError:
-        pytest.skip("wxcorp-fast is not installed (source-tree run)")
+    dist = metadata.distribution("wxcorp-fast")
     scripts = {ep.name: ep.value for ep in dist.entry_points if ep.group == "console_scripts"}
     assert scripts == {"wxcorp-fast": "wxcorp_fast.cli:main"}

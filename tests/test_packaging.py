@@ -1,7 +1,7 @@
 """The installed distribution: what the wheel ships (STYLE 3.2, 4.2).
 
-These tests read the installed ``wxcorp-fast`` metadata; a run from a source tree without an
-installed distribution skips them.
+These tests read the installed ``wxcorp-fast`` metadata; they are marked ``installed`` and a
+run from a source tree deselects them (scripts/test.sh runs them against the built wheel).
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ from pathlib import PurePosixPath
 import pytest
 
 import wxcorp_fast
-from wxcorp_fast import _impl
+
+
+pytestmark = pytest.mark.installed
 
 
 @pytest.fixture(scope="module")
 def dist() -> metadata.Distribution:
     """Return the installed distribution that ``wxcorp_fast`` was imported from."""
-    try:
-        dist = metadata.distribution("wxcorp-fast")
-    except metadata.PackageNotFoundError:
-        pytest.skip("wxcorp-fast is not installed (source-tree run)")
-    if dist.read_text("WHEEL") is None:  # e.g. a source tree's wxcorp_fast.egg-info
-        pytest.skip("wxcorp-fast metadata does not come from an installed wheel")
+    dist = metadata.distribution("wxcorp-fast")
+    assert dist.read_text("WHEEL") is not None, "metadata not from an installed wheel"
     installed = os.path.realpath(dist.locate_file("wxcorp_fast/__init__.py"))
-    if installed != os.path.realpath(wxcorp_fast.__file__):
-        pytest.skip(f"wxcorp_fast is imported from {wxcorp_fast.__file__}, not the installed wheel")
+    assert installed == os.path.realpath(wxcorp_fast.__file__)
     return dist
 
 
@@ -63,8 +60,6 @@ def test_ships_no_sources_or_tests(files: list[PurePosixPath]) -> None:
 
 @pytest.mark.compiled
 def test_compiled_core_is_in_the_wheel(files: list[PurePosixPath]) -> None:
-    if not _impl._truthy("WXCORP_FAST_REQUIRE_COMPILED"):
-        pytest.skip("only when WXCORP_FAST_REQUIRE_COMPILED is set (the wheel must be compiled)")
     package = PurePosixPath("wxcorp_fast")
     cores = [f for f in files if f.parent == package and f.name.startswith("_core.")]
     assert any(f.suffix in {".so", ".pyd"} for f in cores), cores

@@ -128,19 +128,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+INSTALLED_MARKER = "installed: needs wxcorp_fast imported from an installed distribution"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Declare the ``compiled`` marker (also declared in pyproject for --strict-markers)."""
+    """Declare the markers (also declared in pyproject for --strict-markers)."""
     config.addinivalue_line("markers", COMPILED_MARKER)
+    config.addinivalue_line("markers", INSTALLED_MARKER)
+
+
+def _from_installed_distribution() -> bool:
+    import sysconfig
+
+    import wxcorp_fast
+
+    site = os.path.realpath(sysconfig.get_paths()["purelib"])
+    return os.path.realpath(wxcorp_fast.__file__).startswith(site + os.sep)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (never skip) the tests marked ``compiled`` when the compiled core is off."""
-    if not compiled_disabled(config):
-        return
+    """Deselect (never skip) the tests marked ``compiled`` when the compiled core is off,
+    and those marked ``installed`` in a run from a source tree."""
+    drop_compiled = compiled_disabled(config)
+    drop_installed = not _from_installed_distribution()
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        (dropped if item.get_closest_marker("compiled") else kept).append(item)
+        drop = (drop_compiled and item.get_closest_marker("compiled")) or (
+            drop_installed and item.get_closest_marker("installed")
+        )
+        (dropped if drop else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
