@@ -527,12 +527,32 @@ cdef int _msg_signature_into(object token, object timestamp, object nonce, objec
                              char *out) except -1:
     cdef const uint8_t *parts[4]
     cdef Py_ssize_t lens[4]
-    timestamp = _timestamp_obj(timestamp)
+    timestamp = _timestamp_obj(timestamp)  # kept alive here: parts[1] may point into it
+    _first_parts(token, timestamp, nonce, parts, lens)
+    parts[3] = _sig_part(encrypt, &lens[3])
+    return _sha1_hex(parts, lens, 4, out)
+
+
+cdef int _msg_signature_raw(object token, object timestamp, object nonce,
+                            const uint8_t *encrypt, Py_ssize_t encrypt_len,
+                            char *out) except -1:
+    """_msg_signature_into with the Encrypt part given as bytes in memory."""
+    cdef const uint8_t *parts[4]
+    cdef Py_ssize_t lens[4]
+    timestamp = _timestamp_obj(timestamp)  # kept alive here: parts[1] may point into it
+    _first_parts(token, timestamp, nonce, parts, lens)
+    parts[3] = encrypt
+    lens[3] = encrypt_len
+    return _sha1_hex(parts, lens, 4, out)
+
+
+cdef inline int _first_parts(object token, object timestamp, object nonce,
+                             const uint8_t **parts, Py_ssize_t *lens) except -1:
+    """Borrow token, timestamp (already a str or bytes) and nonce, checked in that order."""
     parts[0] = _sig_part(token, &lens[0])
     parts[1] = _sig_part(timestamp, &lens[1])
     parts[2] = _sig_part(nonce, &lens[2])
-    parts[3] = _sig_part(encrypt, &lens[3])
-    return _sha1_hex(parts, lens, 4, out)
+    return 0
 
 
 cdef str _hex_str(const char *hexdigits):
@@ -784,21 +804,22 @@ def encrypt_msg(msg, corp_id, aes_key, random=None):
 cdef object _decrypt(_Key key, object encrypt, bytes expect_corp):
     """decrypt_msg after the key check; with expect_corp, check the frame's corp_id and
     return only the message."""
-    cdef const uint8_t *s
-    cdef Py_ssize_t n, dlen, plen, room
-    cdef uint8_t stackbuf[STACK_BUF]
-    cdef uint8_t *buf
-    cdef uint64_t mlen
     if isinstance(encrypt, str):
         if not PyUnicode_IS_ASCII(encrypt):
             raise Base64Error(MSG_B64_CHAR)
-        s = <const uint8_t *>PyUnicode_DATA(encrypt)
-        n = PyUnicode_GET_LENGTH(encrypt)
-    elif isinstance(encrypt, bytes):
-        s = <const uint8_t *>PyBytes_AS_STRING(encrypt)
-        n = PyBytes_GET_SIZE(encrypt)
-    else:
-        raise TypeError("encrypt must be str or bytes")
+        return _decrypt_raw(key, <const uint8_t *>PyUnicode_DATA(encrypt),
+                            PyUnicode_GET_LENGTH(encrypt), expect_corp)
+    if isinstance(encrypt, bytes):
+        return _decrypt_raw(key, <const uint8_t *>PyBytes_AS_STRING(encrypt),
+                            PyBytes_GET_SIZE(encrypt), expect_corp)
+    raise TypeError("encrypt must be str or bytes")
+
+
+cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_corp):
+    """_decrypt of base64 text in memory (bytes outside ASCII fail as base64 characters)."""
+    cdef Py_ssize_t dlen, plen, room
+    cdef uint8_t stackbuf[STACK_BUF]
+    cdef uint8_t *buf
     room = n // 4 * 3
     buf = &stackbuf[0] if room <= STACK_BUF else <uint8_t *>malloc(room)
     if buf is NULL:
@@ -1459,9 +1480,30 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
 
     def decrypt(self, body, msg_signature, timestamp, nonce):
         """Verify the POST body's signature, decrypt it and return the inner XML."""
-        encrypt = _envelope_values(body)[2]
-        self._check_signature(msg_signature, timestamp, nonce, encrypt)
-        return _decrypt(self._key, encrypt, self._corp_id_b)
+        # parse_envelope's checks, with Encrypt signed and decrypted where the scan left it
+        cdef _Typed st
+        cdef Py_ssize_t n
+        cdef const char *data = _xml_data(body, &n)
+        cdef char stackbuf[STACK_BUF]
+        cdef char expected[40]
+        cdef const uint8_t *encrypt
+        st.capture = NULL
+        try:
+            _typed_scan_into(&st, _ENVELOPE_TAGS, data, n, stackbuf)
+            if not st.seen[2]:
+                raise XMLParseError(MSG_XML_NO_ENCRYPT)
+            if st.seen[1] == SEEN_TEXT and _int_from(
+                    <const uint8_t *>st.capture + st.offset[1], st.length[1]) is None:
+                raise XMLParseError(MSG_XML_NUMBER.format("AgentID"))
+            encrypt = <const uint8_t *>st.capture + st.offset[2]
+            n = st.length[2] if st.seen[2] == SEEN_TEXT else 0
+            _msg_signature_raw(self._token, timestamp, nonce, encrypt, n, expected)
+            if not _signature_matches(expected, msg_signature):
+                raise SignatureError(MSG_SIGNATURE_MISMATCH)
+            return _decrypt_raw(self._key, encrypt, n, self._corp_id_b)
+        finally:
+            if st.capture is not &stackbuf[0]:
+                free(st.capture)
 
     def encrypt(self, reply, nonce, timestamp=None):
         """Encrypt ``reply`` (inner XML) into the signed reply envelope."""
