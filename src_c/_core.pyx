@@ -91,7 +91,6 @@ cdef extern from "Python.h":
     tuple PyTuple_New(Py_ssize_t n)
     PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
     void PyTuple_SET_ITEM(object t, Py_ssize_t i, object o)
-    void Py_XDECREF(PyObject *o)
     void Py_DECREF(object o)
     bint PyUnicode_IS_ASCII(object o)
     void *PyUnicode_DATA(object o)
@@ -1357,9 +1356,7 @@ cdef tuple _envelope_values(object body):
     cdef char stackbuf[STACK_BUF]
     st.capture = NULL
     try:
-        _typed_scan_into(&st, _ENVELOPE_TAGS, data, n, stackbuf)
-        if not st.seen[2]:
-            raise XMLParseError(MSG_XML_NO_ENCRYPT)
+        _scan_envelope(&st, data, n, stackbuf)
         return _typed_values(&st, _EMPTY_ENVELOPE, _ENVELOPE_KINDS, _ENVELOPE_NAMES)
     finally:
         if st.capture is not &stackbuf[0]:
@@ -1375,6 +1372,14 @@ cdef int _typed_scan_into(_Typed *st, const _Tag *tags, const char *data, Py_ssi
     if st.capture is NULL:
         raise MemoryError()
     _scan(data, n, &_TYPED_HANDLERS, st, n >= GIL_MINSIZE)
+    return 0
+
+
+cdef int _scan_envelope(_Typed *st, const char *data, Py_ssize_t n, char *stackbuf) except -1:
+    """Scan a POST body for its envelope fields; a body without Encrypt is refused."""
+    _typed_scan_into(st, _ENVELOPE_TAGS, data, n, stackbuf)
+    if not st.seen[2]:
+        raise XMLParseError(MSG_XML_NO_ENCRYPT)
     return 0
 
 
@@ -1489,9 +1494,7 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         cdef const uint8_t *encrypt
         st.capture = NULL
         try:
-            _typed_scan_into(&st, _ENVELOPE_TAGS, data, n, stackbuf)
-            if not st.seen[2]:
-                raise XMLParseError(MSG_XML_NO_ENCRYPT)
+            _scan_envelope(&st, data, n, stackbuf)
             if st.seen[1] == SEEN_TEXT and _int_from(
                     <const uint8_t *>st.capture + st.offset[1], st.length[1]) is None:
                 raise XMLParseError(MSG_XML_NUMBER.format("AgentID"))
