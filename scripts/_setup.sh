@@ -57,22 +57,28 @@ trap wx_on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Debian packages for the compiled build: libssl-dev when the headers are missing, pkg-config
-# (nice to have: setup.py falls back to the compiler's defaults) and a C compiler.
+# Debian packages: for the compiled build libssl-dev when the headers are missing, pkg-config
+# (nice to have: setup.py falls back to the compiler's defaults) and a C compiler; and every
+# program named in WX_PROGRAMS (e.g. redis-server for the tests), each from the Debian package
+# of the same name.
 wx_system_deps() {
-    local need=() want=()
+    local need=() want=() program
+    for program in ${WX_PROGRAMS:-}; do
+        command -v "$program" >/dev/null 2>&1 || need+=("$program")
+    done
     if wx_truthy WXCORP_FAST_NO_EXTENSIONS; then
-        return 0
-    fi
-    if [[ -n ${WXCORP_FAST_OPENSSL_PREFIX:-} ]]; then
+        :
+    elif [[ -n ${WXCORP_FAST_OPENSSL_PREFIX:-} ]]; then
         [[ -e $WXCORP_FAST_OPENSSL_PREFIX/include/openssl/evp.h ]] ||
             wx_die "WXCORP_FAST_OPENSSL_PREFIX=$WXCORP_FAST_OPENSSL_PREFIX has no include/openssl/evp.h"
     elif [[ ! -e /usr/include/openssl/evp.h && ! -e /usr/local/include/openssl/evp.h ]] &&
         ! pkg-config --exists libcrypto 2>/dev/null; then
         need+=(libssl-dev)
     fi
-    command -v "${CC:-cc}" >/dev/null 2>&1 || need+=(gcc libc6-dev)
-    command -v pkg-config >/dev/null 2>&1 || want+=(pkg-config)
+    if ! wx_truthy WXCORP_FAST_NO_EXTENSIONS; then
+        command -v "${CC:-cc}" >/dev/null 2>&1 || need+=(gcc libc6-dev)
+        command -v pkg-config >/dev/null 2>&1 || want+=(pkg-config)
+    fi
     ((${#need[@]} + ${#want[@]})) || return 0
 
     local sudo=()
@@ -85,9 +91,9 @@ wx_system_deps() {
     fi
     if ! command -v apt-get >/dev/null 2>&1 || [[ ${sudo[0]:-} == false ]]; then
         ((${#need[@]})) || { wx_log "pkg-config not found and cannot install it; continuing"; return 0; }
-        wx_die "missing ${need[*]} and cannot apt-get (needs Debian/Ubuntu and root). Install the" \
-            "OpenSSL headers (libssl-dev / openssl-devel / openssl-dev), or set" \
-            "WXCORP_FAST_OPENSSL_PREFIX, or WXCORP_FAST_NO_EXTENSIONS=1 for the pure build."
+        wx_die "missing ${need[*]} and cannot apt-get (needs Debian/Ubuntu and root). Install" \
+            "them; for the OpenSSL headers (libssl-dev / openssl-devel / openssl-dev) you may" \
+            "instead set WXCORP_FAST_OPENSSL_PREFIX, or WXCORP_FAST_NO_EXTENSIONS=1 for the pure build."
     fi
     wx_log "apt-get install ${need[*]} ${want[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -40,7 +40,8 @@ step() {
     fi
 }
 
-wx_setup test
+# tests start their own redis-server on a free 127.0.0.1 port (tests/_redis_server.py)
+WX_PROGRAMS="redis-server" wx_setup test
 
 run=$WX_TMP/run
 mkdir -p "$run"

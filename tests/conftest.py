@@ -14,10 +14,15 @@ users' own suites get the same ones; this file only pulls them in.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from wxcorp_fast.testing.fixtures import *  # noqa: F403 - fixtures and hooks
+
+from _redis_server import RedisServer
 
 _COMMON = {
     "deadline": None,  # timing varies wildly across machines and under valgrind
@@ -29,3 +34,23 @@ settings.register_profile("memcheck", max_examples=8, database=None, **_COMMON)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free 127.0.0.1 port for the whole session."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[Any]:
+    """A redis-py client on an emptied database of the session's server."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()
