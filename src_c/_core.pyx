@@ -143,14 +143,22 @@ assert XS_MAX_DEPTH == MAX_XML_DEPTH
 cdef const char *_HEX = b"0123456789abcdef"
 cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 cdef uint8_t _B64_REV[256]  # 0..63 digit values, 64 for '=', 255 outside the alphabet
+# Digit values pre-shifted to their place in a quad's 24 bits, B64_BAD for any non-digit
+# ('=' included): one OR of four lookups decodes a quad and flags a bad character.
+DEF B64_BAD = 0x40000000
+cdef uint32_t _B64_QUAD[4][256]
 
 
 cdef void _init_tables() noexcept:
-    cdef int i
+    cdef int i, j
     memset(_B64_REV, 255, 256)
     for i in range(64):
         _B64_REV[<uint8_t>_B64[i]] = <uint8_t>i
     _B64_REV[ord("=")] = 64
+    for i in range(256):
+        for j in range(4):
+            _B64_QUAD[j][i] = (<uint32_t>_B64_REV[i] << (18 - 6 * j)
+                               if _B64_REV[i] < 64 else B64_BAD)
 
 
 _init_tables()
@@ -245,8 +253,8 @@ cdef class _Key:
 
     cdef int crypt(self, bint encrypt, uint8_t *buf, Py_ssize_t n) except -1:
         """AES-256-CBC over buf[0:n] in place (n a positive multiple of 32; padding is ours)."""
-        cdef EVP_CIPHER_CTX *ctx
-        cdef int outl = 0, finl = 0, ok
+        cdef const EVP_CIPHER_CTX *ctx
+        cdef int outl = 0, ok
         cdef uint8_t last[16]
         if n > INT_MAX - BLOCK:
             raise OverflowError("input too long for one AES call")
@@ -267,19 +275,29 @@ cdef class _Key:
                 self._reset_hot(encrypt)
                 raise DecryptError(MSG_CRYPTO_FAILURE)
             return 0
-        ctx = EVP_CIPHER_CTX_new()
-        if ctx is NULL:
-            raise MemoryError()
-        ok = EVP_CIPHER_CTX_copy(ctx, self.enc if encrypt else self.dec)
-        if ok == 1:
-            with nogil:
-                ok = (EVP_CipherUpdate(ctx, buf, &outl, buf, <int>n) == 1
-                      and EVP_CipherFinal_ex(ctx, buf + outl, &finl) == 1)
-        EVP_CIPHER_CTX_free(ctx)
-        if ok != 1 or outl + finl != n:
-            ERR_clear_error()
+        ctx = self.enc if encrypt else self.dec
+        with nogil:
+            ok = _crypt_private(ctx, buf, n)
+        if ok != 0:
             raise DecryptError(MSG_CRYPTO_FAILURE)
         return 0
+
+
+cdef int _crypt_private(const EVP_CIPHER_CTX *template, uint8_t *buf, Py_ssize_t n) noexcept nogil:
+    """AES over buf[0:n] in place on a private copy of template (n a multiple of 32, at most
+    INT_MAX - 32); 0, or -1 on failure (error queue cleared). Needs no GIL."""
+    cdef int outl = 0, finl = 0, ok = 0
+    cdef EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new()
+    if ctx is not NULL:
+        ok = (EVP_CIPHER_CTX_copy(ctx, template) == 1
+              and EVP_CipherUpdate(ctx, buf, &outl, buf, <int>n) == 1
+              and EVP_CipherFinal_ex(ctx, buf + outl, &finl) == 1
+              and outl + finl == n)
+        EVP_CIPHER_CTX_free(ctx)
+    if not ok:
+        ERR_clear_error()
+        return -1
+    return 0
 
 
 cdef dict _keys = {}
@@ -391,12 +409,9 @@ cdef Py_ssize_t _b64_decode_strict(const uint8_t *s, Py_ssize_t n, uint8_t *out)
     if n == 0:
         return 0
     for i in range(0, n - 4, 4):
-        a = _B64_REV[s[i]]
-        b = _B64_REV[s[i + 1]]
-        c = _B64_REV[s[i + 2]]
-        d = _B64_REV[s[i + 3]]
-        bad |= a | b | c | d
-        a = (a << 18) | (b << 12) | (c << 6) | d
+        a = (_B64_QUAD[0][s[i]] | _B64_QUAD[1][s[i + 1]]
+             | _B64_QUAD[2][s[i + 2]] | _B64_QUAD[3][s[i + 3]])
+        bad |= a
         o[0] = <uint8_t>(a >> 16)
         o[1] = <uint8_t>(a >> 8)
         o[2] = <uint8_t>a
@@ -405,7 +420,7 @@ cdef Py_ssize_t _b64_decode_strict(const uint8_t *s, Py_ssize_t n, uint8_t *out)
     b = _B64_REV[s[n - 3]]
     c = _B64_REV[s[n - 2]]
     d = _B64_REV[s[n - 1]]
-    if bad & 0xC0 or (a | b) & 0xC0 or (c == 64 and d != 64) or (c | d) & 0x80:
+    if bad & B64_BAD or (a | b) & 0xC0 or (c == 64 and d != 64) or (c | d) & 0x80:
         i = _b64_check(s, n)  # an error: name it (decode anew should it be none)
         return i if i < 0 else _b64_decode(s, n, out)
     o[0] = <uint8_t>((a << 2) | (b >> 4))
@@ -474,15 +489,12 @@ cdef inline bint _less(const uint8_t *a, Py_ssize_t na, const uint8_t *b, Py_ssi
     return c < 0 or (c == 0 and na < nb)
 
 
-cdef int _sha1_hex(const uint8_t **parts, Py_ssize_t *lens, int count, char *out) except -1:
-    """Write hex(SHA-1(sorted parts joined)) into out[0:40]."""
-    cdef int i, j, ok
+cdef inline void _sort_parts(const uint8_t **parts, Py_ssize_t *lens, int count) noexcept nogil:
+    """Insertion sort of the (at most four) signature parts."""
+    cdef int i, j
     cdef const uint8_t *p
-    cdef Py_ssize_t n, total = 0
-    cdef unsigned char digest[20]
-    cdef unsigned int dlen = 0
-    cdef EVP_MD_CTX *ctx
-    for i in range(1, count):  # insertion sort: at most four parts
+    cdef Py_ssize_t n
+    for i in range(1, count):
         p = parts[i]
         n = lens[i]
         j = i - 1
@@ -492,29 +504,57 @@ cdef int _sha1_hex(const uint8_t **parts, Py_ssize_t *lens, int count, char *out
             j -= 1
         parts[j + 1] = p
         lens[j + 1] = n
-    for i in range(count):
-        total += lens[i]
-    if total >= GIL_MINSIZE:  # a private context, the GIL released
-        ctx = EVP_MD_CTX_new()
-        if ctx is NULL:
-            raise MemoryError()
-        with nogil:
-            ok = EVP_DigestInit_ex(ctx, _SHA1, NULL)
-            for i in range(count):
-                ok = ok == 1 and EVP_DigestUpdate(ctx, parts[i], <size_t>lens[i]) == 1
-            ok = ok == 1 and EVP_DigestFinal_ex(ctx, digest, &dlen) == 1
-        EVP_MD_CTX_free(ctx)
-    else:  # the shared context, with the GIL held throughout
-        ok = EVP_DigestInit_ex(_md_hot, _SHA1, NULL)
-        for i in range(count):
-            ok = ok == 1 and EVP_DigestUpdate(_md_hot, parts[i], <size_t>lens[i]) == 1
-        ok = ok == 1 and EVP_DigestFinal_ex(_md_hot, digest, &dlen) == 1
-    if ok != 1 or dlen != 20:
-        ERR_clear_error()
-        raise SignatureError(MSG_CRYPTO_FAILURE)
+
+
+cdef inline void _hex20(const unsigned char *digest, char *out) noexcept nogil:
+    cdef int i
     for i in range(20):
         out[2 * i] = _HEX[digest[i] >> 4]
         out[2 * i + 1] = _HEX[digest[i] & 15]
+
+
+cdef inline int _sha1_update_all(EVP_MD_CTX *ctx, const uint8_t **parts, Py_ssize_t *lens,
+                                 int count, char *out) noexcept nogil:
+    """hex(SHA-1(parts joined)) on ctx into out; 0, or -1 (error queue cleared)."""
+    cdef int i, ok
+    cdef unsigned char digest[20]
+    cdef unsigned int dlen = 0
+    ok = EVP_DigestInit_ex(ctx, _SHA1, NULL)
+    for i in range(count):
+        ok = ok == 1 and EVP_DigestUpdate(ctx, parts[i], <size_t>lens[i]) == 1
+    ok = ok == 1 and EVP_DigestFinal_ex(ctx, digest, &dlen) == 1
+    if ok != 1 or dlen != 20:
+        ERR_clear_error()
+        return -1
+    _hex20(digest, out)
+    return 0
+
+
+cdef int _sha1_private(const uint8_t **parts, Py_ssize_t *lens, int count, char *out) noexcept nogil:
+    """hex(SHA-1(sorted parts joined)) into out[0:40] on a private context; needs no GIL."""
+    cdef int rc = -1
+    cdef EVP_MD_CTX *ctx = EVP_MD_CTX_new()
+    if ctx is not NULL:
+        _sort_parts(parts, lens, count)
+        rc = _sha1_update_all(ctx, parts, lens, count, out)
+        EVP_MD_CTX_free(ctx)
+    return rc
+
+
+cdef int _sha1_hex(const uint8_t **parts, Py_ssize_t *lens, int count, char *out) except -1:
+    """Write hex(SHA-1(sorted parts joined)) into out[0:40]."""
+    cdef int i, rc
+    cdef Py_ssize_t total = 0
+    for i in range(count):
+        total += lens[i]
+    if total >= GIL_MINSIZE:  # a private context, the GIL released
+        with nogil:
+            rc = _sha1_private(parts, lens, count, out)
+    else:  # the shared context, with the GIL held throughout
+        _sort_parts(parts, lens, count)
+        rc = _sha1_update_all(_md_hot, parts, lens, count, out)
+    if rc != 0:
+        raise SignatureError(MSG_CRYPTO_FAILURE)
     return 0
 
 
@@ -605,7 +645,7 @@ cdef inline int _check_block_size(object block_size) except -1:
     return 0
 
 
-cdef inline Py_ssize_t _unpad_len(const uint8_t *data, Py_ssize_t n, int block) noexcept:
+cdef inline Py_ssize_t _unpad_len(const uint8_t *data, Py_ssize_t n, int block) noexcept nogil:
     """Length without its PKCS#7 padding, or -1 when the padding is bad."""
     cdef Py_ssize_t i
     cdef uint8_t pad
@@ -1435,6 +1475,91 @@ cdef bytes _reply_timestamp(object timestamp):
     raise ValueError("timestamp must be an int or a string of digits")
 
 
+# ---- MsgCrypto.decrypt of a large body: one GIL-free pass
+
+cdef inline bint _plain_int(const uint8_t *s, Py_ssize_t n) noexcept nogil:
+    """Whether XML text is blank or [+-]?[0-9]{1,19} inside whitespace (what _int_from takes
+    without Python)."""
+    cdef Py_ssize_t i = 0, j
+    _strip(&s, &n)
+    if n == 0:
+        return True
+    if s[0] == ord("+") or s[0] == ord("-"):
+        i = 1
+    if i == n or n - i > 19:
+        return False
+    for j in range(i, n):
+        if s[j] < ord("0") or s[j] > ord("9"):
+            return False
+    return True
+
+
+cdef struct _BodyJob:
+    const char *body
+    Py_ssize_t n
+    const uint8_t *parts[4]  # token, timestamp, nonce, then Encrypt
+    Py_ssize_t lens[4]
+    const char *given        # the request's 40-character msg_signature, or NULL
+    const EVP_CIPHER_CTX *dec
+    const char *corp
+    Py_ssize_t corp_len
+    char *work               # 2 * n bytes: scanner scratch (then the plaintext), capture
+    Py_ssize_t msg_len       # out: the message is work[20:20 + msg_len]
+
+
+cdef int _open_body(_BodyJob *job) noexcept nogil:
+    """Scan, verify, decrypt and check the frame of a POST body with no Python object.
+
+    Returns 0 when every check passes, -1 at the first anomaly: the caller then runs the
+    checks one by one to raise the error they name (hostile input pays twice, never more).
+    """
+    cdef _Typed st
+    cdef char expected[40]
+    cdef uint8_t *plain = <uint8_t *>job.work
+    cdef const uint8_t *encrypt
+    cdef Py_ssize_t dlen, plen, mlen
+    memset(&st, 0, sizeof(_Typed))
+    st.tags = _ENVELOPE_TAGS
+    st.capture = job.work + job.n
+    if (xs_parse(job.body, <size_t>job.n, job.work, &_TYPED_HANDLERS, &st) != XS_OK
+            or st.seen[2] != SEEN_TEXT):
+        return -1
+    if st.seen[1] == SEEN_TEXT and not _plain_int(
+            <const uint8_t *>st.capture + st.offset[1], st.length[1]):
+        return -1
+    encrypt = <const uint8_t *>st.capture + st.offset[2]
+    job.parts[3] = encrypt
+    job.lens[3] = st.length[2]
+    if (job.given is NULL or _sha1_private(job.parts, job.lens, 4, expected) != 0
+            or CRYPTO_memcmp(expected, job.given, 40) != 0):
+        return -1
+    dlen = _b64_decode_strict(encrypt, st.length[2], plain)
+    if dlen <= 0 or dlen % BLOCK or dlen > INT_MAX - BLOCK:
+        return -1
+    if _crypt_private(job.dec, plain, dlen) != 0:
+        return -1
+    plen = _unpad_len(plain, dlen, BLOCK)
+    if plen < 20:
+        return -1
+    mlen = ((<Py_ssize_t>plain[16] << 24) | (<Py_ssize_t>plain[17] << 16)
+            | (<Py_ssize_t>plain[18] << 8) | plain[19])
+    if (mlen > plen - 20 or plen - 20 - mlen != job.corp_len or job.corp_len == 0
+            or memcmp(plain + 20 + mlen, job.corp, <size_t>job.corp_len) != 0):
+        return -1
+    job.msg_len = mlen
+    return 0
+
+
+cdef inline const char *_given_signature(object given) noexcept:
+    """The 40 bytes of a well-formed msg_signature argument, else NULL."""
+    if isinstance(given, str):
+        if PyUnicode_IS_ASCII(given) and PyUnicode_GET_LENGTH(given) == 40:
+            return <const char *>PyUnicode_DATA(given)
+    elif isinstance(given, bytes) and PyBytes_GET_SIZE(given) == 40:
+        return PyBytes_AS_STRING(given)
+    return NULL
+
+
 cdef class MsgCrypto:
     # The "--" line makes the first line the class's __text_signature__ (inspect.signature).
     """MsgCrypto(token, encoding_aes_key, corp_id)
@@ -1485,10 +1610,45 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
 
     def decrypt(self, body, msg_signature, timestamp, nonce):
         """Verify the POST body's signature, decrypt it and return the inner XML."""
-        # parse_envelope's checks, with Encrypt signed and decrypted where the scan left it
-        cdef _Typed st
         cdef Py_ssize_t n
         cdef const char *data = _xml_data(body, &n)
+        if n >= GIL_MINSIZE:
+            xml = self._decrypt_large(data, n, msg_signature, timestamp, nonce)
+            if xml is not None:
+                return xml
+        return self._decrypt_checked(data, n, msg_signature, timestamp, nonce)
+
+    cdef object _decrypt_large(self, const char *data, Py_ssize_t n, object msg_signature,
+                               object timestamp, object nonce):
+        """The inner XML when the body opens cleanly in one GIL-free pass, else None."""
+        cdef _BodyJob job
+        cdef int rc
+        job.body = data
+        job.n = n
+        job.given = _given_signature(msg_signature)
+        job.dec = self._key.dec
+        job.corp = PyBytes_AS_STRING(self._corp_id_b)
+        job.corp_len = PyBytes_GET_SIZE(self._corp_id_b)
+        timestamp = _timestamp_obj(timestamp)  # kept alive here: parts[1] may point into it
+        try:
+            _first_parts(self._token, timestamp, nonce, job.parts, job.lens)
+        except Exception:
+            return None  # _decrypt_checked raises it in its place among the checks
+        with nogil:
+            job.work = <char *>malloc(2 * <size_t>n)
+            rc = -1 if job.work is NULL else _open_body(&job)
+        try:
+            if rc != 0:
+                return None
+            return PyBytes_FromStringAndSize(job.work + 20, job.msg_len)
+        finally:
+            free(job.work)
+
+    cdef object _decrypt_checked(self, const char *data, Py_ssize_t n, object msg_signature,
+                                 object timestamp, object nonce):
+        """decrypt with each check in turn, raising the first that fails."""
+        # parse_envelope's checks, with Encrypt signed and decrypted where the scan left it
+        cdef _Typed st
         cdef char stackbuf[STACK_BUF]
         cdef char expected[40]
         cdef const uint8_t *encrypt

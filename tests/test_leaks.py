@@ -111,6 +111,8 @@ BAD_PAD = aes_cbc_encrypt(b"R" * 16 + b"\x00\x00\x00\x01x" + v.CORP_ID.encode() 
 BAD_FRAME = aes_cbc_encrypt(b"R" * 16 + b"\xff" * 4 + b"\x0c" * 12, KEY)
 BAD_CORP_UTF8 = aes_cbc_encrypt(b"R" * 16 + b"\x00" * 4 + b"\xff" * 11 + b"\x01", KEY)
 
+LARGE_BODY = b"<xml><Encrypt>" + base64.b64encode(bytes(3072)) + b"</Encrypt></xml>"
+
 ERROR_PATHS = {
     "bad-signature": lambda c, m: m.verify_url("0" * 40, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR),
     "bad-base64": lambda c, m: c.decrypt_msg(v.ECHOSTR[:-1] + "*", KEY),
@@ -134,6 +136,9 @@ ERROR_PATHS = {
     "no-encrypt": lambda c, m: c.parse_envelope(b"<xml><ToUserName>x</ToUserName></xml>"),
     "post-bad-signature": lambda c, m: m.decrypt(
         v.POST_BODY, "0" * 40, v.POST_TIMESTAMP, v.POST_NONCE
+    ),
+    "post-large-bad-signature": lambda c, m: m.decrypt(  # the GIL-free pass, then the checks
+        LARGE_BODY, "0" * 40, v.POST_TIMESTAMP, v.POST_NONCE
     ),
     "bad-aes-key": lambda c, m: c.decode_aes_key("x" * 42 + "!"),
     "unencodable-signature-part": lambda c, m: c.msg_signature("t", "1", "n", "\udc80"),
