@@ -100,6 +100,9 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
 
+cdef extern from "utf8.h":
+    object _str_from_utf8 "wx_str_from_valid_utf8" (const uint8_t *s, Py_ssize_t n)
+
 # Handlers that build Python objects (the tree) run with the GIL held and may raise; the
 # typed handlers are plain C, cast to these types, and may run without the GIL.
 ctypedef int (*xs_start_fn)(void *ctx, const char *name, size_t name_len) except -1
@@ -1235,7 +1238,7 @@ cdef tuple _typed_values(_Typed *st, tuple defaults, const int *kinds, tuple tag
         else:
             text = <const uint8_t *>st.capture + st.offset[i]
             if kind == K_STR:
-                value = PyUnicode_DecodeUTF8(<const char *>text, st.length[i], NULL)
+                value = _str_from_utf8(text, st.length[i])
             elif kind == K_INT:
                 value = _int_from(text, st.length[i])
                 if value is None:

@@ -239,6 +239,10 @@ static uint64_t load64(const u8 *p)
     return w;
 }
 
+/* Lead bytes E0..EF by their low nibble: 1 when any two continuation bytes make a Char
+ * (E0 can be overlong, ED a surrogate, EF U+FFFE/U+FFFF) */
+static const u8 PLAIN3[16] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0};
+
 /* The output cursor o never runs ahead of the input: every construct decodes to at most
  * as many bytes as it spans, and o is reset to scratch whenever p passes a tag. So
  * o - scratch <= p - data, and 8 bytes may be stored at o whenever p + 8 <= e. */
@@ -250,6 +254,23 @@ static const u8 *copy_utf8(const u8 *p, const u8 *e, char **op)
     char *o = *op;
     do {
         size_t n;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* fastest path, two characters a step: 3-byte sequences whose lead byte needs no
+         * check beyond its continuation bytes (E1..EC, EE: the bulk of CJK text) */
+        if (e - p >= 8 && *p >= 0x80) { /* at a run's start p may hold any byte */
+            while (e - p >= 8) {
+                uint64_t w = load64(p);
+                if ((w & 0xC0C0F0C0C0F0ull) != 0x8080E08080E0ull ||
+                    !(PLAIN3[p[0] & 15] & PLAIN3[p[3] & 15]))
+                    break;
+                memcpy(o, &w, 8); /* the last two bytes are overwritten or ignored */
+                p += 6;
+                o += 6;
+            }
+            if (p == e || *p < 0x80)
+                break;
+        }
+#endif
         if (e - p >= 4) {
             u8 c = p[0], a = p[1], b = p[2];
             memcpy(o, p, 4); /* the bytes past the Char are overwritten or ignored */
