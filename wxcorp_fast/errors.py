@@ -21,6 +21,7 @@ __all__ = [
     "UnknownAgentError",
     "APIError",
     "RateLimitError",
+    "TransportError",
 ]
 
 
@@ -103,6 +104,22 @@ class APIError(WXCorpError):
 
 class RateLimitError(APIError):
     """The API refused the call for its rate limits (45009, 45033)."""
+
+
+class TransportError(WXCorpError):
+    """The API could not be reached or gave no JSON answer (timeout, HTTP status, body).
+
+    The message names the method and path only: never the query, which holds the
+    access_token or the corp secret. ``status`` is the HTTP status when one was received.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message, status)
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # Message texts shared by both twins (never containing input data or secrets).
