@@ -11,6 +11,6 @@
 
 from __future__ import annotations
 
-from .fake_work import FakeWorkServer, Upload
+from .fake_work import FakeWorkServer, Request, Upload
 
-__all__ = ["FakeWorkServer", "Upload"]
+__all__ = ["FakeWorkServer", "Request", "Upload"]

@@ -37,6 +37,7 @@ from . import vectors
 __all__ = [
     "FakeWorkServer",
     "Upload",
+    "Request",
     "FAKE_CORP_SECRET",
     "GETTOKEN",
     "GETCALLBACKIP",
@@ -95,6 +96,15 @@ class Upload:
     content: bytes
 
 
+@dataclass(frozen=True)
+class Request:
+    """One call the fake server got: method, path and query (as sent, secrets included)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+
+
 @dataclass
 class _Injection:
     """A queued failure: ``kind`` is ``"errcode"`` or ``"status"``."""
@@ -118,6 +128,10 @@ class _Answer(Exception):
 class FakeWorkServer:
     """A threaded HTTP server on an ephemeral 127.0.0.1 port answering like WeChat Work.
 
+    Records: ``requests`` (every call), ``messages`` (payloads message/send accepted),
+    ``uploads``, ``tokens`` (issued), ``connections`` (TCP connections accepted); ``calls``
+    counts calls per path.
+
     Args:
         corp_id: the corpid ``gettoken`` accepts (the docs' example by default).
         corp_secret: the corpsecret ``gettoken`` accepts.
@@ -140,6 +154,8 @@ class FakeWorkServer:
         self.messages: list[dict[str, Any]] = []
         self.uploads: list[Upload] = []
         self.tokens: list[str] = []
+        self.requests: list[Request] = []
+        self.connections = 0
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._valid: dict[str, float] = {}
@@ -227,6 +243,8 @@ class FakeWorkServer:
         """Forget calls, records, tokens and knobs."""
         with self._lock:
             self._calls.clear()
+            self.requests.clear()
+            self.connections = 0
             self._valid.clear()
             self._injections.clear()
             self._delays.clear()
@@ -255,10 +273,12 @@ class FakeWorkServer:
 
     # ----------------------------------------------------------------- answers
 
-    def _before(self, path: str) -> _Injection | None:
+    def _before(self, request: Request) -> _Injection | None:
         """Count the call, apply the delay, and pop an injected failure that matches."""
+        path = request.path
         with self._lock:
             self._calls[path] += 1
+            self.requests.append(request)
             delay = self._delays.get(path, self._delays.get(None, 0.0))
             found = next(
                 (i for i in self._injections if i.path in (None, path)), None
@@ -277,7 +297,7 @@ class FakeWorkServer:
         split = urlsplit(target)
         path = split.path
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        injected = self._before(path)
+        injected = self._before(Request(method, path, query))
         if injected is not None:
             if injected.kind == "status":
                 return injected.value, None
@@ -453,6 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
 
     def finish(self) -> None:
         with self.server.connections_lock:
