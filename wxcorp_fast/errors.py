@@ -107,7 +107,11 @@ class RateLimitError(APIError):
 
 
 class TransportError(WXCorpError):
-    """The API could not be reached or gave no JSON answer (timeout, HTTP status, body).
+    """The API could not be reached or gave no usable answer.
+
+    Connection failures and timeouts, an HTTP status other than 200, a body that is not a
+    JSON object, a gettoken answer without a token or with an ``expires_in`` out of range,
+    and a Redis fetch lock that was never released in time.
 
     The message names the method and path only: never the query, which holds the
     access_token or the corp secret. ``status`` is the HTTP status when one was received.
