@@ -45,8 +45,10 @@ def run(json_path: Path, extra: list[str]) -> None:
 def table(data: dict) -> str:
     medians: dict[tuple[str, str], float] = {}
     for bench in data["benchmarks"]:
-        impl = re.search(r"\[(compiled|python|wechatpy|\d)", bench["name"]).group(1)
-        medians[(bench["group"], impl)] = bench["stats"][STAT]
+        found = re.search(r"\[(compiled|python|wechatpy|\d)", bench["name"])
+        if found is None:  # the API client's benchmarks: client_table()
+            continue
+        medians[(bench["group"], found.group(1))] = bench["stats"][STAT]
     lines = [
         "| operation | compiled µs | python µs | wechatpy µs | wechatpy ÷ compiled | target"
         " | wechatpy ÷ python |",
@@ -78,6 +80,32 @@ def table(data: dict) -> str:
     return "\n".join(lines)
 
 
+CLIENT_OVERHEAD_TARGET = 1.2  # CorpClient.get_json at most 1.2x a bare urllib3 request
+
+
+def client_table(data: dict) -> str:
+    """The API client's figures: token() hits in ns, get_json against bare urllib3."""
+    stats = {bench["name"]: bench["stats"][STAT] for bench in data["benchmarks"]}
+    lines: list[str] = []
+    hits = [(kind, stats.get(f"test_token_hit[{kind}]")) for kind in ("default", "redis")]
+    if all(t is not None for _, t in hits):
+        lines += ["| token() cached hit | ns per call |", "|---|---:|"]
+        lines += [f"| {kind} | {t * 1e9:.0f} |" for kind, t in hits]
+    ours = stats.get("test_get_json_round_trip[corpclient]")
+    bare = stats.get("test_get_json_round_trip[urllib3]")
+    if ours is not None and bare is not None:
+        ratio = ours / bare
+        mark = "✓" if ratio <= CLIENT_OVERHEAD_TARGET else "✗"
+        lines += [
+            "",
+            "| get_json round trip | CorpClient µs | bare urllib3 µs | ratio | target |",
+            "|---|---:|---:|---:|---:|",
+            f"| GET /cgi-bin/getcallbackip | {ours * 1e6:.1f} | {bare * 1e6:.1f} |"
+            f" {ratio:.2f}x {mark} | ≤ {CLIENT_OVERHEAD_TARGET}x |",
+        ]
+    return "\n".join(lines)
+
+
 def _key(group: str) -> tuple[str, int]:
     m = re.match(r"(\S+)(?: (\d+)B)?", group)
     return (m.group(1), int(m.group(2) or 0))
@@ -97,6 +125,10 @@ def main(argv: list[str]) -> int:
             run(path, argv)
             data = json.loads(path.read_text())
     print(table(data))
+    client = client_table(data)
+    if client:
+        print()
+        print(client)
     return 0
 
 

@@ -46,7 +46,7 @@ WX_PROGRAMS="redis-server" wx_setup test
 run=$WX_TMP/run
 mkdir -p "$run"
 # from the clean copy the wheel was built from: no caches, no ignored files
-for item in tests bench pyproject.toml; do
+for item in tests bench pyproject.toml README.md; do
     if [[ -e $WX_SRC/$item ]]; then cp -R "$WX_SRC/$item" "$run/"; fi
 done
 cd "$run"

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from ._impl import IMPLEMENTATION, core
+from .client import (
+    DEFAULT_BASE_URL,
+    ERR_CODE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_OK,
+    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    CorpClient,
+    MultipartFormField,
+)
 from .errors import (
     APIError,
     Base64Error,
@@ -18,6 +26,7 @@ from .errors import (
     XMLParseError,
 )
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
+from .token_servers import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
 __version__ = "0.1.0"
 
@@ -66,4 +75,13 @@ __all__ = [
     "UnknownAgentError",
     "APIError",
     "RateLimitError",
+    "ERR_CODE_OK",
+    "ERR_CODE_ACCESS_TOKEN_EXPIRED",
+    "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
+    "DEFAULT_BASE_URL",
+    "AccessTokenServer",
+    "DefaultAccessTokenServer",
+    "RedisAccessTokenServer",
+    "CorpClient",
+    "MultipartFormField",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "UnknownAgentError",
     "APIError",
     "RateLimitError",
+    "TransportError",
 ]
 
 
@@ -103,6 +104,26 @@ class APIError(WXCorpError):
 
 class RateLimitError(APIError):
     """The API refused the call for its rate limits (45009, 45033)."""
+
+
+class TransportError(WXCorpError):
+    """The API could not be reached or gave no usable answer.
+
+    Connection failures and timeouts, an HTTP status other than 200, a body that is not a
+    JSON object, a gettoken answer without a token or with an ``expires_in`` out of range,
+    and a Redis fetch lock that was never released in time.
+
+    The message names the method and path only: never the query, which holds the
+    access_token or the corp secret. ``status`` is the HTTP status when one was received.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message, status)
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # Message texts shared by both twins (never containing input data or secrets).

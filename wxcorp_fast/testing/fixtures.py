@@ -4,7 +4,9 @@ Import it from a ``conftest.py``::
 
     from wxcorp_fast.testing.fixtures import *  # noqa: F403
 
-That brings the ``core_impl`` fixture (a session fixture parametrized over the two twins
+(or list ``"wxcorp_fast.testing.fixtures"`` in ``pytest_plugins``). That brings the
+``fake_work`` fixture (a started ``FakeWorkServer``, stopped after the test), the
+``core_impl`` fixture (a session fixture parametrized over the two twins
 of the crypto core, ids ``compiled`` and ``python``, the compiled one marked
 ``compiled``), the ``--no-compiled`` option and the hooks that honour it, and the
 helpers the test files share. The facade follows multidict's and propcache's
@@ -29,11 +31,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from wxcorp_fast.errors import CallbackError
 from wxcorp_fast.messages import FIELDS, MixedMessage
+from wxcorp_fast.testing.fake_work import FakeWorkServer
 
 __all__ = [
     "CoreImplementation",
     "CORE_IMPLEMENTATIONS",
     "core_impl",
+    "fake_work",
     "compiled_disabled",
     "pytest_addoption",
     "pytest_configure",
@@ -111,6 +115,13 @@ def core_impl(request: pytest.FixtureRequest) -> CoreImplementation:
     impl: CoreImplementation = request.param
     impl.imported_module  # noqa: B018 - a compiled core that fails to import is an error
     return impl
+
+
+@pytest.fixture
+def fake_work() -> Iterator[FakeWorkServer]:
+    """Return a started ``FakeWorkServer`` (docs' corp_id, ``FAKE_CORP_SECRET``), stopped after."""
+    with FakeWorkServer() as server:
+        yield server
 
 
 def compiled_disabled(config: pytest.Config) -> bool:

@@ -1,0 +1,550 @@
+"""``FakeWorkServer``: a real HTTP server on 127.0.0.1 playing the WeChat Work API.
+
+It answers the calls the client needs first, checking their arguments as WeChat Work
+does (``/cgi-bin/gettoken``, ``/cgi-bin/getcallbackip``, ``/cgi-bin/media/upload``,
+``/cgi-bin/message/send``), records what it got, counts every call, and has knobs for the
+failures a client must survive: expired tokens (42001), injected errcodes (-1, 40014,
+45009, ...), HTTP 5xx answers and delays. Use it as a context manager, or through the
+``fake_work`` fixture of ``wxcorp_fast.testing.fixtures``::
+
+    with FakeWorkServer() as fake:
+        client = CorpClient(
+            DefaultAccessTokenServer(fake.corp_id, fake.corp_secret, base_url=fake.base_url),
+            base_url=fake.base_url,
+        )
+        client.send_text(1000002, "hello", touser="zhangsan")
+        assert fake.messages[0]["text"] == {"content": "hello"}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import socket
+import socketserver
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from . import vectors
+
+__all__ = [
+    "FakeWorkServer",
+    "Upload",
+    "Request",
+    "FAKE_CORP_SECRET",
+    "GETTOKEN",
+    "GETCALLBACKIP",
+    "MEDIA_UPLOAD",
+    "MESSAGE_SEND",
+]
+
+FAKE_CORP_SECRET: Final = "fake-corp-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+GETTOKEN: Final = "/cgi-bin/gettoken"
+GETCALLBACKIP: Final = "/cgi-bin/getcallbackip"
+MEDIA_UPLOAD: Final = "/cgi-bin/media/upload"
+MESSAGE_SEND: Final = "/cgi-bin/message/send"
+
+MAX_BODY: Final = 64 * 1024 * 1024
+MAX_LINE: Final = 65536
+MAX_HEADERS: Final = 100
+# Size limits of 上传临时素材 (bytes); uploads must be larger than 5 bytes.
+MEDIA_LIMITS: Final = {
+    "image": 10 * 1024 * 1024,
+    "voice": 2 * 1024 * 1024,
+    "video": 10 * 1024 * 1024,
+    "file": 20 * 1024 * 1024,
+}
+MESSAGE_TYPES: Final = frozenset(
+    {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown",
+     "miniprogram_notice", "template_card"}
+)
+ERRMSG: Final = {
+    -1: "system busy",
+    40001: "invalid credential",
+    40004: "invalid media type",
+    40006: "invalid file size",
+    40008: "invalid message type",
+    40013: "invalid corpid",
+    40014: "invalid access_token",
+    40035: "invalid parameter",
+    40056: "invalid agentid",
+    41001: "access_token missing",
+    41002: "corpid missing",
+    41004: "corpsecret missing",
+    41011: "missing agentid",
+    42001: "access_token expired",
+    44004: "empty content",
+    45009: "reach max api daily quota limit",
+    45033: "api concurrent out of limit",
+    47001: "data format error",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One media file the fake server received."""
+
+    media_type: str
+    media_id: str
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call the fake server got: method, path and query (as sent, secrets included)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+@dataclass
+class _Injection:
+    """A queued failure: ``kind`` is ``"errcode"`` or ``"status"``."""
+
+    kind: str
+    value: int
+    path: str | None
+    remaining: int
+    errmsg: str
+
+
+class _Answer(Exception):
+    """Raised inside a route to answer with an errcode."""
+
+    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
+        super().__init__(errcode)
+        self.errcode = errcode
+        self.errmsg = errmsg or ERRMSG.get(errcode, "error")
+
+
+class FakeWorkServer:
+    """A threaded HTTP server on an ephemeral 127.0.0.1 port answering like WeChat Work.
+
+    Records: ``requests`` (every call), ``messages`` (payloads message/send accepted),
+    ``uploads``, ``tokens`` (issued), ``connections`` (TCP connections accepted); ``calls``
+    counts calls per path.
+
+    Args:
+        corp_id: the corpid ``gettoken`` accepts (the docs' example by default).
+        corp_secret: the corpsecret ``gettoken`` accepts.
+        expires_in: the ``expires_in`` of issued tokens (7200 like WeChat; settable).
+        callback_ips: what ``getcallbackip`` lists.
+    """
+
+    def __init__(
+        self,
+        corp_id: str = vectors.CORP_ID,
+        corp_secret: str = FAKE_CORP_SECRET,
+        *,
+        expires_in: int = 7200,
+        callback_ips: tuple[str, ...] = ("101.226.103.0/25", "140.207.54.0/25"),
+    ) -> None:
+        self.corp_id = corp_id
+        self.corp_secret = corp_secret
+        self.expires_in = expires_in
+        self.callback_ips = callback_ips
+        self.messages: list[dict[str, Any]] = []
+        self.uploads: list[Upload] = []
+        self.tokens: list[str] = []
+        self.requests: list[Request] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._valid: dict[str, float] = {}
+        self._injections: list[_Injection] = []
+        self._delays: dict[str | None, float] = {}
+        self._stopping = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (after ``start``)."""
+        if self._httpd is None:
+            raise RuntimeError("FakeWorkServer is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``: pass it as ``base_url`` to clients and token servers."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeWorkServer:
+        """Bind 127.0.0.1 on a free port and serve from a daemon thread."""
+        if self._httpd is not None:
+            raise RuntimeError("FakeWorkServer is already started")
+        self._stopping.clear()
+        self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name="FakeWorkServer", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and wake delayed answers."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def __enter__(self) -> FakeWorkServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._httpd is not None else "stopped"
+        return f"FakeWorkServer({where}, corp_id={self.corp_id!r})"
+
+    # ----------------------------------------------------------------- knobs
+
+    def expire_tokens(self) -> None:
+        """Expire every token issued so far: calls with one answer 42001."""
+        with self._lock:
+            self._valid = dict.fromkeys(self._valid, 0.0)
+
+    def fail(self, errcode: int, times: int = 1, *, path: str | None = None,
+             errmsg: str | None = None) -> None:
+        """Answer the next ``times`` calls (to ``path``, or to any path) with ``errcode``."""
+        self._inject("errcode", errcode, times, path, errmsg or ERRMSG.get(errcode, "error"))
+
+    def http_error(self, status: int = 500, times: int = 1, *, path: str | None = None) -> None:
+        """Answer the next ``times`` calls (to ``path``, or to any) with HTTP ``status``."""
+        self._inject("status", status, times, path, "")
+
+    def delay(self, seconds: float, *, path: str | None = None) -> None:
+        """Delay every answer (to ``path``, or to any path) by ``seconds``; 0 turns it off."""
+        with self._lock:
+            self._delays[path] = seconds
+
+    def reset(self) -> None:
+        """Forget calls, records, tokens and knobs."""
+        with self._lock:
+            self._calls.clear()
+            self.requests.clear()
+            self.connections = 0
+            self._valid.clear()
+            self._injections.clear()
+            self._delays.clear()
+            self.messages.clear()
+            self.uploads.clear()
+            self.tokens.clear()
+
+    def _inject(self, kind: str, value: int, times: int, path: str | None, errmsg: str) -> None:
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._injections.append(_Injection(kind, value, path, times, errmsg))
+
+    # ----------------------------------------------------------------- counters
+
+    @property
+    def calls(self) -> Counter[str]:
+        """A copy of the number of calls per path (every path, also unknown ones)."""
+        with self._lock:
+            return Counter(self._calls)
+
+    @property
+    def gettoken_calls(self) -> int:
+        """The number of ``/cgi-bin/gettoken`` calls."""
+        return self.calls[GETTOKEN]
+
+    # ----------------------------------------------------------------- answers
+
+    def _before(self, request: Request) -> _Injection | None:
+        """Count the call, apply the delay, and pop an injected failure that matches."""
+        path = request.path
+        with self._lock:
+            self._calls[path] += 1
+            self.requests.append(request)
+            delay = self._delays.get(path, self._delays.get(None, 0.0))
+            found = next(
+                (i for i in self._injections if i.path in (None, path)), None
+            )
+            if found is not None:
+                found.remaining -= 1
+                if found.remaining == 0:
+                    self._injections.remove(found)
+        if delay > 0:
+            self._stopping.wait(delay)
+        return found
+
+    def _answer(self, method: str, target: str, headers: Mapping[str, str],
+                body: bytes) -> tuple[int, dict[str, Any] | None]:
+        """Return (HTTP status, JSON object) for one request."""
+        split = urlsplit(target)
+        path = split.path
+        query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        injected = self._before(Request(method, path, query))
+        if injected is not None:
+            if injected.kind == "status":
+                return injected.value, None
+            return 200, {"errcode": injected.value, "errmsg": injected.errmsg}
+        routes = {
+            ("GET", GETTOKEN): self._gettoken,
+            ("GET", GETCALLBACKIP): self._getcallbackip,
+            ("POST", MEDIA_UPLOAD): self._media_upload,
+            ("POST", MESSAGE_SEND): self._message_send,
+        }
+        route = routes.get((method, path))
+        if route is None:
+            return 404, None
+        try:
+            if path != GETTOKEN:
+                self._check_token(query.get("access_token"))
+            return 200, {"errcode": 0, "errmsg": "ok", **route(query, headers, body)}
+        except _Answer as answer:
+            return 200, {"errcode": answer.errcode, "errmsg": answer.errmsg}
+
+    def _check_token(self, token: str | None) -> None:
+        if not token:
+            raise _Answer(41001)
+        with self._lock:
+            deadline = self._valid.get(token)
+        if deadline is None:
+            raise _Answer(40014)
+        if time.monotonic() >= deadline:
+            raise _Answer(42001)
+
+    def _gettoken(self, query: dict[str, str], headers: Mapping[str, str],
+                  body: bytes) -> dict[str, Any]:
+        corp_id, secret = query.get("corpid"), query.get("corpsecret")
+        if not corp_id:
+            raise _Answer(41002)
+        if not secret:
+            raise _Answer(41004)
+        if corp_id != self.corp_id:
+            raise _Answer(40013)
+        if not secrets.compare_digest(secret.encode(), self.corp_secret.encode()):
+            raise _Answer(40001)
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            expires_in = self.expires_in
+            self._valid[token] = time.monotonic() + expires_in
+            self.tokens.append(token)
+        return {"access_token": token, "expires_in": expires_in}
+
+    def _getcallbackip(self, query: dict[str, str], headers: Mapping[str, str],
+                       body: bytes) -> dict[str, Any]:
+        return {"ip_list": list(self.callback_ips)}
+
+    def _media_upload(self, query: dict[str, str], headers: Mapping[str, str],
+                      body: bytes) -> dict[str, Any]:
+        media_type = query.get("type", "")
+        if media_type not in MEDIA_LIMITS:
+            raise _Answer(40004)
+        media = next(
+            (p for p in _parse_multipart(headers.get("content-type", ""), body)
+             if p.name == "media" and p.filename is not None),
+            None,
+        )
+        if media is None or media.filename is None:
+            raise _Answer(40035, "invalid parameter: no media part with a filename")
+        if not 5 < len(media.content) <= MEDIA_LIMITS[media_type]:
+            raise _Answer(40006)
+        media_id = f"fake-media-{secrets.token_hex(12)}"
+        record = Upload(media_type, media_id, media.filename, media.content_type, media.content)
+        with self._lock:
+            self.uploads.append(record)
+        return {"type": media_type, "media_id": media_id, "created_at": str(int(time.time()))}
+
+    def _message_send(self, query: dict[str, str], headers: Mapping[str, str],
+                      body: bytes) -> dict[str, Any]:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise _Answer(47001) from None
+        if not isinstance(payload, dict):
+            raise _Answer(47001)
+        if "agentid" not in payload:
+            raise _Answer(41011)
+        if type(payload["agentid"]) is not int:
+            raise _Answer(40056)
+        msgtype = payload.get("msgtype")
+        if msgtype not in MESSAGE_TYPES:
+            raise _Answer(40008)
+        if not any(payload.get(k) for k in ("touser", "toparty", "totag")):
+            raise _Answer(40035, "invalid parameter: touser, toparty and totag are all empty")
+        content = payload.get(msgtype)
+        if not isinstance(content, dict):
+            raise _Answer(40035, f"invalid parameter: no {msgtype} object")
+        if msgtype in ("text", "markdown") and not (
+            isinstance(content.get("content"), str) and content["content"]
+        ):
+            raise _Answer(44004)
+        with self._lock:
+            self.messages.append(payload)
+            msgid = f"fake-msg-{len(self.messages)}"
+        return {"invaliduser": "", "invalidparty": "", "invalidtag": "",
+                "unlicenseduser": "", "msgid": msgid}
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+@dataclass(frozen=True)
+class _FormPart:
+    name: str
+    filename: str | None
+    content_type: str
+    content: bytes
+
+
+_PARAM = re.compile(r';\s*([A-Za-z0-9_-]+)="?([^";]*)"?')
+
+
+def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
+    """Split a ``multipart/form-data`` body into its parts (malformed parts are dropped)."""
+    match = re.search(r"boundary=\"?([^\";]+)\"?", content_type)
+    if not content_type.startswith("multipart/form-data") or match is None:
+        raise _Answer(47001)
+    delimiter = b"--" + match.group(1).encode("latin-1")
+    parts: list[_FormPart] = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep or not content.endswith(b"\r\n"):
+            continue
+        fields: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            fields[key.strip().lower()] = value.strip()
+        params = dict(_PARAM.findall(";" + fields.get("content-disposition", "")))
+        parts.append(_FormPart(
+            name=params.get("name", ""),
+            filename=params.get("filename"),
+            content_type=fields.get("content-type", ""),
+            content=content[:-2],
+        ))
+    return parts
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler],
+                 fake: FakeWorkServer) -> None:
+        self.fake = fake
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def close_connections(self) -> None:
+        """Shut down open keep-alive connections so their threads end."""
+        with self.connections_lock:
+            for sock in self.connections:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    """A small HTTP/1.1 keep-alive handler (http.server's costs ~0.4 ms a request).
+
+    Enough HTTP for a client library: request line, headers, a Content-Length body
+    (chunked bodies get 411), one write per answer.
+    """
+
+    disable_nagle_algorithm = True
+    timeout = 30
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def handle(self) -> None:
+        try:
+            while self._handle_one():
+                pass
+        except OSError:  # reset, timed out or shut down by stop()
+            pass
+
+    def _handle_one(self) -> bool:
+        """Serve one request; return whether the connection stays open."""
+        line = self.rfile.readline(MAX_LINE + 1)
+        if not line:
+            return False
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or len(line) > MAX_LINE:
+            return self._send(400, None, keep_alive=False)
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        while True:
+            header = self.rfile.readline(MAX_LINE + 1)
+            if header in (b"\r\n", b"\n", b""):
+                break
+            if len(headers) >= MAX_HEADERS or len(header) > MAX_LINE:
+                return self._send(431, None, keep_alive=False)
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        keep_alive = version != "HTTP/1.0" and headers.get("connection", "").lower() != "close"
+        body = b""
+        if method == "POST":
+            length = headers.get("content-length", "")
+            if not length.isdigit():
+                return self._send(411, None, keep_alive=False)
+            if int(length) > MAX_BODY:
+                return self._send(413, None, keep_alive=False)
+            body = self.rfile.read(int(length))
+        status, data = self.server.fake._answer(method, target, headers, body)
+        return self._send(status, data, keep_alive)
+
+    def _send(self, status: int, data: dict[str, Any] | None, keep_alive: bool) -> bool:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        if data is None:
+            payload = f"{status} {reason}".encode()
+            content_type = "text/plain"
+        else:
+            payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            content_type = "application/json; charset=UTF-8"
+        closing = "" if keep_alive else "Connection: close\r\n"
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(payload)}\r\n{closing}\r\n"
+        )
+        self.wfile.write(head.encode("latin-1") + payload)
+        return keep_alive
