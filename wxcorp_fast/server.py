@@ -78,6 +78,14 @@ MSG_INNER_CORP: Final = "message ToUserName is not the envelope's"
 MSG_INNER_AGENT: Final = "message AgentID is not the envelope's"
 MSG_AGENT: Final = "AgentID is not the agent's"
 
+# The core's functions, bound once (the hot path looks them up per request otherwise).
+_parse_envelope = core.parse_envelope
+_parse_message = core.parse_message
+_decrypt_msg = core.decrypt_msg
+_msg_signature = core.msg_signature
+_compare_digest = hmac.compare_digest
+_now = time.time
+
 _TEXT: Final = "text/plain; charset=utf-8"
 _XML: Final = "application/xml; charset=utf-8"
 _MAX_TIMESTAMP_DIGITS: Final = 20
@@ -186,20 +194,14 @@ def _signed_params(query: Mapping[str, str]) -> tuple[str, str, str, int]:
 
 
 def _check_signature(token: str, ts_text: str, nonce: str, encrypt: str, given: str) -> None:
-    expected = core.msg_signature(token, ts_text, nonce, encrypt)
-    if not (given.isascii() and hmac.compare_digest(expected, given)):
+    expected = _msg_signature(token, ts_text, nonce, encrypt)
+    if not (given.isascii() and _compare_digest(expected, given)):
         raise SignatureError(MSG_SIGNATURE_MISMATCH)
 
 
 def _check_fresh(timestamp: int, replay_window: float | None) -> None:
-    if replay_window is not None and abs(time.time() - timestamp) > replay_window:
+    if replay_window is not None and abs(_now() - timestamp) > replay_window:
         raise StaleRequestError(MSG_STALE)
-
-
-def _aes_keys(agent_server: AgentServer) -> tuple[bytes, bytes]:
-    if isinstance(agent_server, DefaultAgentServer):
-        return agent_server.aes_keys  # one consistent pair during a rotation
-    return agent_server.current_aes_key, agent_server.last_aes_key
 
 
 def _open(
@@ -211,10 +213,13 @@ def _open(
     ``frame_corp_id`` (when given), counts as failed. Base64 errors do not depend on the
     key and are raised at once.
     """
-    current, last = _aes_keys(agent_server)
+    if type(agent_server) is DefaultAgentServer:
+        current, last = agent_server.aes_keys  # one consistent pair during a rotation
+    else:
+        current, last = agent_server.current_aes_key, agent_server.last_aes_key
     error: CallbackError
     try:
-        random, msg, corp_id = core.decrypt_msg(encrypt, current)
+        random, msg, corp_id = _decrypt_msg(encrypt, current)
     except DecryptError as exc:
         error = exc
     else:
@@ -223,7 +228,7 @@ def _open(
         error = CorpIdMismatchError(MSG_FRAME_CORP)
     if last == current:
         raise error
-    random, msg, corp_id = core.decrypt_msg(encrypt, last)
+    random, msg, corp_id = _decrypt_msg(encrypt, last)
     if frame_corp_id is not None and corp_id != frame_corp_id:
         raise CorpIdMismatchError(MSG_FRAME_CORP)
     return last, random, msg
@@ -248,9 +253,7 @@ def _verify_message(
     replay_window: float | None,
 ) -> Request:
     sig, ts_text, nonce, timestamp = _signed_params(query)
-    envelope = core.parse_envelope(body)
-    corp_id = envelope.to_user_name
-    agent_id = envelope.agent_id
+    corp_id, agent_id, encrypt = _parse_envelope(body)
     want_corp_id = agent_server.corp_id
     want_agent_id = agent_server.agent_id
     if want_corp_id:
@@ -259,10 +262,10 @@ def _verify_message(
         if agent_id != want_agent_id and agent_id != 0:
             raise CorpIdMismatchError(MSG_ENVELOPE_AGENT)
     token = agent_server.token
-    _check_signature(token, ts_text, nonce, envelope.encrypt, sig)
+    _check_signature(token, ts_text, nonce, encrypt, sig)
     _check_fresh(timestamp, replay_window)
-    aes_key, random, xml = _open(envelope.encrypt, agent_server, corp_id)
-    msg = core.parse_message(xml)
+    aes_key, random, xml = _open(encrypt, agent_server, corp_id)
+    msg = _parse_message(xml)
     if msg.to_user_name != corp_id:
         raise CorpIdMismatchError(MSG_INNER_CORP)
     if msg.agent_id != agent_id:
@@ -310,26 +313,26 @@ def _codec(token: str, aes_key: bytes, corp_id: str) -> Any:
 
 def _inner_xml(request: Request, reply: object) -> bytes:
     """Render a handler's reply into inner XML (``b""`` for no reply)."""
+    render = getattr(reply, "render", None)
+    if render is not None:
+        msg = request.msg
+        xml = render(msg.from_user_name, msg.to_user_name, request.timestamp)
+        if not isinstance(xml, bytes):
+            raise TypeError("a reply's render() must return bytes")
+        return xml
     if reply is None:
         return b""
     if isinstance(reply, bytes):
         return reply
     if isinstance(reply, str):
         return reply.encode()
-    render = getattr(reply, "render", None)
-    if render is None:
-        if inspect.iscoroutine(reply):
-            reply.close()  # never awaited: close it so it does not warn later
-        if inspect.isawaitable(reply):
-            raise TypeError(
-                "the message handler returned an awaitable; serve it with serve_http_async or .asgi"
-            )
-        raise TypeError(f"a message handler cannot return {type(reply).__name__}")
-    msg = request.msg
-    xml = render(msg.from_user_name, msg.to_user_name, request.timestamp)
-    if not isinstance(xml, bytes):
-        raise TypeError("a reply's render() must return bytes")
-    return xml
+    if inspect.iscoroutine(reply):
+        reply.close()  # never awaited: close it so it does not warn later
+    if inspect.isawaitable(reply):
+        raise TypeError(
+            "the message handler returned an awaitable; serve it with serve_http_async or .asgi"
+        )
+    raise TypeError(f"a message handler cannot return {type(reply).__name__}")
 
 
 def _seal(request: Request, inner: bytes) -> bytes:
