@@ -273,3 +273,21 @@ def test_multi_add_and_delete_while_serving(wechat: WeChat, agent: DefaultAgentS
             w.join(timeout=10)
     assert failures == []
     assert "stable" in repr(app) and "'k1'" in repr(app) and "'k2'" not in repr(app)
+
+
+@pytest.mark.parametrize(
+    ("query_string", "expected"),
+    [
+        ("", {}),
+        ("a=1&a=2", {"a": "1"}),
+        ("echostr=ab%2Bc%2F%3D%3D&x=a+b", {"echostr": "ab+c/==", "x": "a b"}),
+        ("&&flag&=v&k=", {"flag": "", "": "v", "k": ""}),
+        ("n=%E4%BD%A0", {"n": "你"}),
+        ("n=\xe4\xbd\xa0", {"n": "你"}),  # raw UTF-8 bytes, as PEP 3333 hands them over
+        ("n=%ff", {"n": "\udcff"}),  # not UTF-8: a surrogate the signature check refuses
+    ],
+)
+def test_parse_query(query_string: str, expected: dict[str, str]) -> None:
+    from wxcorp_fast._query import parse_query
+
+    assert parse_query(query_string) == expected
