@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._impl import IMPLEMENTATION, core
+from .agent import AgentServer, DefaultAgentServer
 from .client import (
     DEFAULT_BASE_URL,
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
@@ -11,6 +12,7 @@ from .client import (
     CorpClient,
     MultipartFormField,
 )
+from .dedupe import MemoryDedupeStore, RedisDedupeStore
 from .errors import (
     APIError,
     Base64Error,
@@ -21,11 +23,19 @@ from .errors import (
     RateLimitError,
     SignatureError,
     StaleRequestError,
+    TransportError,
     UnknownAgentError,
     WXCorpError,
     XMLParseError,
 )
+from .frontends import (
+    URL_QUERY_AGENT_SERVER_KEY_NAME,
+    AgentServerFrontend,
+    MultiAgentServerFrontend,
+)
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
+from .mux import MessageServeMux
+from .server import Request, Response, serve_http, serve_http_async, write_response
 from .token_servers import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
 __version__ = "0.1.0"
@@ -75,6 +85,7 @@ __all__ = [
     "UnknownAgentError",
     "APIError",
     "RateLimitError",
+    "TransportError",
     "ERR_CODE_OK",
     "ERR_CODE_ACCESS_TOKEN_EXPIRED",
     "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
@@ -84,4 +95,17 @@ __all__ = [
     "RedisAccessTokenServer",
     "CorpClient",
     "MultipartFormField",
+    "Request",
+    "Response",
+    "MessageServeMux",
+    "AgentServer",
+    "DefaultAgentServer",
+    "serve_http",
+    "serve_http_async",
+    "write_response",
+    "AgentServerFrontend",
+    "MultiAgentServerFrontend",
+    "URL_QUERY_AGENT_SERVER_KEY_NAME",
+    "MemoryDedupeStore",
+    "RedisDedupeStore",
 ]
