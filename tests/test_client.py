@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _clock import FakeClock
 import urllib3
 
 import wxcorp_fast
@@ -37,13 +38,6 @@ from wxcorp_fast.testing.fake_work import GETCALLBACKIP, GETTOKEN, MEDIA_UPLOAD,
 ROOT = Path(__file__).resolve().parents[1]
 RSS_SCRIPT = Path(__file__).with_name("_upload_rss.py")
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class QuickClient(CorpClient):

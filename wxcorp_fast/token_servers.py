@@ -10,8 +10,8 @@ margins are those of chanxuehong/wechat's ``corp/access_token_server.go``:
 > 3600                 expires_in - 600   7200 -> 6600
 1801 .. 3600           expires_in - 300   3600 -> 3300
 301 .. 1800            expires_in - 60    1800 -> 1740
-61 .. 300              expires_in - 10    300 -> 290
-<= 60 or > 1 year      refused (``TransportError``)
+60 .. 300              expires_in - 10    300 -> 290
+< 60 or > 1 year       refused (``TransportError``)
 =====================  =================  ==========================
 
 (one year is 31556952 s, 365.2425 days, as in the Go original.) ``token_refresh()`` fetches
@@ -60,7 +60,7 @@ REFRESH_WINDOW: Final = 2.0
 MIN_EXPIRES_IN: Final = 60
 MAX_EXPIRES_IN: Final = 31556952  # 60*60*24*365.2425
 # (lower bound exclusive, seconds taken off) from the Go original, longest lifetimes first
-_MARGINS: Final = ((3600, 600), (1800, 300), (300, 60), (60, 10))
+_MARGINS: Final = ((3600, 600), (1800, 300), (300, 60), (0, 10))
 _UNLOCK_LUA: Final = """
 if redis.call("get", KEYS[1]) == ARGV[1] then
     return redis.call("del", KEYS[1])
@@ -73,14 +73,14 @@ def refresh_after(expires_in: int) -> int:
     """Return after how many seconds a token living ``expires_in`` seconds is refreshed.
 
     Raises:
-        TransportError: ``expires_in`` is 60 s or less, or more than a year.
+        TransportError: ``expires_in`` is under 60 s, or more than a year.
     """
-    if MIN_EXPIRES_IN < expires_in <= MAX_EXPIRES_IN:
+    if MIN_EXPIRES_IN <= expires_in <= MAX_EXPIRES_IN:
         for bound, margin in _MARGINS:
             if expires_in > bound:
                 return expires_in - margin
     raise TransportError(
-        f"gettoken answered expires_in {expires_in}: outside {MIN_EXPIRES_IN + 1} s .. 1 year"
+        f"gettoken answered expires_in {expires_in}: outside {MIN_EXPIRES_IN} s .. 1 year"
     )
 
 
