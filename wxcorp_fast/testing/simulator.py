@@ -14,7 +14,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, NamedTuple, Union
 from urllib.parse import urlencode
 
@@ -50,6 +50,7 @@ KINDS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
+_CHUNK: Final = 65536
 MSG_REPLY_FIELDS: Final = "reply envelope lacks MsgSignature, TimeStamp or Nonce"
 
 # snake_case keyword -> XML tag, for the typed fields of MixedMessage and its groups.
@@ -377,14 +378,22 @@ class CallbackSimulator:
         *,
         method: str = "POST",
         headers: Mapping[str, str] | None = None,
+        chunked: bool = False,
         timeout: float = 10.0,
     ) -> HTTPResult:
-        """Send one raw request and return the answer unopened (for hostile tests too)."""
+        """Send one raw request and return the answer unopened (for hostile tests too).
+
+        ``chunked`` sends the body with ``Transfer-Encoding: chunked`` (no Content-Length).
+        """
+        data: bytes | Iterator[bytes] | None = body
+        if chunked and body is not None:
+            data = (body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK))
         response = self.http.request(
             method,
             _with_query(url, query or {}),
-            body=body,
+            body=data,
             headers=dict(headers or {"Content-Type": "text/xml; charset=utf-8"}),
+            chunked=chunked,
             timeout=timeout,
             retries=False,
             redirect=False,

@@ -1,0 +1,141 @@
+"""Real HTTP servers for tests: gunicorn or uvicorn in a subprocess on a free 127.0.0.1 port.
+
+The port is bound here first (port 0) and the listening socket is handed to the server as a
+file descriptor (gunicorn ``--bind fd://N``, uvicorn ``--fd N``), so there is no race for
+the port. The server stops when the context exits: SIGTERM, then SIGKILL after a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+
+import urllib3
+
+__all__ = ["ServerProcess", "gunicorn", "uvicorn"]
+
+
+class ServerProcess:
+    """Run ``argv`` (``{fd}`` replaced by the listening socket's descriptor) until exit.
+
+    Args:
+        argv: the command; ``{fd}`` in any argument becomes the socket's descriptor.
+        env: extra environment variables for the server.
+        start_timeout: seconds to wait for the first answer.
+        path: the path ``url`` ends with.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        start_timeout: float = 30.0,
+        path: str = "/",
+    ) -> None:
+        self.argv = list(argv)
+        self.env = dict(env or {})
+        self.start_timeout = start_timeout
+        self.path = path
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL plus ``path``."""
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def start(self) -> ServerProcess:
+        """Bind, start the server and wait until it answers an HTTP request."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            self.port = sock.getsockname()[1]
+            fd = sock.fileno()
+            argv = [arg.replace("{fd}", str(fd)) for arg in self.argv]
+            self.proc = subprocess.Popen(
+                argv,
+                env={**os.environ, **self.env},
+                pass_fds=(fd,),
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            sock.close()  # the server holds its own copy
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        http = urllib3.PoolManager(retries=False)
+        deadline = time.monotonic() + self.start_timeout
+        assert self.proc is not None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.argv[:4]} exited with {self.proc.returncode}")
+            try:
+                http.request("HEAD", f"http://127.0.0.1:{self.port}/", timeout=2.0)
+                return
+            except urllib3.exceptions.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.argv[:4]} did not answer within {self.start_timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server: SIGTERM to its process group, SIGKILL after ``timeout``."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def gunicorn(
+    app: str,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+    path: str = "/",
+) -> ServerProcess:
+    """A gunicorn server (sync workers) for ``app`` (``module:name`` or ``module:factory()``)."""
+    argv = [sys.executable, "-m", "gunicorn", "--bind", "fd://{fd}", "--workers", str(workers),
+            "--log-level", "warning", "--graceful-timeout", "5", app]
+    return ServerProcess(argv, env, start_timeout=start_timeout, path=path)
+
+
+def uvicorn(
+    app: str,
+    *,
+    factory: bool = True,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+    path: str = "/",
+) -> ServerProcess:
+    """A uvicorn server for ``app`` (a factory ``module:function`` unless ``factory=False``)."""
+    argv = [sys.executable, "-m", "uvicorn", "--fd", "{fd}", "--workers", str(workers),
+            "--log-level", "warning", "--no-access-log", *(["--factory"] if factory else []),
+            app]
+    return ServerProcess(argv, env, start_timeout=start_timeout, path=path)
