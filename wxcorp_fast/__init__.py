@@ -18,6 +18,15 @@ from .errors import (
     XMLParseError,
 )
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
+from .agent import AgentServer, DefaultAgentServer
+from .dedupe import MemoryDedupeStore, RedisDedupeStore
+from .frontends import (
+    URL_QUERY_AGENT_SERVER_KEY_NAME,
+    AgentServerFrontend,
+    MultiAgentServerFrontend,
+)
+from .mux import MessageServeMux
+from .server import Request, Response, serve_http, serve_http_async, write_response
 
 __version__ = "0.1.0"
 
@@ -66,4 +75,17 @@ __all__ = [
     "UnknownAgentError",
     "APIError",
     "RateLimitError",
+    "Request",
+    "Response",
+    "MessageServeMux",
+    "AgentServer",
+    "DefaultAgentServer",
+    "serve_http",
+    "serve_http_async",
+    "write_response",
+    "AgentServerFrontend",
+    "MultiAgentServerFrontend",
+    "URL_QUERY_AGENT_SERVER_KEY_NAME",
+    "MemoryDedupeStore",
+    "RedisDedupeStore",
 ]

@@ -1,0 +1,268 @@
+"""HTTP endpoints for callbacks: WSGI applications with an ASGI twin (``.asgi``).
+
+``AgentServerFrontend`` serves one agent; ``MultiAgentServerFrontend`` serves many from one
+URL, choosing the agent by the query parameter ``agent_server``. Both only adapt the HTTP
+request to ``serve_http`` / ``serve_http_async``:
+
+- Methods other than GET and POST get 405 before anything is read.
+- A POST body over ``max_body_size`` gets 413 with no handler called: with a Content-Length
+  over the limit nothing is read; without one at most ``max_body_size + 1`` bytes are read
+  (WSGI), or receiving stops at the chunk that crosses the limit (ASGI). A Content-Length
+  that is not a number gets 400.
+- Under ASGI an ``async def`` handler is awaited; a sync handler runs inline on the event
+  loop (a callback costs microseconds, a thread hop more), unless ``run_sync_in_thread=True``
+  sends it to ``asyncio.to_thread``: use that for handlers that block (database, HTTP calls).
+- ``.asgi`` answers the lifespan protocol, and raises for other scope types (websocket).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from . import _asgi, _wsgi
+from ._query import parse_query
+from .agent import AgentServer
+from .errors import CallbackError, UnknownAgentError
+from .server import (
+    DedupeStore,
+    InvalidRequestHandler,
+    Response,
+    method_not_allowed,
+    plain_response,
+    reject,
+    serve_http,
+    serve_http_async,
+)
+
+__all__ = ["AgentServerFrontend", "MultiAgentServerFrontend", "URL_QUERY_AGENT_SERVER_KEY_NAME"]
+
+URL_QUERY_AGENT_SERVER_KEY_NAME: Final = "agent_server"
+
+MSG_UNKNOWN_AGENT: Final = "no agent server under this key"
+
+
+def _too_large() -> Response:
+    return plain_response(413, b"Request Entity Too Large\n")
+
+
+def _bad_length() -> Response:
+    return plain_response(400, b"Bad Request: invalid Content-Length\n")
+
+
+class _Frontend:
+    """What both frontends share: settings, and the WSGI and ASGI request cycles."""
+
+    __slots__ = (
+        "_invalid_request_handler",
+        "_max_body_size",
+        "_replay_window",
+        "_dedupe",
+        "_run_sync_in_thread",
+        "asgi",
+    )
+
+    def __init__(
+        self,
+        invalid_request_handler: InvalidRequestHandler | None,
+        max_body_size: int,
+        replay_window: float | None,
+        dedupe: DedupeStore | None,
+        run_sync_in_thread: bool,
+    ) -> None:
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 0:
+            raise ValueError("max_body_size must be a non-negative int")
+        if replay_window is not None and not replay_window > 0:
+            raise ValueError("replay_window must be positive seconds, or None")
+        self._invalid_request_handler = invalid_request_handler
+        self._max_body_size = max_body_size
+        self._replay_window = replay_window
+        self._dedupe = dedupe
+        self._run_sync_in_thread = run_sync_in_thread
+        self.asgi: Callable[[_asgi.Scope, _asgi.Receive, _asgi.Send], Any] = self._serve_asgi
+        """This endpoint as an ASGI 3 application."""
+
+    def _agent_server(self, query: dict[str, str]) -> AgentServer:
+        raise NotImplementedError
+
+    def _route(self, method: str, query: dict[str, str], http_request: Any) -> AgentServer | Response:
+        """Return the agent server for this request, or the answer that ends it."""
+        if method != "POST" and method != "GET":
+            return method_not_allowed()
+        try:
+            return self._agent_server(query)
+        except CallbackError as error:
+            return reject(self._invalid_request_handler, http_request, error)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Serve one WSGI request."""
+        method = environ["REQUEST_METHOD"]
+        query = parse_query(environ.get("QUERY_STRING", ""))
+        routed = self._route(method, query, environ)
+        if isinstance(routed, Response):
+            return _wsgi.respond(start_response, routed)
+        body = b""
+        if method == "POST":
+            try:
+                read = _wsgi.read_body(environ, self._max_body_size)
+            except _wsgi.BadContentLength:
+                return _wsgi.respond(start_response, _bad_length())
+            if read is None:
+                return _wsgi.respond(start_response, _too_large())
+            body = read
+        response = serve_http(
+            method,
+            query,
+            body,
+            routed,
+            self._invalid_request_handler,
+            environ,
+            replay_window=self._replay_window,
+            dedupe=self._dedupe,
+        )
+        return _wsgi.respond(start_response, response)
+
+    async def _serve_asgi(self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._asgi_http(scope, receive, send)
+        elif kind == "lifespan":
+            await _asgi.lifespan(receive, send)
+        else:
+            raise ValueError(f"unsupported ASGI scope type: {kind!r}")
+
+    async def _asgi_http(self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send) -> None:
+        method = scope["method"]
+        query = parse_query(scope.get("query_string", b"").decode("latin-1"))
+        routed = self._route(method, query, scope)
+        if isinstance(routed, Response):
+            await _asgi.send_response(send, routed)
+            return
+        body = b""
+        if method == "POST":
+            try:
+                read = await _asgi.read_body(scope, receive, self._max_body_size)
+            except _wsgi.BadContentLength:
+                await _asgi.send_response(send, _bad_length())
+                return
+            except _asgi.Disconnected:
+                return
+            if read is None:
+                await _asgi.send_response(send, _too_large())
+                return
+            body = read
+        response = await serve_http_async(
+            method,
+            query,
+            body,
+            routed,
+            self._invalid_request_handler,
+            scope,
+            replay_window=self._replay_window,
+            dedupe=self._dedupe,
+            run_sync_in_thread=self._run_sync_in_thread,
+        )
+        await _asgi.send_response(send, response)
+
+
+class AgentServerFrontend(_Frontend):
+    """The callback endpoint of one agent: a WSGI application; ``.asgi`` is its ASGI twin.
+
+    Args:
+        agent_server: the agent.
+        invalid_request_handler: ``handler(http_request, error) -> Response | None`` for
+            rejected requests (``None``: the default 400).
+        max_body_size: POST bodies over this many bytes get 413.
+        replay_window: seconds a request's timestamp may be from now (``None``: no check).
+        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``) or ``None``.
+        run_sync_in_thread: under ASGI, run sync handlers in ``asyncio.to_thread``.
+    """
+
+    __slots__ = ("_server",)
+
+    def __init__(
+        self,
+        agent_server: AgentServer,
+        invalid_request_handler: InvalidRequestHandler | None = None,
+        *,
+        max_body_size: int = 1_048_576,
+        replay_window: float | None = 300,
+        dedupe: DedupeStore | None = None,
+        run_sync_in_thread: bool = False,
+    ) -> None:
+        super().__init__(
+            invalid_request_handler, max_body_size, replay_window, dedupe, run_sync_in_thread
+        )
+        self._server = agent_server
+
+    def __repr__(self) -> str:
+        return f"AgentServerFrontend({self._server!r})"
+
+    def _agent_server(self, query: dict[str, str]) -> AgentServer:
+        return self._server
+
+
+class MultiAgentServerFrontend(_Frontend):
+    """One callback endpoint for many agents, chosen by the ``agent_server`` query parameter.
+
+    Same arguments as ``AgentServerFrontend`` without the agent. Agents are added and
+    removed while serving: each change builds a new mapping under a lock and swaps it in,
+    and requests read the mapping without a lock. A missing or unknown key is rejected with
+    ``UnknownAgentError`` (-40005) through the invalid-request handler.
+    """
+
+    __slots__ = ("_servers", "_lock")
+
+    def __init__(
+        self,
+        invalid_request_handler: InvalidRequestHandler | None = None,
+        *,
+        max_body_size: int = 1_048_576,
+        replay_window: float | None = 300,
+        dedupe: DedupeStore | None = None,
+        run_sync_in_thread: bool = False,
+    ) -> None:
+        super().__init__(
+            invalid_request_handler, max_body_size, replay_window, dedupe, run_sync_in_thread
+        )
+        self._servers: dict[str, AgentServer] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MultiAgentServerFrontend(keys={sorted(self._servers)!r})"
+
+    def _agent_server(self, query: dict[str, str]) -> AgentServer:
+        key = query.get(URL_QUERY_AGENT_SERVER_KEY_NAME)
+        server = self._servers.get(key) if key else None
+        if server is None:
+            raise UnknownAgentError(MSG_UNKNOWN_AGENT)
+        return server
+
+    def set_agent_server(self, key: str, server: AgentServer) -> None:
+        """Serve ``server`` under ``key`` (replacing any agent already there)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError("key must be a non-empty str")
+        with self._lock:
+            servers = dict(self._servers)
+            servers[key] = server
+            self._servers = servers
+
+    def delete_agent_server(self, key: str) -> None:
+        """Stop serving the agent under ``key`` (nothing happens if there is none)."""
+        with self._lock:
+            if key in self._servers:
+                servers = dict(self._servers)
+                del servers[key]
+                self._servers = servers
+
+    def delete_all_agent_server(self) -> None:
+        """Stop serving every agent."""
+        with self._lock:
+            self._servers = {}
+
+    def set_invalid_request_handler(self, handler: InvalidRequestHandler | None) -> None:
+        """Replace the invalid-request handler (``None``: the default 400)."""
+        self._invalid_request_handler = handler
