@@ -140,7 +140,8 @@ def _post_failure(
     if result.reply is None:
         return "empty reply" if echo else None
     reply = parse_message(result.reply)
-    if (reply.to_user_name, reply.from_user_name) != (sim.from_user_name, sim.corp_id):
+    sender = parse_message(result.sent or b"<xml/>").from_user_name
+    if (reply.to_user_name, reply.from_user_name) != (sender, sim.corp_id):
         return "reply addressed to the wrong user or from the wrong corp"
     if echo and reply.msg_type != "text":
         return f"{reply.msg_type} reply, expected text"

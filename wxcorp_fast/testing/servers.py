@@ -80,7 +80,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.argv[:4]} exited with {self.proc.returncode}")
             try:
-                http.request("HEAD", f"http://127.0.0.1:{self.port}/", timeout=2.0)
+                http.request("GET", f"http://127.0.0.1:{self.port}/", timeout=2.0)
                 return
             except urllib3.exceptions.HTTPError:
                 time.sleep(0.05)
@@ -134,8 +134,13 @@ def uvicorn(
     start_timeout: float = 30.0,
     path: str = "/",
 ) -> ServerProcess:
-    """A uvicorn server for ``app`` (a factory ``module:function`` unless ``factory=False``)."""
+    """A uvicorn server for ``app`` (a factory ``module:function`` unless ``factory=False``).
+
+    The interface is set to ASGI 3: uvicorn's auto-detection takes a bound ``async def``
+    method (such as a frontend's ``.asgi``) for an ASGI 2 application.
+    """
     argv = [sys.executable, "-m", "uvicorn", "--fd", "{fd}", "--workers", str(workers),
+            "--interface", "asgi3",
             "--log-level", "warning", "--no-access-log", *(["--factory"] if factory else []),
             app]
     return ServerProcess(argv, env, start_timeout=start_timeout, path=path)

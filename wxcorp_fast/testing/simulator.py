@@ -167,12 +167,14 @@ class HTTPResult:
 
     ``reply`` is the decrypted inner XML of a POST's reply envelope, or for a GET the
     answer itself; it is ``None`` when the status is not 200 or the body is empty.
+    ``sent`` is the inner XML ``post`` sent (``None`` for other requests).
     """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
     reply: bytes | None = None
+    sent: bytes | None = None
 
 
 def _cdata(text: str) -> str:
@@ -434,8 +436,9 @@ class CallbackSimulator:
             CallbackError: the reply envelope fails verification (see ``open_reply``).
             urllib3.exceptions.HTTPError: the request itself failed.
         """
-        query, body = self.message(msg_type, timestamp=timestamp, nonce=nonce, **fields)
-        result = self.send(url, query, body, timeout=timeout)
+        xml = self.message_xml(msg_type, **fields)
+        query, body = self.envelope(xml, timestamp=timestamp, nonce=nonce)
+        result = dataclasses.replace(self.send(url, query, body, timeout=timeout), sent=xml)
         if result.status != 200 or not result.body:
             return result
         return dataclasses.replace(result, reply=self.open_reply(result.body))
