@@ -4,7 +4,8 @@
 
 Pairs (each side with 2 worker processes, started from the same ``ServerProcess`` harness):
 - gunicorn (sync workers): ``wxcorp_fast._echobot:build_app()`` vs Flask + wechatpy 1.8.18
-- uvicorn: ``build_asgi_app`` (``.asgi``) vs Starlette + wechatpy 1.8.18
+- uvicorn (its multiprocess supervisor, through ``uvicorn_workers.py``, which only adds
+  TCP_NODELAY: uvicorn issue #3149): ``build_asgi_app`` (``.asgi``) vs Starlette + wechatpy
 
 The load generator is wrk (Debian's ``wrk``): keep-alive connections POSTing one pre-signed
 text callback (the docs' example credentials) for ``--duration`` seconds. The echo bot runs
@@ -31,7 +32,7 @@ from pathlib import Path
 from wxcorp_fast import parse_message
 from wxcorp_fast.testing import CallbackSimulator
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.servers import ServerProcess, gunicorn, uvicorn
+from wxcorp_fast.testing.servers import ServerProcess, gunicorn
 
 HERE = Path(__file__).resolve().parent
 WORKERS = 2
@@ -53,6 +54,12 @@ class App:
     start: Callable[[], ServerProcess]
 
 
+def uvicorn_workers(app: str) -> ServerProcess:
+    """uvicorn's multiprocess supervisor with ``WORKERS`` workers (see uvicorn_workers.py)."""
+    script = str(HERE / "uvicorn_workers.py")
+    return ServerProcess([sys.executable, script, app, "{fd}", str(WORKERS)], _env())
+
+
 PAIRS: dict[str, tuple[App, App]] = {
     "gunicorn": (
         App("wxcorp_fast (WSGI)",
@@ -61,10 +68,8 @@ PAIRS: dict[str, tuple[App, App]] = {
             lambda: gunicorn("wechatpy_apps:flask_app()", workers=WORKERS, env=_env())),
     ),
     "uvicorn": (
-        App("wxcorp_fast (.asgi)",
-            lambda: uvicorn("wxcorp_fast._echobot:build_asgi_app", workers=WORKERS, env=_env())),
-        App("Starlette + wechatpy",
-            lambda: uvicorn("wechatpy_apps:starlette_app", workers=WORKERS, env=_env())),
+        App("wxcorp_fast (.asgi)", lambda: uvicorn_workers("wxcorp_fast._echobot:build_asgi_app")),
+        App("Starlette + wechatpy", lambda: uvicorn_workers("wechatpy_apps:starlette_app")),
     ),
 }
 
@@ -98,7 +103,7 @@ def wrk_script(url: str, directory: str) -> tuple[str, str]:
     return path, full_url
 
 
-def wrk(url: str, duration: float, connections: int, threads: int = 2) -> float:
+def wrk(url: str, duration: float, connections: int, threads: int = 1) -> float:
     """Run wrk against ``url`` and return requests/s; any non-2xx answer is an error."""
     binary = shutil.which("wrk")
     if binary is None:

@@ -1,8 +1,10 @@
 """Real HTTP servers for tests: gunicorn or uvicorn in a subprocess on a free 127.0.0.1 port.
 
-The port is bound here first (port 0) and the listening socket is handed to the server as a
-file descriptor (gunicorn ``--bind fd://N``, uvicorn ``--fd N``), so there is no race for
-the port. The server stops when the context exits: SIGTERM, then SIGKILL after a timeout.
+gunicorn gets a listening socket bound here first (port 0) as a file descriptor
+(``--bind fd://N``), so there is no race for the port. uvicorn gets ``--port N`` of a port
+found free (its ``--fd`` takes any descriptor for a Unix socket, so TCP_NODELAY is never set
+and every answer waits out the peer's delayed ACK); a start that loses the port to someone
+else is retried on another. The server stops when the context exits: SIGTERM, then SIGKILL.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ __all__ = ["ServerProcess", "gunicorn", "uvicorn"]
 
 
 class ServerProcess:
-    """Run ``argv`` (``{fd}`` replaced by the listening socket's descriptor) until exit.
+    """Run a server command on a free 127.0.0.1 port until exit.
 
     Args:
-        argv: the command; ``{fd}`` in any argument becomes the socket's descriptor.
+        argv: the command; ``{fd}`` in an argument becomes the descriptor of a listening
+            socket, ``{port}`` the number of a free port.
         env: extra environment variables for the server.
         start_timeout: seconds to wait for the first answer.
         path: the path ``url`` ends with.
     """
+
+    PORT_ATTEMPTS = 5
 
     def __init__(
         self,
@@ -52,36 +57,48 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     def start(self) -> ServerProcess:
-        """Bind, start the server and wait until it answers an HTTP request."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(128)
-            self.port = sock.getsockname()[1]
-            fd = sock.fileno()
-            argv = [arg.replace("{fd}", str(fd)) for arg in self.argv]
-            self.proc = subprocess.Popen(
-                argv,
-                env={**os.environ, **self.env},
-                pass_fds=(fd,),
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            sock.close()  # the server holds its own copy
-        self._wait_ready()
-        return self
+        """Start the server and wait until it answers an HTTP request.
 
-    def _wait_ready(self) -> None:
+        ``{fd}`` in ``argv`` is a socket bound here; ``{port}`` a free port, with up to
+        ``PORT_ATTEMPTS`` tries when the server exits early (the port was taken meanwhile).
+        """
+        by_port = any("{port}" in arg for arg in self.argv)
+        attempts = self.PORT_ATTEMPTS if by_port else 1
+        for attempt in range(attempts):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                sock.listen(128)
+                self.port = sock.getsockname()[1]
+                fd = sock.fileno()
+                argv = [arg.replace("{fd}", str(fd)).replace("{port}", str(self.port))
+                        for arg in self.argv]
+                if by_port:
+                    sock.close()  # free the port for the server to bind
+                self.proc = subprocess.Popen(
+                    argv,
+                    env={**os.environ, **self.env},
+                    pass_fds=() if by_port else (fd,),
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            # (a server given the descriptor holds its own copy of the socket)
+            if self._wait_ready(last=attempt == attempts - 1):
+                return self
+        raise AssertionError("unreachable")  # the last attempt raises
+
+    def _wait_ready(self, last: bool) -> bool:
+        """Wait for an answer; False when the server exited early and ``last`` is False."""
         http = urllib3.PoolManager(retries=False)
         deadline = time.monotonic() + self.start_timeout
         assert self.proc is not None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if not last:
+                    return False
                 raise RuntimeError(f"{self.argv[:4]} exited with {self.proc.returncode}")
             try:
                 http.request("GET", f"http://127.0.0.1:{self.port}/", timeout=2.0)
-                return
+                return True
             except urllib3.exceptions.HTTPError:
                 time.sleep(0.05)
         self.stop()
@@ -139,7 +156,8 @@ def uvicorn(
     The interface is set to ASGI 3: uvicorn's auto-detection takes a bound ``async def``
     method (such as a frontend's ``.asgi``) for an ASGI 2 application.
     """
-    argv = [sys.executable, "-m", "uvicorn", "--fd", "{fd}", "--workers", str(workers),
+    argv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}",
+            "--workers", str(workers),
             "--interface", "asgi3",
             "--log-level", "warning", "--no-access-log", *(["--factory"] if factory else []),
             app]
