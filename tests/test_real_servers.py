@@ -109,7 +109,8 @@ def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], A
         "5 MB chunked body": (lambda: sim.send(url, good_query, big, chunked=True), 413),
         "wrong agent": (lambda: post(*wrong_agent), 400),
         "wrong corp": (lambda: post(*wrong_corp), 400),
-        "unknown agent_server": (lambda: post(good_query, good_body, base + "?agent_server=nope"), 400),
+        "unknown agent_server": (
+            lambda: post(good_query, good_body, base + "?agent_server=nope"), 400),
         "no agent_server": (lambda: post(good_query, good_body, base), 400),
         "garbage XML": (lambda: post(good_query, b"<xml><Encrypt>\x00garbage"), 400),
         "not XML": (lambda: post(good_query, b"\xff\xfe not xml at all"), 400),
@@ -117,6 +118,7 @@ def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], A
             lambda: sim.send(url, {**check.query, "msg_signature": "1" * 40}, method="GET"), 400),
         "PUT": (lambda: sim.send(url, good_query, good_body, method="PUT"), 405),
         "DELETE": (lambda: sim.send(url, good_query, method="DELETE"), 405),
+        "HEAD": (lambda: sim.send(url, check.query, method="HEAD"), 405),
     }
 
 

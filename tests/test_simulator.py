@@ -1,4 +1,4 @@
-"""CallbackSimulator (API.md section 6): what it builds parses and verifies, what it opens is checked.
+"""CallbackSimulator (API.md section 6): what it builds parses and verifies; replies are checked.
 
 The simulator's output is checked with ``MsgCrypto`` and ``parse_message`` directly, and its
 HTTP methods against a small stdlib server that answers with ``MsgCrypto`` alone, so these
@@ -177,7 +177,8 @@ def test_url_verification(sim: CallbackSimulator, crypto: Any) -> None:
     q = check.query
     assert set(q) == {"msg_signature", "timestamp", "nonce", "echostr"}
     assert (q["timestamp"], q["nonce"], check.echo) == (str(NOW), "n1", b"12345")
-    assert crypto.verify_url(q["msg_signature"], q["timestamp"], q["nonce"], q["echostr"]) == b"12345"
+    echo = crypto.verify_url(q["msg_signature"], q["timestamp"], q["nonce"], q["echostr"])
+    assert echo == b"12345"
     assert sim.url_verification().echo != sim.url_verification().echo
 
 

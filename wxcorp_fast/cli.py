@@ -325,7 +325,8 @@ def _add_server_commands(commands: Any) -> None:
         "events) to URL, verify every answer, show a progress bar on stderr and end with a "
         "summary. Exits 1 when any request failed.",
     )
-    simulate.add_argument("url", metavar="URL", help="the callback URL, e.g. http://127.0.0.1:8080/")
+    simulate.add_argument("url", metavar="URL",
+                          help="the callback URL, e.g. http://127.0.0.1:8080/")
     _add_simulate_options(simulate, count=100)
     simulate.add_argument("--echo", action="store_true",
                           help="also expect the echo bot's answers (as `serve` gives)")

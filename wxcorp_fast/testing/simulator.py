@@ -39,7 +39,10 @@ FieldValue = Union[str, int, float, "dict[str, Any]", "list[Any]", None]
 
 #: Every kind the simulator knows -> the ``message()`` arguments that select it.
 KINDS: Final[dict[str, dict[str, str]]] = {
-    **{kind: {"msg_type": kind} for kind in ("text", "image", "voice", "video", "location", "link")},
+    **{
+        kind: {"msg_type": kind}
+        for kind in ("text", "image", "voice", "video", "location", "link")
+    },
     **{
         kind: {"msg_type": "event", "event": kind}
         for kind in (
@@ -163,7 +166,7 @@ class UrlVerification(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class HTTPResult:
-    """One HTTP exchange: the status, headers and body, and the opened reply.
+    """One HTTP exchange: the status, headers (case-insensitive) and body, and the opened reply.
 
     ``reply`` is the decrypted inner XML of a POST's reply envelope, or for a GET the
     answer itself; it is ``None`` when the status is not 200 or the body is empty.
@@ -400,7 +403,7 @@ class CallbackSimulator:
             retries=False,
             redirect=False,
         )
-        return HTTPResult(response.status, dict(response.headers), response.data)
+        return HTTPResult(response.status, response.headers, response.data)
 
     def get(self, url: str, *, timeout: float = 10.0) -> HTTPResult:
         """Run the URL check against ``url``; ``reply`` is the answer when it is the echo.
