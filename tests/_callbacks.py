@@ -88,7 +88,10 @@ class WeChat:
 
     def text(self, content: str = "hello", **kw: Any) -> tuple[dict[str, str], bytes]:
         """A text message with MsgId 1 (``kw`` goes to ``post``)."""
-        return self.post(inner_xml("text", Content=content, MsgId=1), **kw)
+        xml = inner_xml(
+            "text", to_user_name=self.corp_id, agent_id=self.agent_id, Content=content, MsgId=1
+        )
+        return self.post(xml, **kw)
 
     def get(
         self, echo: bytes = b"1616140317555161061", *, timestamp: int | str | None = None,

@@ -56,13 +56,13 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
 
 
 async def send_response(send: Send, response: Response) -> None:
-    """Send ``response`` as one start message and one body message."""
+    """Send ``response`` as one start message and one body message (header names lowercased)."""
     await send(
         {
             "type": "http.response.start",
             "status": response.status,
             "headers": [
-                (name.encode("latin-1"), value.encode("latin-1"))
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
                 for name, value in response.headers
             ],
         }

@@ -1,7 +1,9 @@
 """CDATA-safe XML text for replies.
 
 Every text value goes into a CDATA section. ``]]>`` cannot appear inside one, so it is
-split across two sections (``]]]]><![CDATA[>``), which parses back to the same text.
+split across two sections (``]]]]><![CDATA[>``), which parses back to the same text. A
+carriage return is written as ``&#13;`` between two sections: a parser turns a literal CR
+(or CRLF) into LF even inside CDATA, so only the character reference keeps it.
 Characters that XML 1.0 does not allow at all (controls other than tab, LF and CR,
 lone surrogates, U+FFFE and U+FFFF) cannot be written in any form, so they are refused
 with ``ValueError`` rather than silently dropped: a reply that says something other than
@@ -18,6 +20,7 @@ __all__ = ["check_text", "cdata"]
 _NOT_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CDATA_END: Final = "]]>"
 _CDATA_SPLIT: Final = "]]]]><![CDATA[>"
+_CR_REF: Final = "]]>&#13;<![CDATA["
 
 
 def check_text(text: str, what: str) -> str:
@@ -32,5 +35,7 @@ def check_text(text: str, what: str) -> str:
 def cdata(text: str) -> str:
     """Return the body of a CDATA section holding ``text`` (already checked)."""
     if _CDATA_END in text:
-        return text.replace(_CDATA_END, _CDATA_SPLIT)
+        text = text.replace(_CDATA_END, _CDATA_SPLIT)
+    if "\r" in text:
+        text = text.replace("\r", _CR_REF)
     return text

@@ -88,9 +88,11 @@ class MemoryDedupeStore:
             self._entries[key] = (now + self._ttl, bytes(reply))
 
     def discard(self, key: str) -> None:
-        """Forget ``key``."""
+        """Forget ``key`` while it is in flight (a stored reply stays)."""
         with self._lock:
-            self._entries.pop(key, None)
+            found = self._entries.get(key)
+            if found is not None and found[1] is None:
+                del self._entries[key]
 
 
 # Claim a key in one round trip: return the stored value, or set the in-flight mark.
@@ -140,5 +142,5 @@ class RedisDedupeStore:
         self._redis.set(self._prefix + key, _DONE + bytes(reply), px=self._ttl_ms)
 
     def discard(self, key: str) -> None:
-        """Forget ``key`` while it is in flight."""
+        """Forget ``key`` while it is in flight (a stored reply stays)."""
         self._discard(keys=[self._prefix + key], args=[_IN_FLIGHT])

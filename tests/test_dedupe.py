@@ -1,0 +1,264 @@
+"""Dedupe stores, alone and under serve_http: WeChat's retries don't run a handler twice."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import wxcorp_fast
+from wxcorp_fast import DefaultAgentServer, MemoryDedupeStore, RedisDedupeStore, Request, serve_http
+from wxcorp_fast.replies import TextReply
+from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat, inner_xml
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A factory of stores of one kind (Redis ones share the test's database)."""
+    if request.param == "memory":
+        yield lambda **kw: MemoryDedupeStore(**kw)
+    else:
+        client = request.getfixturevalue("redis_client")
+        yield lambda **kw: RedisDedupeStore(client, **kw)
+
+
+def test_store_protocol(make_store: Any) -> None:
+    store = make_store()
+    assert store.begin("a") is None  # new: now in flight
+    assert store.begin("a") == b""  # in flight: an empty answer
+    store.finish("a", b"<xml>reply</xml>")
+    assert store.begin("a") == b"<xml>reply</xml>"
+    store.finish("b", b"")
+    assert store.begin("b") == b""
+    store.discard("a")  # a stored reply stays
+    assert store.begin("a") == b"<xml>reply</xml>"
+    assert store.begin("c") is None
+    store.discard("c")  # an in-flight mark goes
+    assert store.begin("c") is None
+
+
+def test_entries_expire(make_store: Any) -> None:
+    store = make_store(ttl=0.05)
+    assert store.begin("k") is None
+    store.finish("k", b"<r/>")
+    deadline = time.monotonic() + 5
+    while store.begin("k") is not None:
+        assert time.monotonic() < deadline, "entry never expired"
+        time.sleep(0.02)
+
+
+def test_memory_store_is_bounded() -> None:
+    store = MemoryDedupeStore(max_entries=3)
+    for key in "abcd":
+        assert store.begin(key) is None
+    assert len(store) == 3
+    assert store.begin("a") is None  # the oldest was dropped
+    assert store.begin("d") == b""
+
+
+@pytest.mark.parametrize("kwargs", [{"ttl": 0}, {"ttl": -1}, {"ttl": "60"}, {"max_entries": 0}])
+def test_memory_store_arguments(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        MemoryDedupeStore(**kwargs)
+
+
+def test_redis_store_keys(redis_client: Any) -> None:
+    store = RedisDedupeStore(redis_client, ttl=30, key_prefix="app:")
+    store.begin("wx:218:1")
+    assert redis_client.keys("*") == [b"app:wx:218:1"]
+    assert 0 < redis_client.pttl("app:wx:218:1") <= 30_000
+    store.finish("wx:218:1", b"<r/>")
+    assert 0 < redis_client.pttl("app:wx:218:1") <= 30_000
+
+
+def test_redis_store_is_shared_and_discard_spares_a_stored_reply(redis_client: Any) -> None:
+    one, two = RedisDedupeStore(redis_client), RedisDedupeStore(redis_client)
+    assert one.begin("k") is None
+    assert two.begin("k") == b""
+    one.finish("k", b"<r/>")
+    two.discard("k")  # only an in-flight mark is forgotten
+    assert two.begin("k") == b"<r/>"
+
+
+def test_redis_store_with_decoded_responses(redis_server: Any) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        client.flushdb()
+        store = RedisDedupeStore(client)
+        assert store.begin("k") is None
+        store.finish("k", "<r>企业</r>".encode())
+        assert store.begin("k") == "<r>企业</r>".encode()
+    finally:
+        client.close()
+
+
+# -- under serve_http -------------------------------------------------------------------
+
+
+class Counting:
+    """A handler counting its calls; ``gate`` (when set) holds it until released."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+        self.reply: Any = "reply"
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
+
+    def __call__(self, request: Request) -> Any:
+        self.calls += 1
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(10)
+        if self.fail:
+            raise RuntimeError("handler failed")
+        return None if self.reply is None else TextReply(f"{self.reply} {self.calls}")
+
+
+def retry_of(wechat: WeChat, n: int) -> WeChat:
+    """WeChat's n-th retry: the same message with a new nonce and random."""
+    return dataclasses.replace(wechat, nonce=f"99{n}", random=bytes([n]) * 16)
+
+
+@pytest.fixture
+def counting() -> Counting:
+    return Counting()
+
+
+@pytest.fixture
+def agent(counting: Counting) -> DefaultAgentServer:
+    return DefaultAgentServer(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY, counting)
+
+
+def content(wechat: WeChat, response: Any, query: dict[str, str]) -> str:
+    return wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content
+
+
+def test_retry_gets_the_stored_reply(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+    store = make_store()
+    wechat = WeChat()
+    query, body = wechat.text("hi")
+    assert content(wechat, serve_http("POST", query, body, agent, dedupe=store), query) == "reply 1"
+    for n in (1, 2, 3):
+        retry = retry_of(wechat, n)
+        query, body = retry.text("hi")
+        response = serve_http("POST", query, body, agent, dedupe=store)
+        assert content(retry, response, query) == "reply 1"  # sealed for the retry's nonce
+    assert counting.calls == 1
+    query, body = wechat.post(inner_xml("text", Content="hi", MsgId=2))
+    serve_http("POST", query, body, agent, dedupe=store)
+    assert counting.calls == 2  # another MsgId is another message
+
+
+def test_events_without_msg_id_are_identified_by_their_xml(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+    store = make_store()
+    wechat = WeChat()
+    for sender in (wechat, retry_of(wechat, 1)):
+        query, body = sender.post(inner_xml("event", Event="click", EventKey="K"))
+        serve_http("POST", query, body, agent, dedupe=store)
+    assert counting.calls == 1
+    query, body = wechat.post(inner_xml("event", Event="click", EventKey="J"))
+    serve_http("POST", query, body, agent, dedupe=store)
+    assert counting.calls == 2
+
+
+def test_same_msg_id_of_another_agent_is_handled(make_store: Any, counting: Counting) -> None:
+    store = make_store()
+    for agent_id in (1, 2):
+        agent = DefaultAgentServer(v.CORP_ID, agent_id, v.TOKEN, v.ENCODING_AES_KEY, counting)
+        wechat = WeChat(agent_id=agent_id)
+        query, body = wechat.text()
+        assert serve_http("POST", query, body, agent, dedupe=store).status == 200
+    assert counting.calls == 2
+
+
+def test_empty_reply_is_remembered(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+    store = make_store()
+    counting.reply = None
+    wechat = WeChat()
+    for sender in (wechat, retry_of(wechat, 1)):
+        query, body = sender.text()
+        response = serve_http("POST", query, body, agent, dedupe=store)
+        assert (response.status, response.body) == (200, b"")
+    assert counting.calls == 1
+
+
+def test_a_failed_handler_runs_again_on_retry(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+    store = make_store()
+    wechat = WeChat()
+    counting.fail = True
+    query, body = wechat.text()
+    assert serve_http("POST", query, body, agent, dedupe=store).status == 500
+    counting.fail = False
+    retry = retry_of(wechat, 1)
+    query, body = retry.text()
+    assert content(retry, serve_http("POST", query, body, agent, dedupe=store), query) == "reply 2"
+
+
+def test_copy_in_flight_gets_an_empty_answer(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+    store = make_store()
+    wechat = WeChat()
+    counting.gate = threading.Event()
+    query, body = wechat.text()
+    first: list[Any] = []
+    worker = threading.Thread(target=lambda: first.append(serve_http("POST", query, body, agent, dedupe=store)))
+    worker.start()
+    try:
+        assert counting.entered.wait(10)
+        retry = retry_of(wechat, 1)
+        query2, body2 = retry.text()
+        response = serve_http("POST", query2, body2, agent, dedupe=store)
+        assert (response.status, response.body) == (200, b"")
+    finally:
+        counting.gate.set()
+        worker.join(10)
+    assert content(wechat, first[0], query) == "reply 1"
+    assert counting.calls == 1
+
+
+def test_invalid_requests_never_reach_the_store(agent: DefaultAgentServer) -> None:
+    store = MemoryDedupeStore()
+    query, body = WeChat().text()
+    serve_http("POST", {**query, "msg_signature": "0" * 40}, body, agent, dedupe=store)
+    assert len(store) == 0
+
+
+class BrokenStore:
+    def begin(self, key: str) -> bytes | None:
+        raise ConnectionError("store down")
+
+    def finish(self, key: str, reply: bytes) -> None:
+        raise ConnectionError("store down")
+
+    def discard(self, key: str) -> None:
+        raise ConnectionError("store down")
+
+
+def test_a_failing_store_fails_open(agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture) -> None:
+    wechat = WeChat()
+    query, body = wechat.text()
+    with caplog.at_level(logging.ERROR, logger="wxcorp_fast.server"):
+        response = serve_http("POST", query, body, agent, dedupe=BrokenStore())
+    assert content(wechat, response, query) == "reply 1"
+    assert "dedupe store failed" in caplog.text
+
+
+def test_a_store_that_fails_after_the_claim_still_answers(agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture) -> None:
+    class FailsLater(MemoryDedupeStore):
+        def finish(self, key: str, reply: bytes) -> None:
+            raise ConnectionError("store down")
+
+    wechat = WeChat()
+    query, body = wechat.text()
+    response = serve_http("POST", query, body, agent, dedupe=FailsLater())
+    assert content(wechat, response, query) == "reply 1"
+    assert "dedupe store failed" in caplog.text

@@ -1,0 +1,172 @@
+"""MessageServeMux routing (API.md section 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import wxcorp_fast
+from wxcorp_fast import DefaultAgentServer, MessageServeMux, serve_http, serve_http_async
+from wxcorp_fast.replies import TextReply
+from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat, inner_xml
+
+
+def req(msg_type: str = "text", **fields: Any) -> Any:
+    """A request carrying a parsed message (the mux only reads ``request.msg``)."""
+    return SimpleNamespace(msg=wxcorp_fast.parse_message(inner_xml(msg_type, **fields)))
+
+
+def named(name: str) -> Any:
+    def handler(request: Any) -> str:
+        return name
+
+    handler.__name__ = name
+    return handler
+
+
+def test_routes_by_type_case_insensitively() -> None:
+    mux = MessageServeMux()
+    mux.message_handle("TEXT", named("text"))
+    mux.message_handle("image", named("image"))
+    mux.event_handle("Click", named("click"))
+    assert mux(req("text", Content="x")) == "text"
+    assert mux(req("Text", Content="x")) == "text"
+    assert mux(req("IMAGE")) == "image"
+    assert mux(req("event", Event="CLICK", EventKey="k")) == "click"
+    assert mux(req("EVENT", Event="click")) == "click"
+
+
+def test_no_route_and_no_default_is_none() -> None:
+    mux = MessageServeMux()
+    mux.event_handle("click", named("click"))
+    assert mux(req("text", Content="x")) is None
+    assert mux(req("event", Event="view")) is None
+    assert mux.handler_for(req("voice")) is None
+
+
+def test_defaults_are_separate_for_messages_and_events() -> None:
+    mux = MessageServeMux()
+    mux.default_message_handle(named("default message"))
+    assert mux(req("voice")) == "default message"
+    assert mux(req("event", Event="click")) is None
+    mux.default_event_handle(named("default event"))
+    assert mux(req("event", Event="click")) == "default event"
+
+
+def test_most_specific_wins_then_first_registered() -> None:
+    mux = MessageServeMux()
+    mux.default_message_handle(named("default"))
+    mux.message_handle("text", named("plain"))
+    mux.message_handle("text", named("digits"), match=re.compile(r"\d"))
+    mux.message_handle("text", named("hello"), match=re.compile("^hello"))
+    assert mux(req("text", Content="hello 1")) == "digits"  # both match: first registered
+    assert mux(req("text", Content="hello")) == "hello"
+    assert mux(req("text", Content="other")) == "plain"
+    assert mux(req("image")) == "default"
+
+
+def test_event_keys_exact_and_regex() -> None:
+    mux = MessageServeMux()
+    mux.event_handle("click", named("plain"))
+    mux.event_handle("click", named("exact"), key="MENU_1")
+    mux.event_handle("click", named("regex"), key=re.compile(r"^MENU_\d+$"))
+    assert mux(req("event", Event="click", EventKey="MENU_1")) == "exact"
+    assert mux(req("event", Event="click", EventKey="MENU_22")) == "regex"
+    assert mux(req("event", Event="click", EventKey="menu_1")) == "plain"  # keys are case-sensitive
+    assert mux(req("event", Event="click")) == "plain"
+
+
+def test_registering_again_replaces_in_place() -> None:
+    mux = MessageServeMux()
+    mux.message_handle("text", named("first any"), match=re.compile("a"))
+    mux.message_handle("text", named("b"), match=re.compile("b"))
+    mux.message_handle("text", named("second any"), match=re.compile("a"))
+    mux.message_handle("TEXT", named("plain 1"))
+    mux.message_handle("text", named("plain 2"))
+    assert mux(req("text", Content="ab")) == "second any"  # kept its place before "b"
+    assert mux(req("text", Content="c")) == "plain 2"
+    mux.event_handle("click", named("k1"), key="K")
+    mux.event_handle("click", named("k2"), key="K")
+    mux.event_handle("click", named("re"), key=re.compile("K"))  # a regex is another key
+    assert mux(req("event", Event="click", EventKey="K")) == "k2"
+    mux.default_message_handle(named("d1"))
+    mux.default_message_handle(named("d2"))
+    assert mux(req("voice")) == "d2"
+
+
+def test_decorator_forms() -> None:
+    mux = MessageServeMux()
+
+    @mux.message("text")
+    def text(request: Any) -> str:
+        return "text"
+
+    @mux.message("text", match=re.compile("!$"))
+    def shout(request: Any) -> str:
+        return "shout"
+
+    @mux.event("click", key="K")
+    def click(request: Any) -> str:
+        return "click K"
+
+    @mux.event("view")
+    def view(request: Any) -> str:
+        return "view"
+
+    @mux.default_message
+    def other(request: Any) -> str:
+        return "other"
+
+    @mux.default_event
+    def other_event(request: Any) -> str:
+        return "other event"
+
+    assert text(None) == "text"  # the decorators return the function itself
+    assert mux(req("text", Content="hi")) == "text"
+    assert mux(req("text", Content="hi!")) == "shout"
+    assert mux(req("event", Event="click", EventKey="K")) == "click K"
+    assert mux(req("event", Event="view")) == "view"
+    assert mux(req("link")) == "other"
+    assert mux(req("event", Event="click", EventKey="J")) == "other event"
+
+
+def test_registration_is_validated() -> None:
+    mux = MessageServeMux()
+    with pytest.raises(TypeError):
+        mux.message_handle("text", named("x"), match="^a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        mux.event_handle("click", named("x"), key=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        mux.message_handle("", named("x"))
+    with pytest.raises(TypeError):
+        mux.message_handle("text", "not callable")  # type: ignore[arg-type]
+
+
+def test_mux_serves_sync_and_async_handlers_through_the_server() -> None:
+    mux = MessageServeMux()
+
+    @mux.message("text")
+    def echo(request: Any) -> TextReply:
+        return TextReply("sync " + request.msg.content)
+
+    @mux.event("click")
+    async def clicked(request: Any) -> TextReply:
+        return TextReply("async " + request.msg.event_key)
+
+    wechat = WeChat()
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, mux)
+    query, body = wechat.text("hi")
+    response = serve_http("POST", query, body, agent)
+    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "sync hi"
+    query, body = wechat.post(inner_xml("event", Event="click", EventKey="K1"))
+    response = asyncio.run(serve_http_async("POST", query, body, agent))
+    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "async K1"
+    assert serve_http("POST", query, body, agent).status == 500  # async under the sync server
+    query, body = wechat.post(inner_xml("voice", MediaId="m"))
+    assert serve_http("POST", query, body, agent).body == b""

@@ -1,0 +1,453 @@
+"""serve_http / serve_http_async / write_response: every check of API.md section 3."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import wxcorp_fast
+from wxcorp_fast import (
+    CorpIdMismatchError,
+    DefaultAgentServer,
+    Request,
+    Response,
+    serve_http,
+    serve_http_async,
+    write_response,
+)
+from wxcorp_fast.errors import CallbackError
+from wxcorp_fast.replies import TextReply
+from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat, inner_xml
+
+OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+NEWER_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210abcdefg"
+
+
+class Recorder:
+    """A message handler that records its requests and answers with ``reply``."""
+
+    def __init__(self, reply: Any = None) -> None:
+        self.reply = reply
+        self.requests: list[Request] = []
+
+    def __call__(self, request: Request) -> Any:
+        self.requests.append(request)
+        return self.reply(request) if callable(self.reply) else self.reply
+
+
+@pytest.fixture
+def wechat() -> WeChat:
+    return WeChat()
+
+
+@pytest.fixture
+def handler() -> Recorder:
+    return Recorder(lambda r: TextReply("echo: " + r.msg.content))
+
+
+@pytest.fixture
+def agent(handler: Recorder) -> DefaultAgentServer:
+    return DefaultAgentServer(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY, handler)
+
+
+def rejected(response: Response, error: type[CallbackError]) -> None:
+    assert response.status == 400
+    assert response.body == f"{error.__name__} ({error.code})\n".encode()
+    assert ("Content-Type", "text/plain; charset=utf-8") in response.headers
+
+
+# -- POST -------------------------------------------------------------------------------
+
+
+def test_post_builds_the_request_and_encrypts_the_reply(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder) -> None:
+    query, body = wechat.text("hi")
+    marker = object()
+    response = serve_http("POST", query, body, agent, http_request=marker)
+    assert response.status == 200
+    assert ("Content-Length", str(len(response.body))) in response.headers
+    request = handler.requests[0]
+    assert request.http_request is marker
+    assert request.query == query
+    assert request.msg_signature == query["msg_signature"]
+    assert request.timestamp == int(query["timestamp"])
+    assert request.nonce == wechat.nonce
+    assert request.raw_msg_xml == inner_xml("text", Content="hi", MsgId=1)
+    assert request.msg.content == "hi" and request.msg.msg_id == 1
+    assert request.aes_key == wechat.aes_key
+    assert request.random == wechat.random
+    assert (request.corp_id, request.agent_id, request.agent_token) == (v.CORP_ID, 218, v.TOKEN)
+    reply = wxcorp_fast.parse_message(wechat.open_reply(response.body, query))
+    assert reply.content == "echo: hi"
+    assert (reply.to_user_name, reply.from_user_name) == ("zhangsan", v.CORP_ID)
+    assert reply.create_time == request.timestamp
+
+
+def test_two_replies_to_one_request_use_fresh_randoms(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    query, body = wechat.text()
+    first = serve_http("POST", query, body, agent).body
+    second = serve_http("POST", query, body, agent).body
+    assert first != second
+    assert wechat.open_reply(first, query) == wechat.open_reply(second, query)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"<xml><MsgType>text</MsgType></xml>", "<xml><MsgType>text</MsgType></xml>"],
+    ids=["bytes", "str"],
+)
+def test_inner_xml_replies_are_encrypted_as_given(wechat: WeChat, reply: bytes | str) -> None:
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
+    query, body = wechat.text()
+    response = serve_http("POST", query, body, agent)
+    assert wechat.open_reply(response.body, query) == b"<xml><MsgType>text</MsgType></xml>"
+
+
+def test_none_reply_is_an_empty_200(wechat: WeChat) -> None:
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, Recorder(None))
+    query, body = wechat.text()
+    response = serve_http("POST", query, body, agent)
+    assert (response.status, response.body) == (200, b"")
+    assert ("Content-Length", "0") in response.headers
+
+
+@pytest.mark.parametrize("drop", ["msg_signature", "timestamp", "nonce"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_missing_or_empty_signed_parameter(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder, drop: str, method: str) -> None:
+    query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
+    for broken in ({k: q for k, q in query.items() if k != drop}, {**query, drop: ""}):
+        rejected(serve_http(method, broken, body, agent), wxcorp_fast.SignatureError)
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize("timestamp", ["12a", "-5", "+5", " 5", "1_000", "\uff11\uff12", "1" * 21, "1.5"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_timestamp_must_be_an_integer(wechat: WeChat, agent: DefaultAgentServer, timestamp: str, method: str) -> None:
+    query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
+    rejected(serve_http(method, {**query, "timestamp": timestamp}, body, agent, replay_window=None), wxcorp_fast.SignatureError)
+
+
+@pytest.mark.parametrize("signature", ["0" * 40, "short", "é" * 40, ""])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_bad_signature(wechat: WeChat, agent: DefaultAgentServer, signature: str, method: str) -> None:
+    query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
+    rejected(serve_http(method, {**query, "msg_signature": signature}, body, agent), wxcorp_fast.SignatureError)
+
+
+def test_signature_covers_the_encrypt_text(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    query, body = wechat.text("one")
+    _, other_body = wechat.text("two")
+    rejected(serve_http("POST", query, other_body, agent), wxcorp_fast.SignatureError)
+
+
+@pytest.mark.parametrize("body", [b"", b"not xml", b"<xml><ToUserName>x</ToUserName></xml>", b'<!DOCTYPE x [<!ENTITY a "b">]><xml/>'])
+def test_bad_envelope(wechat: WeChat, agent: DefaultAgentServer, body: bytes) -> None:
+    query, _ = wechat.text()
+    rejected(serve_http("POST", query, body, agent), wxcorp_fast.XMLParseError)
+
+
+def test_corp_and_agent_checks(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder) -> None:
+    cases = [
+        wechat.text(envelope_to="wx_other_corp"),
+        wechat.text(envelope_agent=219),
+        wechat.text(frame_corp_id="wx_other_corp"),
+        wechat.post(inner_xml("text", to_user_name="wx_other_corp", Content="x")),
+        wechat.post(inner_xml("text", agent_id=219, Content="x")),
+        wechat.post(inner_xml("text", agent_id=None, Content="x")),
+        # AgentID 0 passes the envelope check, but only subscribe/unsubscribe may use it
+        wechat.post(inner_xml("text", agent_id=0, Content="x"), envelope_agent=0),
+        wechat.post(inner_xml("event", agent_id=0, Event="click"), envelope_agent=0),
+    ]
+    for query, body in cases:
+        rejected(serve_http("POST", query, body, agent), CorpIdMismatchError)
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize("event", ["subscribe", "unsubscribe"])
+def test_agent_id_0_is_allowed_for_subscription_events(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder, event: str) -> None:
+    query, body = wechat.post(inner_xml("event", agent_id=0, Event=event), envelope_agent=0)
+    assert serve_http("POST", query, body, agent).status == 200
+    assert handler.requests[0].agent_id == 0
+
+
+def test_empty_corp_id_skips_the_corp_and_agent_checks_only(wechat: WeChat, handler: Recorder) -> None:
+    agent = DefaultAgentServer("", 1, v.TOKEN, v.ENCODING_AES_KEY, handler)
+    other = WeChat(corp_id="wx_other_corp", agent_id=5)
+    query, body = other.text()
+    response = serve_http("POST", query, body, agent)
+    assert response.status == 200
+    assert handler.requests[0].corp_id == "wx_other_corp"
+    assert other.open_reply(response.body, query)  # the frame carries the envelope's corp id
+    # the consistency of envelope, frame and message is still checked
+    for query, body in (
+        other.text(envelope_to="wx_third"),
+        other.post(inner_xml("text", to_user_name="wx_third", agent_id=5, Content="x")),
+        other.post(inner_xml("text", to_user_name="wx_other_corp", agent_id=6, Content="x")),
+    ):
+        rejected(serve_http("POST", query, body, agent), CorpIdMismatchError)
+
+
+def test_undecryptable_message(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    query, body = wechat.text(aes_key=wxcorp_fast.decode_aes_key(OTHER_KEY))
+    response = serve_http("POST", query, body, agent)
+    assert response.status == 400
+    assert response.body in (b"DecryptError (-40007)\n", b"CorpIdMismatchError (-40005)\n")
+
+
+def test_bad_base64_in_a_signed_envelope(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    body = b"<xml><ToUserName>wx5823bf96d3bd56c7</ToUserName><Encrypt>@@@@</Encrypt><AgentID>218</AgentID></xml>"
+    query = wechat.query("@@@@")
+    rejected(serve_http("POST", query, body, agent), wxcorp_fast.Base64Error)
+
+
+# -- GET --------------------------------------------------------------------------------
+
+
+def test_get_answers_the_echostr(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder) -> None:
+    response = serve_http("GET", wechat.get(b"echo 42"), b"", agent)
+    assert (response.status, response.body) == (200, b"echo 42")
+    assert ("Content-Length", "7") in response.headers
+    assert handler.requests == []
+
+
+def test_get_with_the_docs_example(handler: Recorder) -> None:
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
+    query = {"msg_signature": v.ECHO_MSG_SIGNATURE, "timestamp": v.ECHO_TIMESTAMP, "nonce": v.ECHO_NONCE, "echostr": v.ECHOSTR}
+    response = serve_http("GET", query, b"", agent, replay_window=None)
+    assert response.body == b"1616140317555161061"
+    rejected(serve_http("GET", query, b"", agent), wxcorp_fast.StaleRequestError)
+
+
+def test_get_checks(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    rejected(serve_http("GET", {**wechat.get(), "echostr": ""}, b"", agent), wxcorp_fast.SignatureError)
+    rejected(serve_http("GET", wechat.query("not base64!", echostr="not base64!"), b"", agent), wxcorp_fast.Base64Error)
+    rejected(serve_http("GET", wechat.get(frame_corp_id="wx_other"), b"", agent), CorpIdMismatchError)
+    anyone = DefaultAgentServer("", 0, v.TOKEN, v.ENCODING_AES_KEY, Recorder())
+    assert serve_http("GET", wechat.get(b"x", frame_corp_id="wx_other"), b"", anyone).body == b"x"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "post"])
+def test_other_methods_get_405(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder, method: str) -> None:
+    query, body = wechat.text()
+    response = serve_http(method, query, body, agent)
+    assert response.status == 405
+    assert ("Allow", "GET, POST") in response.headers
+    assert handler.requests == []
+
+
+# -- replay window ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_replay_window(wechat: WeChat, agent: DefaultAgentServer, method: str) -> None:
+    def call(offset: int, **kw: Any) -> Response:
+        ts = int(time.time()) + offset
+        query, body = wechat.text(timestamp=ts) if method == "POST" else (wechat.get(timestamp=ts), b"")
+        return serve_http(method, query, body, agent, **kw)
+
+    assert call(-250).status == 200
+    assert call(250).status == 200
+    rejected(call(-400), wxcorp_fast.StaleRequestError)
+    rejected(call(400), wxcorp_fast.StaleRequestError)
+    rejected(call(-40, replay_window=30), wxcorp_fast.StaleRequestError)
+    assert call(-10**6, replay_window=None).status == 200
+
+
+def test_replay_window_is_checked_after_the_signature(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    query, body = wechat.text(timestamp=1)
+    rejected(serve_http("POST", {**query, "msg_signature": "0" * 40}, body, agent), wxcorp_fast.SignatureError)
+    rejected(serve_http("POST", query, body, agent), wxcorp_fast.StaleRequestError)
+
+
+# -- key rotation -----------------------------------------------------------------------
+
+
+def test_rotation_falls_back_to_the_last_key(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder) -> None:
+    old = wechat.aes_key
+    agent.update_aes_key(OTHER_KEY)
+    new = wxcorp_fast.decode_aes_key(OTHER_KEY)
+    # POST sealed with the old key: opened with it, answered with it
+    query, body = wechat.text("old")
+    response = serve_http("POST", query, body, agent)
+    assert handler.requests[-1].aes_key == old
+    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "echo: old"
+    # POST sealed with the new key
+    query, body = wechat.text("new", aes_key=new)
+    response = serve_http("POST", query, body, agent)
+    assert handler.requests[-1].aes_key == new
+    assert wechat.open_reply(response.body, query, aes_key=new)
+    # GET with either key
+    assert serve_http("GET", wechat.get(b"a"), b"", agent).body == b"a"
+    assert serve_http("GET", wechat.get(b"b", aes_key=new), b"", agent).body == b"b"
+    # two rotations later the first key is gone
+    agent.update_aes_key(NEWER_KEY)
+    query, body = wechat.text("old")
+    assert serve_http("POST", query, body, agent).status == 400
+    assert serve_http("GET", wechat.get(b"a"), b"", agent).status == 400
+
+
+class PlainAgent:
+    """An AgentServer that is not a DefaultAgentServer (the protocol is enough)."""
+
+    def __init__(self, current: bytes, last: bytes, handler: Any) -> None:
+        self.corp_id, self.agent_id, self.token = v.CORP_ID, v.AGENT_ID, v.TOKEN
+        self.current_aes_key, self.last_aes_key, self.message_handler = current, last, handler
+
+
+def test_any_agent_server_protocol_object(wechat: WeChat, handler: Recorder) -> None:
+    new = wxcorp_fast.decode_aes_key(OTHER_KEY)
+    agent = PlainAgent(new, wechat.aes_key, handler)
+    assert isinstance(agent, wxcorp_fast.AgentServer)
+    query, body = wechat.text("via protocol")
+    response = serve_http("POST", query, body, agent)
+    assert handler.requests[0].aes_key == wechat.aes_key
+    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "echo: via protocol"
+
+
+# -- handlers that fail -----------------------------------------------------------------
+
+
+def _raise(request: Request) -> None:
+    raise RuntimeError("boom in handler")
+
+
+def test_handler_raising_is_a_logged_500(wechat: WeChat, caplog: pytest.LogCaptureFixture) -> None:
+    state = {"fail": True}
+
+    def flaky(request: Request) -> TextReply:
+        if state["fail"]:
+            raise RuntimeError("boom in handler")
+        return TextReply("fine")
+
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, flaky)
+    query, body = wechat.text("secret plaintext")
+    with caplog.at_level(logging.ERROR, logger="wxcorp_fast.server"):
+        response = serve_http("POST", query, body, agent)
+    assert (response.status, response.body) == (500, b"Internal Server Error\n")
+    [record] = caplog.records
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert "boom in handler" in caplog.text
+    for secret in (v.TOKEN, v.ENCODING_AES_KEY, query["msg_signature"], "secret plaintext"):
+        assert secret not in record.getMessage()
+    state["fail"] = False  # and the server keeps serving
+    assert serve_http("POST", query, body, agent).status == 200
+
+
+@pytest.mark.parametrize("reply", [42, object(), TextReply], ids=["int", "object", "class"])
+def test_handler_returning_something_else_is_a_500(wechat: WeChat, reply: Any, caplog: pytest.LogCaptureFixture) -> None:
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
+    query, body = wechat.text()
+    assert serve_http("POST", query, body, agent).status == 500
+    assert caplog.records[-1].exc_info is not None
+
+
+def test_async_handler_under_sync_serve_http_is_a_logged_500(wechat: WeChat, caplog: pytest.LogCaptureFixture) -> None:
+    async def handler(request: Request) -> TextReply:
+        return TextReply("never")
+
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
+    query, body = wechat.text()
+    response = serve_http("POST", query, body, agent)  # the coroutine is closed: no warning
+    assert response.status == 500
+    assert "serve_http_async" in caplog.text
+
+
+# -- invalid-request handler ------------------------------------------------------------
+
+
+def test_default_invalid_request_answer_is_logged_without_secrets(wechat: WeChat, agent: DefaultAgentServer, caplog: pytest.LogCaptureFixture) -> None:
+    query, body = wechat.text("plaintext")
+    bad = {**query, "msg_signature": "f" * 40}
+    with caplog.at_level(logging.WARNING, logger="wxcorp_fast.server"):
+        response = serve_http("POST", bad, body, agent)
+    assert response.body == b"SignatureError (-40001)\n"
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "rejected callback: SignatureError (-40001)"
+
+
+def test_custom_invalid_request_handler(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    seen: list[tuple[Any, CallbackError]] = []
+
+    def custom(http_request: Any, error: CallbackError) -> Response | None:
+        seen.append((http_request, error))
+        return Response(403, [], b"no") if isinstance(error, wxcorp_fast.SignatureError) else None
+
+    query, body = wechat.text()
+    marker = object()
+    response = serve_http("POST", {**query, "nonce": ""}, body, agent, custom, marker)
+    assert (response.status, response.body) == (403, b"no")
+    assert seen[0][0] is marker and isinstance(seen[0][1], wxcorp_fast.SignatureError)
+    rejected(serve_http("POST", query, b"junk", agent, custom), wxcorp_fast.XMLParseError)
+
+    def broken(http_request: Any, error: CallbackError) -> Response | None:
+        raise RuntimeError("handler bug")
+
+    assert serve_http("POST", query, b"junk", agent, broken).status == 500
+
+
+# -- write_response ---------------------------------------------------------------------
+
+
+def test_write_response(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder) -> None:
+    query, body = wechat.text("hi")
+    serve_http("POST", query, body, agent)
+    request = handler.requests[0]
+    envelope = write_response(request, TextReply("later"))
+    assert wxcorp_fast.parse_message(wechat.open_reply(envelope, query)).content == "later"
+    assert wechat.open_reply(write_response(request, b"<xml/>"), query) == b"<xml/>"
+    assert write_response(request, None) == b""
+
+
+# -- serve_http_async -------------------------------------------------------------------
+
+
+def test_async_handlers_are_awaited(wechat: WeChat) -> None:
+    async def handler(request: Request) -> TextReply:
+        await asyncio.sleep(0)
+        return TextReply("async " + request.msg.content)
+
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
+    query, body = wechat.text("hi")
+    response = asyncio.run(serve_http_async("POST", query, body, agent))
+    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "async hi"
+
+
+def test_async_get_and_errors(wechat: WeChat, agent: DefaultAgentServer) -> None:
+    assert asyncio.run(serve_http_async("GET", wechat.get(b"e"), b"", agent)).body == b"e"
+    assert asyncio.run(serve_http_async("PUT", {}, b"", agent)).status == 405
+    query, body = wechat.text()
+    rejected(asyncio.run(serve_http_async("POST", {**query, "nonce": ""}, body, agent)), wxcorp_fast.SignatureError)
+    failing = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, _raise)
+    assert asyncio.run(serve_http_async("POST", query, body, failing)).status == 500
+
+
+def test_sync_handlers_run_inline_or_in_a_thread(wechat: WeChat) -> None:
+    threads: list[int] = []
+
+    def sync_handler(request: Request) -> TextReply:
+        threads.append(threading.get_ident())
+        return TextReply("sync")
+
+    async def async_handler(request: Request) -> TextReply:
+        threads.append(threading.get_ident())
+        return TextReply("async")
+
+    query, body = wechat.text()
+    for handler in (sync_handler, async_handler):
+        agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
+        for in_thread in (False, True):
+            async def run() -> tuple[Response, int]:
+                response = await serve_http_async("POST", query, body, agent, run_sync_in_thread=in_thread)
+                return response, threading.get_ident()
+
+            response, loop_thread = asyncio.run(run())
+            assert response.status == 200
+            moved = handler is sync_handler and in_thread
+            assert (threads[-1] != loop_thread) is moved
