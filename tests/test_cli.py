@@ -252,7 +252,14 @@ def test_bad_agent_id_in_the_environment_is_a_usage_error() -> None:
         timeout=60, check=False,
     )
     assert proc.returncode == 2
-    assert "WXCORP_AGENT_ID must be an integer" in proc.stderr
+    assert "must be an integer (flag or WXCORP_AGENT_ID), not 'abc'" in proc.stderr
+    # other commands do not read the credentials
+    info = subprocess.run(
+        [sys.executable, "-m", "wxcorp_fast", "info"],
+        env=_credentials_env(WXCORP_AGENT_ID="abc"), capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+    assert info.returncode == 0, info.stderr
 
 
 def test_simulate_against_nothing_fails() -> None:

@@ -18,10 +18,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import wxcorp_fast
 from wxcorp_fast import _impl
+
+if TYPE_CHECKING:
+    from wxcorp_fast.testing import CallbackSimulator
 
 __all__ = ["build_parser", "main", "self_check"]
 
@@ -143,39 +146,41 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- serve, simulate, demo
 
-# (flag, environment variable, type, default) of the credentials of one agent.
-_CREDENTIALS: Final = (
-    ("--corp-id", "WXCORP_CORP_ID", str, "wx5823bf96d3bd56c7"),
-    ("--agent-id", "WXCORP_AGENT_ID", int, 218),
-    ("--token", "WXCORP_TOKEN", str, None),
-    ("--encoding-aes-key", "WXCORP_ENCODING_AES_KEY", str, None),
-)
 URL_LINE: Final = "callback URL: "
 DEMO_START_TIMEOUT: Final = 60.0
+
+
+def _agent_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer (flag or WXCORP_AGENT_ID), not {text!r}"
+        ) from None
 
 
 def _add_credentials(parser: argparse.ArgumentParser) -> None:
     """Add the agent's credential flags, each defaulting to its WXCORP_* variable."""
     from wxcorp_fast.testing import vectors
 
-    fallback = {"--token": vectors.TOKEN, "--encoding-aes-key": vectors.ENCODING_AES_KEY}
     group = parser.add_argument_group(
         "agent credentials",
         "each flag falls back to its environment variable, then to the WeChat Work docs' "
         "example (corp wx5823bf96d3bd56c7, agent 218)",
     )
-    for flag, env, kind, default in _CREDENTIALS:
-        value = os.environ.get(env) or default or fallback[flag]
-        if kind is int:
-            try:
-                value = int(value)
-            except ValueError:
-                parser.error(f"{env} must be an integer")
-        group.add_argument(flag, type=kind, default=value, metavar=env.removeprefix("WXCORP_"),
-                           help=f"(env {env})")
+    credentials: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+        ("--corp-id", "WXCORP_CORP_ID", str, vectors.CORP_ID),
+        ("--agent-id", "WXCORP_AGENT_ID", _agent_id, str(vectors.AGENT_ID)),
+        ("--token", "WXCORP_TOKEN", str, vectors.TOKEN),
+        ("--encoding-aes-key", "WXCORP_ENCODING_AES_KEY", str, vectors.ENCODING_AES_KEY),
+    )
+    for flag, env, kind, default in credentials:
+        # a string default goes through `type` too, and only for the command in use
+        group.add_argument(flag, type=kind, default=os.environ.get(env) or default,
+                           metavar=env.removeprefix("WXCORP_"), help=f"(env {env})")
 
 
-def _simulator(args: argparse.Namespace, concurrency: int = 1) -> Any:
+def _simulator(args: argparse.Namespace, concurrency: int = 1) -> CallbackSimulator:
     import urllib3
 
     from wxcorp_fast.testing import CallbackSimulator
