@@ -211,6 +211,15 @@ def test_demo_verifies_every_reply() -> None:
         assert secret not in proc.stdout + proc.stderr
 
 
+def test_demo_passes_its_credentials_to_serve() -> None:
+    proc = run_cli("demo", "--count", "18", "--workers", "1", "-q", "--corp-id", "wwDEMO",
+                   "--agent-id", "5", "--token", "demo-token", "--encoding-aes-key", OTHER_KEY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "serve: echo bot for corp wwDEMO, agent 5" in proc.stderr
+    assert "docs' example" not in proc.stderr
+    assert "18 verified, 0 failed" in proc.stdout
+
+
 def test_serve_then_simulate_and_a_failing_simulation() -> None:
     with running_serve() as (url, banner):
         assert "corp wx5823bf96d3bd56c7, agent 218" in banner

@@ -274,13 +274,17 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Start ``serve`` on a free 127.0.0.1 port, run ``simulate --echo`` on it, stop it."""
-    credentials = [
-        f"--corp-id={args.corp_id}", f"--agent-id={args.agent_id}",
-        f"--token={args.token}", f"--encoding-aes-key={args.encoding_aes_key}",
-    ]
+    # credentials through the environment: a command line is visible to every local user
+    env = {
+        **os.environ,
+        "WXCORP_CORP_ID": args.corp_id,
+        "WXCORP_AGENT_ID": str(args.agent_id),
+        "WXCORP_TOKEN": args.token,
+        "WXCORP_ENCODING_AES_KEY": args.encoding_aes_key,
+    }
     command = [sys.executable, "-m", "wxcorp_fast", "serve", "--host", "127.0.0.1",
-               "--port", "0", "--workers", str(args.workers), *credentials]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+               "--port", "0", "--workers", str(args.workers)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         url = _wait_for_url(proc, DEMO_START_TIMEOUT)
         if url is None:
