@@ -154,7 +154,9 @@ def uvicorn(
     """A uvicorn server for ``app`` (a factory ``module:function`` unless ``factory=False``).
 
     The interface is set to ASGI 3: uvicorn's auto-detection takes a bound ``async def``
-    method (such as a frontend's ``.asgi``) for an ASGI 2 application.
+    method (such as a frontend's ``.asgi``) for an ASGI 2 application. With ``workers`` > 1
+    uvicorn leaves TCP_NODELAY off (uvicorn issue #3149): fine for tests, not for timing
+    (bench/uvicorn_workers.py has the fix).
     """
     argv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}",
             "--workers", str(workers),
