@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -451,3 +453,41 @@ def test_sync_handlers_run_inline_or_in_a_thread(wechat: WeChat) -> None:
             assert response.status == 200
             moved = handler is sync_handler and in_thread
             assert (threads[-1] != loop_thread) is moved
+
+
+# -- hostile input ----------------------------------------------------------------------
+
+_PARAM = st.sampled_from(["msg_signature", "timestamp", "nonce", "echostr", "x"])
+
+
+@settings(max_examples=200)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+    query=st.dictionaries(_PARAM, st.text(max_size=60)),
+    body=st.binary(max_size=300) | st.sampled_from([b"<xml><Encrypt>AAAA</Encrypt></xml>", b"<xml/>"]),
+)
+def test_hostile_requests_get_an_answer_without_secrets(method: str, query: dict[str, str], body: bytes) -> None:
+    calls: list[Request] = []
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, calls.append)
+    response = serve_http(method, query, body, agent)
+    assert response.status in (400, 405)
+    assert calls == []
+    for secret in (v.TOKEN.encode(), v.ENCODING_AES_KEY.encode()):
+        assert secret not in response.body
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_tampered_callbacks_are_rejected(data: st.DataObject) -> None:
+    wechat = WeChat()
+    calls: list[Request] = []
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, calls.append)
+    query, body = wechat.text("tamper me")
+    position = data.draw(st.integers(0, len(body) - 1))
+    byte = data.draw(st.integers(0, 255).filter(lambda b: b != body[position]))
+    tampered = body[:position] + bytes([byte]) + body[position + 1 :]
+    response = serve_http("POST", query, tampered, agent)
+    if response.status == 200:  # only bytes outside what is signed and checked may change
+        assert calls[0].raw_msg_xml == inner_xml("text", Content="tamper me", MsgId=1)
+    else:
+        assert response.status == 400 and calls == []

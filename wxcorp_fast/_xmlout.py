@@ -27,7 +27,7 @@ def check_text(text: str, what: str) -> str:
     """Return ``text`` if XML 1.0 can carry it, else raise ``ValueError`` naming ``what``."""
     if not isinstance(text, str):
         raise TypeError(f"{what} must be str, not {type(text).__name__}")
-    if _NOT_XML_CHAR.search(text) is not None:
+    if not (text.isascii() and text.isprintable()) and _NOT_XML_CHAR.search(text) is not None:
         raise ValueError(f"{what} contains a character XML 1.0 does not allow")
     return text
 

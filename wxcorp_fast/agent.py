@@ -9,17 +9,16 @@ previous key (WeChat keeps using it for a while after the admin changes it) stil
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from ._impl import core
 from .errors import MSG_AES_KEY_RAW, InvalidAESKeyError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .server import Request
 
-__all__ = ["AgentServer", "DefaultAgentServer"]
+__all__ = ["AgentServer", "DefaultAgentServer", "AgentSettings", "agent_settings"]
 
 
 @runtime_checkable
@@ -63,8 +62,37 @@ def _aes_key(aes_key: str | bytes) -> bytes:
     raise TypeError("aes_key must be the EncodingAESKey (str) or 32 bytes")
 
 
+class AgentSettings(NamedTuple):
+    """Everything ``serve_http`` reads of an agent, read at once (one consistent snapshot)."""
+
+    corp_id: str
+    agent_id: int
+    token: str
+    current_aes_key: bytes
+    last_aes_key: bytes
+    message_handler: Callable[[Request], Any]
+
+
+def agent_settings(agent_server: AgentServer) -> AgentSettings:
+    """Return a snapshot of ``agent_server``'s settings (one read for a DefaultAgentServer)."""
+    if type(agent_server) is DefaultAgentServer:
+        return agent_server._settings
+    return AgentSettings(
+        agent_server.corp_id,
+        agent_server.agent_id,
+        agent_server.token,
+        agent_server.current_aes_key,
+        agent_server.last_aes_key,
+        agent_server.message_handler,
+    )
+
+
 class DefaultAgentServer:
     """An ``AgentServer`` holding its settings, with AES key rotation.
+
+    All settings live in one immutable ``AgentSettings`` tuple; ``update_aes_key`` builds a
+    new one and swaps it in, so a request reads a consistent (current, last) pair without a
+    lock while keys rotate.
 
     Args:
         corp_id: the corp id (``""`` skips the corp and agent checks).
@@ -77,7 +105,7 @@ class DefaultAgentServer:
         InvalidAESKeyError (-40004): ``aes_key`` is not a valid key.
     """
 
-    __slots__ = ("_corp_id", "_agent_id", "_token", "_keys", "_handler", "_lock")
+    __slots__ = ("_settings", "_lock")
 
     def __init__(
         self,
@@ -94,50 +122,47 @@ class DefaultAgentServer:
         if not callable(message_handler):
             raise TypeError("message_handler must be callable")
         key = _aes_key(aes_key)
-        self._corp_id = corp_id
-        self._agent_id = agent_id
-        self._token = token
-        self._keys: tuple[bytes, bytes] = (key, key)
-        self._handler = message_handler
+        self._settings = AgentSettings(corp_id, agent_id, token, key, key, message_handler)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"DefaultAgentServer(corp_id={self._corp_id!r}, agent_id={self._agent_id!r})"
+        return f"DefaultAgentServer(corp_id={self.corp_id!r}, agent_id={self.agent_id!r})"
 
     @property
     def corp_id(self) -> str:
         """The corp id."""
-        return self._corp_id
+        return self._settings.corp_id
 
     @property
     def agent_id(self) -> int:
         """The agent id."""
-        return self._agent_id
+        return self._settings.agent_id
 
     @property
     def token(self) -> str:
         """The callback Token."""
-        return self._token
+        return self._settings.token
 
     @property
     def current_aes_key(self) -> bytes:
         """The AES key in use."""
-        return self._keys[0]
+        return self._settings.current_aes_key
 
     @property
     def last_aes_key(self) -> bytes:
         """The previous AES key (equal to the current one before any rotation)."""
-        return self._keys[1]
+        return self._settings.last_aes_key
 
     @property
     def aes_keys(self) -> tuple[bytes, bytes]:
         """``(current, last)``, read together (one consistent pair during a rotation)."""
-        return self._keys
+        settings = self._settings
+        return settings.current_aes_key, settings.last_aes_key
 
     @property
     def message_handler(self) -> Callable[[Request], Any]:
         """The message handler."""
-        return self._handler
+        return self._settings.message_handler
 
     def update_aes_key(self, aes_key: str | bytes) -> None:
         """Make ``aes_key`` current and keep the current key as the last one.
@@ -149,6 +174,8 @@ class DefaultAgentServer:
         """
         key = _aes_key(aes_key)
         with self._lock:
-            current = self._keys[0]
-            if key != current:
-                self._keys = (key, current)
+            settings = self._settings
+            if key != settings.current_aes_key:
+                self._settings = settings._replace(
+                    current_aes_key=key, last_aes_key=settings.current_aes_key
+                )

@@ -21,27 +21,28 @@ __all__ = ["TextReply", "ImageReply", "VoiceReply", "VideoReply", "NewsReply", "
 MAX_ARTICLES: Final = 8
 
 
-#: User and corp names already checked, so that a busy agent checks each name once.
-_CHECKED_NAMES: set[str] = set()
-_MAX_CHECKED_NAMES: Final = 4096
+#: User and corp names already checked -> their CDATA text, so that a busy agent checks and
+#: escapes each name once. Bounded: cleared when full.
+_NAMES: dict[str, str] = {}
+_MAX_NAMES: Final = 4096
 
 
-def _check_name(name: str, what: str) -> None:
-    if name not in _CHECKED_NAMES:
-        check_text(name, what)
-        if len(_CHECKED_NAMES) >= _MAX_CHECKED_NAMES:
-            _CHECKED_NAMES.clear()
-        _CHECKED_NAMES.add(name)
+def _name(name: str, what: str) -> str:
+    cached = _NAMES.get(name)
+    if cached is None:
+        cached = cdata(check_text(name, what))
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+        _NAMES[name] = cached
+    return cached
 
 
 def _head(to_user_name: str, from_user_name: str, create_time: int, msg_type: str) -> str:
-    _check_name(to_user_name, "to_user_name")
-    _check_name(from_user_name, "from_user_name")
     if type(create_time) is not int:
         raise TypeError("create_time must be int")
     return (
-        f"<xml><ToUserName><![CDATA[{cdata(to_user_name)}]]></ToUserName>"
-        f"<FromUserName><![CDATA[{cdata(from_user_name)}]]></FromUserName>"
+        f"<xml><ToUserName><![CDATA[{_name(to_user_name, 'to_user_name')}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{_name(from_user_name, 'from_user_name')}]]></FromUserName>"
         f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
     )
 

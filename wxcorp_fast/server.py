@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._impl import core
-from .agent import AgentServer, DefaultAgentServer
+from .agent import AgentServer, AgentSettings, agent_settings
 from .errors import (
     CallbackError,
     CorpIdMismatchError,
@@ -77,6 +77,14 @@ MSG_FRAME_CORP: Final = "corp_id in frame is not the envelope's ToUserName"
 MSG_INNER_CORP: Final = "message ToUserName is not the envelope's"
 MSG_INNER_AGENT: Final = "message AgentID is not the envelope's"
 MSG_AGENT: Final = "AgentID is not the agent's"
+
+# The core's functions, bound once (the hot path looks them up per request otherwise).
+_parse_envelope = core.parse_envelope
+_parse_message = core.parse_message
+_decrypt_msg = core.decrypt_msg
+_msg_signature = core.msg_signature
+_compare_digest = hmac.compare_digest
+_now = time.time
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _XML: Final = "application/xml; charset=utf-8"
@@ -186,24 +194,18 @@ def _signed_params(query: Mapping[str, str]) -> tuple[str, str, str, int]:
 
 
 def _check_signature(token: str, ts_text: str, nonce: str, encrypt: str, given: str) -> None:
-    expected = core.msg_signature(token, ts_text, nonce, encrypt)
-    if not (given.isascii() and hmac.compare_digest(expected, given)):
+    expected = _msg_signature(token, ts_text, nonce, encrypt)
+    if not (given.isascii() and _compare_digest(expected, given)):
         raise SignatureError(MSG_SIGNATURE_MISMATCH)
 
 
 def _check_fresh(timestamp: int, replay_window: float | None) -> None:
-    if replay_window is not None and abs(time.time() - timestamp) > replay_window:
+    if replay_window is not None and abs(_now() - timestamp) > replay_window:
         raise StaleRequestError(MSG_STALE)
 
 
-def _aes_keys(agent_server: AgentServer) -> tuple[bytes, bytes]:
-    if isinstance(agent_server, DefaultAgentServer):
-        return agent_server.aes_keys  # one consistent pair during a rotation
-    return agent_server.current_aes_key, agent_server.last_aes_key
-
-
 def _open(
-    encrypt: str, agent_server: AgentServer, frame_corp_id: str | None
+    encrypt: str, agent: AgentSettings, frame_corp_id: str | None
 ) -> tuple[bytes, bytes, bytes]:
     """Decrypt with the current key, else the last: ``(aes_key, random, msg)``.
 
@@ -211,58 +213,59 @@ def _open(
     ``frame_corp_id`` (when given), counts as failed. Base64 errors do not depend on the
     key and are raised at once.
     """
-    current, last = _aes_keys(agent_server)
+    current = agent.current_aes_key
     error: CallbackError
     try:
-        random, msg, corp_id = core.decrypt_msg(encrypt, current)
+        random, msg, corp_id = _decrypt_msg(encrypt, current)
     except DecryptError as exc:
         error = exc
     else:
         if frame_corp_id is None or corp_id == frame_corp_id:
             return current, random, msg
         error = CorpIdMismatchError(MSG_FRAME_CORP)
+    last = agent.last_aes_key
     if last == current:
         raise error
-    random, msg, corp_id = core.decrypt_msg(encrypt, last)
+    random, msg, corp_id = _decrypt_msg(encrypt, last)
     if frame_corp_id is not None and corp_id != frame_corp_id:
         raise CorpIdMismatchError(MSG_FRAME_CORP)
     return last, random, msg
 
 
-def _verify_url(query: Mapping[str, str], agent_server: AgentServer, replay_window: float | None) -> Response:
+def _verify_url(
+    query: Mapping[str, str], agent: AgentSettings, replay_window: float | None
+) -> Response:
     sig, ts_text, nonce, timestamp = _signed_params(query)
     echostr = query.get("echostr")
     if not echostr:
         raise SignatureError(MSG_MISSING_ECHOSTR)
-    _check_signature(agent_server.token, ts_text, nonce, echostr, sig)
+    _check_signature(agent.token, ts_text, nonce, echostr, sig)
     _check_fresh(timestamp, replay_window)
-    _, _, echo = _open(echostr, agent_server, agent_server.corp_id or None)
+    _, _, echo = _open(echostr, agent, agent.corp_id or None)
     return Response(200, [("Content-Type", _TEXT), ("Content-Length", str(len(echo)))], echo)
 
 
 def _verify_message(
     query: Mapping[str, str],
     body: bytes,
-    agent_server: AgentServer,
+    agent: AgentSettings,
     http_request: Any,
     replay_window: float | None,
 ) -> Request:
     sig, ts_text, nonce, timestamp = _signed_params(query)
-    envelope = core.parse_envelope(body)
-    corp_id = envelope.to_user_name
-    agent_id = envelope.agent_id
-    want_corp_id = agent_server.corp_id
-    want_agent_id = agent_server.agent_id
+    corp_id, agent_id, encrypt = _parse_envelope(body)
+    want_corp_id = agent.corp_id
+    want_agent_id = agent.agent_id
     if want_corp_id:
         if corp_id != want_corp_id:
             raise CorpIdMismatchError(MSG_ENVELOPE_CORP)
         if agent_id != want_agent_id and agent_id != 0:
             raise CorpIdMismatchError(MSG_ENVELOPE_AGENT)
-    token = agent_server.token
-    _check_signature(token, ts_text, nonce, envelope.encrypt, sig)
+    token = agent.token
+    _check_signature(token, ts_text, nonce, encrypt, sig)
     _check_fresh(timestamp, replay_window)
-    aes_key, random, xml = _open(envelope.encrypt, agent_server, corp_id)
-    msg = core.parse_message(xml)
+    aes_key, random, xml = _open(encrypt, agent, corp_id)
+    msg = _parse_message(xml)
     if msg.to_user_name != corp_id:
         raise CorpIdMismatchError(MSG_INNER_CORP)
     if msg.agent_id != agent_id:
@@ -291,51 +294,47 @@ def _verify_message(
 
 # -- replies -----------------------------------------------------------------------------
 
+#: (token, aes_key, corp_id) -> MsgCrypto, for the reply envelopes (bounded; cleared when full).
 _CODECS: dict[tuple[str, bytes, str], Any] = {}
 _MAX_CODECS: Final = 64
 
 
-def _codec(token: str, aes_key: bytes, corp_id: str) -> Any:
-    """Return the cached ``MsgCrypto`` for one (token, key, corp id)."""
-    ident = (token, aes_key, corp_id)
+def _seal(request: Request, inner: bytes) -> bytes:
+    """Encrypt ``inner`` for ``request`` with the cached ``MsgCrypto`` of its token, key and corp."""
+    ident = (request.agent_token, request.aes_key, request.corp_id)
     codec = _CODECS.get(ident)
     if codec is None:
-        encoding_aes_key = base64.b64encode(aes_key)[:43].decode("ascii")
-        codec = core.MsgCrypto(token, encoding_aes_key, corp_id)
+        encoding_aes_key = base64.b64encode(request.aes_key)[:43].decode("ascii")
+        codec = core.MsgCrypto(request.agent_token, encoding_aes_key, request.corp_id)
         if len(_CODECS) >= _MAX_CODECS:
             _CODECS.clear()
         _CODECS[ident] = codec
-    return codec
+    envelope: bytes = codec.encrypt(inner, request.nonce, request.timestamp)
+    return envelope
 
 
 def _inner_xml(request: Request, reply: object) -> bytes:
     """Render a handler's reply into inner XML (``b""`` for no reply)."""
+    render = getattr(reply, "render", None)
+    if render is not None:
+        msg = request.msg
+        xml = render(msg.from_user_name, msg.to_user_name, request.timestamp)
+        if not isinstance(xml, bytes):
+            raise TypeError("a reply's render() must return bytes")
+        return xml
     if reply is None:
         return b""
     if isinstance(reply, bytes):
         return reply
     if isinstance(reply, str):
         return reply.encode()
-    render = getattr(reply, "render", None)
-    if render is None:
-        if inspect.iscoroutine(reply):
-            reply.close()  # never awaited: close it so it does not warn later
-        if inspect.isawaitable(reply):
-            raise TypeError(
-                "the message handler returned an awaitable; serve it with serve_http_async or .asgi"
-            )
-        raise TypeError(f"a message handler cannot return {type(reply).__name__}")
-    msg = request.msg
-    xml = render(msg.from_user_name, msg.to_user_name, request.timestamp)
-    if not isinstance(xml, bytes):
-        raise TypeError("a reply's render() must return bytes")
-    return xml
-
-
-def _seal(request: Request, inner: bytes) -> bytes:
-    codec = _codec(request.agent_token, request.aes_key, request.corp_id)
-    envelope: bytes = codec.encrypt(inner, request.nonce, request.timestamp)
-    return envelope
+    if inspect.iscoroutine(reply):
+        reply.close()  # never awaited: close it so it does not warn later
+    if inspect.isawaitable(reply):
+        raise TypeError(
+            "the message handler returned an awaitable; serve it with serve_http_async or .asgi"
+        )
+    raise TypeError(f"a message handler cannot return {type(reply).__name__}")
 
 
 def write_response(request: Request, reply: object) -> bytes:
@@ -383,7 +382,7 @@ def _claim(request: Request, dedupe: DedupeStore) -> tuple[str | None, Response 
 def _settle(dedupe: DedupeStore | None, key: str | None, inner: bytes | None) -> None:
     """Store the reply (``inner``) or forget the claim (``None``); store failures are logged."""
     if dedupe is None or key is None:
-        return
+        return  # no store, or the claim itself failed
     try:
         if inner is None:
             dedupe.discard(key)
@@ -418,10 +417,11 @@ def serve_http(
     The handler is called synchronously; one that returns an awaitable gets a 500 (use
     ``serve_http_async``).
     """
+    agent = agent_settings(agent_server)
     if method != "POST":
-        return _serve_other(method, query, agent_server, invalid_request_handler, http_request, replay_window)
+        return _serve_other(method, query, agent, invalid_request_handler, http_request, replay_window)
     try:
-        request = _verify_message(query, body, agent_server, http_request, replay_window)
+        request = _verify_message(query, body, agent, http_request, replay_window)
     except CallbackError as error:
         return reject(invalid_request_handler, http_request, error)
     key = None
@@ -430,14 +430,15 @@ def serve_http(
         if early is not None:
             return early
     try:
-        inner = _inner_xml(request, agent_server.message_handler(request))
+        inner = _inner_xml(request, agent.message_handler(request))
         response = _answer(request, inner)
     except Exception:
         return _handler_failed(dedupe, key)
     except BaseException:
         _settle(dedupe, key, None)
         raise
-    _settle(dedupe, key, inner)
+    if key is not None:
+        _settle(dedupe, key, inner)
     return response
 
 
@@ -460,10 +461,11 @@ async def serve_http_async(
     not an ``async def`` function in ``asyncio.to_thread``, for handlers that block; an
     awaitable it returns is still awaited on the loop. The dedupe store is called inline.
     """
+    agent = agent_settings(agent_server)
     if method != "POST":
-        return _serve_other(method, query, agent_server, invalid_request_handler, http_request, replay_window)
+        return _serve_other(method, query, agent, invalid_request_handler, http_request, replay_window)
     try:
-        request = _verify_message(query, body, agent_server, http_request, replay_window)
+        request = _verify_message(query, body, agent, http_request, replay_window)
     except CallbackError as error:
         return reject(invalid_request_handler, http_request, error)
     key = None
@@ -471,7 +473,7 @@ async def serve_http_async(
         key, early = _claim(request, dedupe)
         if early is not None:
             return early
-    handler = agent_server.message_handler
+    handler = agent.message_handler
     try:
         if run_sync_in_thread and not inspect.iscoroutinefunction(handler):
             reply = await asyncio.to_thread(handler, request)
@@ -486,14 +488,15 @@ async def serve_http_async(
     except BaseException:
         _settle(dedupe, key, None)
         raise
-    _settle(dedupe, key, inner)
+    if key is not None:
+        _settle(dedupe, key, inner)
     return response
 
 
 def _serve_other(
     method: str,
     query: Mapping[str, str],
-    agent_server: AgentServer,
+    agent: AgentSettings,
     invalid_request_handler: InvalidRequestHandler | None,
     http_request: Any,
     replay_window: float | None,
@@ -502,6 +505,6 @@ def _serve_other(
     if method != "GET":
         return method_not_allowed()
     try:
-        return _verify_url(query, agent_server, replay_window)
+        return _verify_url(query, agent, replay_window)
     except CallbackError as error:
         return reject(invalid_request_handler, http_request, error)

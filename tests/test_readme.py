@@ -1,0 +1,46 @@
+"""The README's callback-server example runs as shown and answers WeChat's requests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import wxcorp_fast
+
+from _callbacks import WeChat, inner_xml
+from _http import call_wsgi, environ
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def callback_server_example() -> str:
+    section = README.read_text(encoding="utf-8").split("## Callback server", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_readme_callback_server_example() -> None:
+    namespace: dict[str, Any] = {"__name__": "readme_example"}
+    exec(compile(callback_server_example(), str(README), "exec"), namespace)
+    app = namespace["app"]
+    wechat = WeChat()
+
+    query, body = wechat.text("hello")
+    status, _, out = call_wsgi(app, environ("POST", query, body))
+    assert status == 200
+    assert wxcorp_fast.parse_message(wechat.open_reply(out, query)).content == "you said: hello"
+
+    query, body = wechat.post(inner_xml("event", Event="click", EventKey="MENU_HELP"))
+    status, _, out = call_wsgi(app, environ("POST", query, body))
+    assert "repeat it" in wxcorp_fast.parse_message(wechat.open_reply(out, query)).content
+
+    query, body = wechat.post(inner_xml("image", PicUrl="http://x", MediaId="m", MsgId=7))
+    assert call_wsgi(app, environ("POST", query, body))[1:] == (
+        {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "0"}, b"",
+    )
+
+    assert call_wsgi(app, environ("GET", wechat.get(b"echo")))[2] == b"echo"
+    bad = {**wechat.get(), "msg_signature": "0" * 40}
+    assert call_wsgi(app, environ("GET", bad))[:3:2] == (400, b"SignatureError (-40001)\n")
