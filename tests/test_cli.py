@@ -289,3 +289,60 @@ def test_serve_without_gunicorn_says_how_to_get_it(
                         lambda name, *a: None if name == "gunicorn" else real_find_spec(name, *a))
     assert cli.main(["serve"]) == 2
     assert "pip install 'wxcorp-fast[server]'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- in-process parts
+
+
+def test_echo_bot_summaries() -> None:
+    from wxcorp_fast._echobot import summary
+    from wxcorp_fast.testing import CallbackSimulator
+
+    sim = CallbackSimulator(vectors.CORP_ID, vectors.AGENT_ID, vectors.TOKEN,
+                            vectors.ENCODING_AES_KEY)
+
+    def line(**selector: str) -> str:
+        return summary(wxcorp_fast.parse_message(sim.message_xml(**selector)))
+
+    assert line(**KINDS["click"]) == "event click key=MENU_CLICK_1"
+    assert line(**KINDS["LOCATION"]) == "event LOCATION at=23.104105,113.320107"
+    assert line(**KINDS["pic_weixin"]) == "event pic_weixin key=MENU_PIC pics=1"
+    assert line(**KINDS["change_contact"]) == (
+        "event change_contact change=update_user user=zhangsan")
+    assert line(**KINDS["subscribe"]) == "event subscribe"
+    assert line(**KINDS["voice"]) == (
+        "voice message media=1oIyqJq2iBZCNvKNkTqGWP7F7bHv1ijV4Jmmb48Fwcv8")
+    assert line(**KINDS["link"]).startswith("link message title=企业微信开发文档 url=https://")
+
+
+def test_summary_percentiles_and_failures() -> None:
+    from wxcorp_fast._simulate import Outcome, Summary
+
+    outcomes = [Outcome("text", i / 1000, None) for i in range(1, 101)]
+    outcomes += [Outcome("click", 0.5, "HTTP 400"), Outcome("click", 0.5, "HTTP 400"),
+                 Outcome("text", 0.2, "SignatureError (-40001)")]
+    summary = Summary("http://x/", outcomes, elapsed=2.0)
+    assert summary.percentile(0.5) == 0.052
+    assert summary.percentile(0.99) == 0.5
+    assert summary.failed == 3
+    text = summary.format()
+    assert "103 requests to http://x/ in 2.00 s: 100 verified, 3 failed" in text
+    assert "requests/s: 51.5" in text
+    assert text.endswith("failures by kind:\n  click: 2 x HTTP 400\n"
+                         "  text: 1 x SignatureError (-40001)")
+
+
+def test_progress_bar_without_a_terminal() -> None:
+    import io
+
+    from wxcorp_fast._simulate import Progress
+
+    stream = io.StringIO()
+    progress = Progress(20, stream)
+    for i in range(20):
+        progress.advance(failed=i == 3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 11  # the first request, then every tenth
+    assert lines[-1].startswith("[" + "#" * 30 + "] 20/20 ")
+    assert lines[-1].endswith(" req/s, 1 failed")
+    assert "\r" not in stream.getvalue()
