@@ -86,8 +86,8 @@ def test_every_kind_over_http(endpoint: str, sim: CallbackSimulator, calls_file:
     assert len(calls(calls_file)) - before == len(KINDS)
 
 
-def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], Any], int]]:
-    """name -> (send the request, expected status)."""
+def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], Any], int, str]]:
+    """name -> (send the request, expected status, expected error class in the answer)."""
     def post(query: dict[str, str], body: bytes, target: str = url) -> Any:
         return sim.send(target, query, body)
 
@@ -101,24 +101,27 @@ def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], A
     check = sim.url_verification()
     base = url.split("?")[0]
     return {
-        "bad signature": (lambda: post(bad_sig, good_body), 400),
-        "no signature": (lambda: post({}, good_body), 400),
-        "stale timestamp": (lambda: post(*stale), 400),
-        "future timestamp": (lambda: post(*future), 400),
-        "5 MB body": (lambda: post(good_query, big), 413),
-        "5 MB chunked body": (lambda: sim.send(url, good_query, big, chunked=True), 413),
-        "wrong agent": (lambda: post(*wrong_agent), 400),
-        "wrong corp": (lambda: post(*wrong_corp), 400),
+        "bad signature": (lambda: post(bad_sig, good_body), 400, "SignatureError"),
+        "no signature": (lambda: post({}, good_body), 400, "SignatureError"),
+        "stale timestamp": (lambda: post(*stale), 400, "StaleRequestError"),
+        "future timestamp": (lambda: post(*future), 400, "StaleRequestError"),
+        "5 MB body": (lambda: post(good_query, big), 413, ""),
+        "5 MB chunked body": (lambda: sim.send(url, good_query, big, chunked=True), 413, ""),
+        "wrong agent": (lambda: post(*wrong_agent), 400, "CorpIdMismatchError"),
+        "wrong corp": (lambda: post(*wrong_corp), 400, "CorpIdMismatchError"),
         "unknown agent_server": (
-            lambda: post(good_query, good_body, base + "?agent_server=nope"), 400),
-        "no agent_server": (lambda: post(good_query, good_body, base), 400),
-        "garbage XML": (lambda: post(good_query, b"<xml><Encrypt>\x00garbage"), 400),
-        "not XML": (lambda: post(good_query, b"\xff\xfe not xml at all"), 400),
+            lambda: post(good_query, good_body, base + "?agent_server=nope"), 400,
+            "UnknownAgentError"),
+        "no agent_server": (lambda: post(good_query, good_body, base), 400, "UnknownAgentError"),
+        "garbage XML": (
+            lambda: post(good_query, b"<xml><Encrypt>\x00garbage"), 400, "XMLParseError"),
+        "not XML": (lambda: post(good_query, b"\xff\xfe not xml at all"), 400, "XMLParseError"),
         "GET bad echostr signature": (
-            lambda: sim.send(url, {**check.query, "msg_signature": "1" * 40}, method="GET"), 400),
-        "PUT": (lambda: sim.send(url, good_query, good_body, method="PUT"), 405),
-        "DELETE": (lambda: sim.send(url, good_query, method="DELETE"), 405),
-        "HEAD": (lambda: sim.send(url, check.query, method="HEAD"), 405),
+            lambda: sim.send(url, {**check.query, "msg_signature": "1" * 40}, method="GET"),
+            400, "SignatureError"),
+        "PUT": (lambda: sim.send(url, good_query, good_body, method="PUT"), 405, ""),
+        "DELETE": (lambda: sim.send(url, good_query, method="DELETE"), 405, ""),
+        "HEAD": (lambda: sim.send(url, check.query, method="HEAD"), 405, ""),
     }
 
 
@@ -126,17 +129,17 @@ def test_hostile_requests_get_4xx_and_never_reach_the_handler(
     endpoint: str, sim: CallbackSimulator, calls_file: Path
 ) -> None:
     before = calls(calls_file)
-    statuses = {}
-    for name, (send, expected) in _hostile(sim, endpoint).items():
+    cases = _hostile(sim, endpoint)
+    answers = {}
+    for name, (send, _, _) in cases.items():
         result = send()
-        statuses[name] = result.status
         text = result.body.decode("utf-8", "replace")
+        answers[name] = (result.status, text.split(" ")[0] if result.status == 400 else "")
         assert not any(secret in text for secret in SECRETS), name
-        if expected == 405:
+        if result.status == 405:
             assert result.headers.get("Allow") == "GET, POST", name
         assert calls(calls_file) == before, f"the handler ran for: {name}"
-    expected = {name: status for name, (_, status) in _hostile(sim, endpoint).items()}
-    assert statuses == expected
+    assert answers == {name: (status, error) for name, (_, status, error) in cases.items()}
 
     # the server keeps answering good requests
     for _ in range(3):
@@ -156,8 +159,8 @@ MOUNTS: dict[str, Callable[[dict[str, str]], ServerProcess]] = {
 }
 
 
-def test_readme_has_both_mount_blocks() -> None:
-    os.environ.setdefault(_callback_apps.README_ENV, str(README))
+def test_readme_has_both_mount_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_callback_apps.README_ENV, str(README))
     for name in ("flask", "fastapi"):
         assert "app = " in _callback_apps.readme_block(name)
 
