@@ -62,10 +62,14 @@ def uvicorn_workers(app: str) -> ServerProcess:
 
 PAIRS: dict[str, tuple[App, App]] = {
     "gunicorn": (
-        App("wxcorp_fast (WSGI)",
-            lambda: gunicorn("wxcorp_fast._echobot:build_app()", workers=WORKERS, env=_env())),
-        App("Flask + wechatpy",
-            lambda: gunicorn("wechatpy_apps:flask_app()", workers=WORKERS, env=_env())),
+        App(
+            "wxcorp_fast (WSGI)",
+            lambda: gunicorn("wxcorp_fast._echobot:build_app()", workers=WORKERS, env=_env()),
+        ),
+        App(
+            "Flask + wechatpy",
+            lambda: gunicorn("wechatpy_apps:flask_app()", workers=WORKERS, env=_env()),
+        ),
     ),
     "uvicorn": (
         App("wxcorp_fast (.asgi)", lambda: uvicorn_workers("wxcorp_fast._echobot:build_asgi_app")),
@@ -111,9 +115,19 @@ def wrk(url: str, duration: float, connections: int, threads: int = 1) -> float:
     with tempfile.TemporaryDirectory(prefix="wxcorp_fast-wrk-") as tmp:
         script, full_url = wrk_script(url, tmp)
         out = subprocess.run(
-            [binary, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-             "-s", script, full_url],
-            capture_output=True, text=True, timeout=duration + 60, check=True,
+            [
+                binary,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "-s",
+                script,
+                full_url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+            check=True,
         ).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: .*", out)
@@ -149,8 +163,10 @@ def table(results: dict[str, tuple[float, float]]) -> str:
         a, b = PAIRS[name]
         ratio = ours / theirs
         mark = "✓" if ratio >= TARGET else "✗"
-        lines.append(f"| {name}: {a.name} vs {b.name} | {ours:.0f} | {theirs:.0f} | "
-                     f"{ratio:.2f}x {mark} | {TARGET:.0f}x |")
+        lines.append(
+            f"| {name}: {a.name} vs {b.name} | {ours:.0f} | {theirs:.0f} | "
+            f"{ratio:.2f}x {mark} | {TARGET:.0f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -159,8 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs per side")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--pair", choices=list(PAIRS), action="append",
-                        help="only these pairs (default: all)")
+    parser.add_argument(
+        "--pair", choices=list(PAIRS), action="append", help="only these pairs (default: all)"
+    )
     args = parser.parse_args(argv)
     results = {
         name: measure_pair(PAIRS[name], args.rounds, args.duration, args.connections)

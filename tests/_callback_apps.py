@@ -34,8 +34,13 @@ def _frontend() -> MultiAgentServerFrontend:
     frontend = MultiAgentServerFrontend()
     frontend.set_agent_server(
         AGENT_KEY,
-        DefaultAgentServer(vectors.CORP_ID, vectors.AGENT_ID, vectors.TOKEN,
-                           vectors.ENCODING_AES_KEY, record_and_answer),
+        DefaultAgentServer(
+            vectors.CORP_ID,
+            vectors.AGENT_ID,
+            vectors.TOKEN,
+            vectors.ENCODING_AES_KEY,
+            record_and_answer,
+        ),
     )
     return frontend
 

@@ -157,8 +157,11 @@ OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 def _credentials_env(**values: str) -> dict[str, str]:
     """The environment with the WXCORP_* credential variables replaced by ``values``."""
-    env = {k: val for k, val in os.environ.items() if not k.startswith("WXCORP_") or
-           k.startswith("WXCORP_FAST_")}
+    env = {
+        k: val
+        for k, val in os.environ.items()
+        if not k.startswith("WXCORP_") or k.startswith("WXCORP_FAST_")
+    }
     env.update(values)
     return env
 
@@ -168,7 +171,9 @@ def running_serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tup
     """Run ``serve --port 0`` and yield (callback URL, what it printed before the URL)."""
     with subprocess.Popen(
         [sys.executable, "-m", "wxcorp_fast", "serve", "--port", "0", "--workers", "1", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         env=env if env is not None else dict(os.environ),
     ) as proc:
         try:
@@ -181,7 +186,7 @@ def running_serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tup
                 lines.append(line)
                 if line.startswith(cli.URL_LINE):
                     break
-            yield lines[-1][len(cli.URL_LINE):].strip(), "".join(lines)
+            yield lines[-1][len(cli.URL_LINE) :].strip(), "".join(lines)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0  # a clean stop on SIGTERM
         finally:
@@ -212,8 +217,22 @@ def test_demo_verifies_every_reply() -> None:
 
 
 def test_demo_passes_its_credentials_to_serve() -> None:
-    proc = run_cli("demo", "--count", "18", "--workers", "1", "-q", "--corp-id", "wwDEMO",
-                   "--agent-id", "5", "--token", "demo-token", "--encoding-aes-key", OTHER_KEY)
+    proc = run_cli(
+        "demo",
+        "--count",
+        "18",
+        "--workers",
+        "1",
+        "-q",
+        "--corp-id",
+        "wwDEMO",
+        "--agent-id",
+        "5",
+        "--token",
+        "demo-token",
+        "--encoding-aes-key",
+        OTHER_KEY,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "serve: echo bot for corp wwDEMO, agent 5" in proc.stderr
     assert "docs' example" not in proc.stderr
@@ -234,39 +253,65 @@ def test_serve_then_simulate_and_a_failing_simulation() -> None:
         assert bad.returncode == 1
         assert "0 verified, 3 failed" in bad.stdout
         failures = bad.stdout.split("failures by kind:\n")[1].splitlines()
-        assert failures == ["  image: 1 x HTTP 400", "  text: 1 x HTTP 400",
-                            "  url_verification: 1 x HTTP 400"]
+        assert failures == [
+            "  image: 1 x HTTP 400",
+            "  text: 1 x HTTP 400",
+            "  url_verification: 1 x HTTP 400",
+        ]
 
 
 def test_credentials_from_the_environment() -> None:
-    env = _credentials_env(WXCORP_CORP_ID="wwTESTCORP", WXCORP_AGENT_ID="7",
-                           WXCORP_TOKEN="env-token", WXCORP_ENCODING_AES_KEY=OTHER_KEY)
+    env = _credentials_env(
+        WXCORP_CORP_ID="wwTESTCORP",
+        WXCORP_AGENT_ID="7",
+        WXCORP_TOKEN="env-token",
+        WXCORP_ENCODING_AES_KEY=OTHER_KEY,
+    )
     with running_serve(env=env) as (url, banner):
         assert "corp wwTESTCORP, agent 7" in banner and "docs' example" not in banner
         proc = subprocess.run(
             [sys.executable, "-m", "wxcorp_fast", "simulate", url, "--count", "5", "--echo", "-q"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         # flags win over the environment; the docs' example is refused here
-        wrong = run_cli("simulate", url, "--count", "2", "-q", "--token", vectors.TOKEN,
-                        "--encoding-aes-key", vectors.ENCODING_AES_KEY)
+        wrong = run_cli(
+            "simulate",
+            url,
+            "--count",
+            "2",
+            "-q",
+            "--token",
+            vectors.TOKEN,
+            "--encoding-aes-key",
+            vectors.ENCODING_AES_KEY,
+        )
         assert wrong.returncode == 1
 
 
 def test_bad_agent_id_in_the_environment_is_a_usage_error() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "wxcorp_fast", "serve"],
-        env=_credentials_env(WXCORP_AGENT_ID="abc"), capture_output=True, text=True,
-        timeout=60, check=False,
+        env=_credentials_env(WXCORP_AGENT_ID="abc"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert "must be an integer (flag or WXCORP_AGENT_ID), not 'abc'" in proc.stderr
     # other commands do not read the credentials
     info = subprocess.run(
         [sys.executable, "-m", "wxcorp_fast", "info"],
-        env=_credentials_env(WXCORP_AGENT_ID="abc"), capture_output=True, text=True,
-        timeout=60, check=False,
+        env=_credentials_env(WXCORP_AGENT_ID="abc"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert info.returncode == 0, info.stderr
 
@@ -275,8 +320,7 @@ def test_simulate_against_nothing_fails() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = run_cli("simulate", f"http://127.0.0.1:{port}/", "--count", "2", "-q",
-                   "--timeout", "5")
+    proc = run_cli("simulate", f"http://127.0.0.1:{port}/", "--count", "2", "-q", "--timeout", "5")
     assert proc.returncode == 1
     assert "0 verified, 2 failed" in proc.stdout
 
@@ -285,8 +329,11 @@ def test_serve_without_gunicorn_says_how_to_get_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "gunicorn" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "gunicorn" else real_find_spec(name, *a),
+    )
     assert cli.main(["serve"]) == 2
     assert "pip install 'wxcorp-fast[server]'" in capsys.readouterr().err
 
@@ -298,8 +345,9 @@ def test_echo_bot_summaries() -> None:
     from wxcorp_fast._echobot import summary
     from wxcorp_fast.testing import CallbackSimulator
 
-    sim = CallbackSimulator(vectors.CORP_ID, vectors.AGENT_ID, vectors.TOKEN,
-                            vectors.ENCODING_AES_KEY)
+    sim = CallbackSimulator(
+        vectors.CORP_ID, vectors.AGENT_ID, vectors.TOKEN, vectors.ENCODING_AES_KEY
+    )
 
     def line(**selector: str) -> str:
         return summary(wxcorp_fast.parse_message(sim.message_xml(**selector)))
@@ -308,10 +356,12 @@ def test_echo_bot_summaries() -> None:
     assert line(**KINDS["LOCATION"]) == "event LOCATION at=23.104105,113.320107"
     assert line(**KINDS["pic_weixin"]) == "event pic_weixin key=MENU_PIC pics=1"
     assert line(**KINDS["change_contact"]) == (
-        "event change_contact change=update_user user=zhangsan")
+        "event change_contact change=update_user user=zhangsan"
+    )
     assert line(**KINDS["subscribe"]) == "event subscribe"
     assert line(**KINDS["voice"]) == (
-        "voice message media=1oIyqJq2iBZCNvKNkTqGWP7F7bHv1ijV4Jmmb48Fwcv8")
+        "voice message media=1oIyqJq2iBZCNvKNkTqGWP7F7bHv1ijV4Jmmb48Fwcv8"
+    )
     assert line(**KINDS["link"]).startswith("link message title=企业微信开发文档 url=https://")
 
 
@@ -319,8 +369,11 @@ def test_summary_percentiles_and_failures() -> None:
     from wxcorp_fast._simulate import Outcome, Summary
 
     outcomes = [Outcome("text", i / 1000, None) for i in range(1, 101)]
-    outcomes += [Outcome("click", 0.5, "HTTP 400"), Outcome("click", 0.5, "HTTP 400"),
-                 Outcome("text", 0.2, "SignatureError (-40001)")]
+    outcomes += [
+        Outcome("click", 0.5, "HTTP 400"),
+        Outcome("click", 0.5, "HTTP 400"),
+        Outcome("text", 0.2, "SignatureError (-40001)"),
+    ]
     summary = Summary("http://x/", outcomes, elapsed=2.0)
     assert summary.percentile(0.5) == 0.052
     assert summary.percentile(0.99) == 0.5
@@ -328,8 +381,9 @@ def test_summary_percentiles_and_failures() -> None:
     text = summary.format()
     assert "103 requests to http://x/ in 2.00 s: 100 verified, 3 failed" in text
     assert "requests/s: 51.5" in text
-    assert text.endswith("failures by kind:\n  click: 2 x HTTP 400\n"
-                         "  text: 1 x SignatureError (-40001)")
+    assert text.endswith(
+        "failures by kind:\n  click: 2 x HTTP 400\n  text: 1 x SignatureError (-40001)"
+    )
 
 
 def test_progress_bar_without_a_terminal() -> None:

@@ -17,14 +17,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import _callback_apps
 import pytest
 
 import wxcorp_fast
 from wxcorp_fast.testing import KINDS, CallbackSimulator
 from wxcorp_fast.testing import vectors as v
 from wxcorp_fast.testing.servers import ServerProcess, gunicorn, uvicorn
-
-import _callback_apps
 
 TESTS = Path(__file__).resolve().parent
 README = TESTS.parent / "README.md"
@@ -80,7 +79,10 @@ def test_every_kind_over_http(endpoint: str, sim: CallbackSimulator, calls_file:
         reply = wxcorp_fast.parse_message(result.reply)
         sender = wxcorp_fast.parse_message(result.sent or b"").from_user_name
         assert (reply.msg_type, reply.to_user_name, reply.from_user_name) == (
-            "text", sender, v.CORP_ID)
+            "text",
+            sender,
+            v.CORP_ID,
+        )
         said = "hello from the simulator" if kind == "text" else fields.get("event", msg_type)
         assert reply.content == f"got {said}", kind
     assert len(calls(calls_file)) - before == len(KINDS)
@@ -88,6 +90,7 @@ def test_every_kind_over_http(endpoint: str, sim: CallbackSimulator, calls_file:
 
 def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], Any], int, str]]:
     """name -> (send the request, expected status, expected error class in the answer)."""
+
     def post(query: dict[str, str], body: bytes, target: str = url) -> Any:
         return sim.send(target, query, body)
 
@@ -110,15 +113,22 @@ def _hostile(sim: CallbackSimulator, url: str) -> dict[str, tuple[Callable[[], A
         "wrong agent": (lambda: post(*wrong_agent), 400, "CorpIdMismatchError"),
         "wrong corp": (lambda: post(*wrong_corp), 400, "CorpIdMismatchError"),
         "unknown agent_server": (
-            lambda: post(good_query, good_body, base + "?agent_server=nope"), 400,
-            "UnknownAgentError"),
+            lambda: post(good_query, good_body, base + "?agent_server=nope"),
+            400,
+            "UnknownAgentError",
+        ),
         "no agent_server": (lambda: post(good_query, good_body, base), 400, "UnknownAgentError"),
         "garbage XML": (
-            lambda: post(good_query, b"<xml><Encrypt>\x00garbage"), 400, "XMLParseError"),
+            lambda: post(good_query, b"<xml><Encrypt>\x00garbage"),
+            400,
+            "XMLParseError",
+        ),
         "not XML": (lambda: post(good_query, b"\xff\xfe not xml at all"), 400, "XMLParseError"),
         "GET bad echostr signature": (
             lambda: sim.send(url, {**check.query, "msg_signature": "1" * 40}, method="GET"),
-            400, "SignatureError"),
+            400,
+            "SignatureError",
+        ),
         "PUT": (lambda: sim.send(url, good_query, good_body, method="PUT"), 405, ""),
         "DELETE": (lambda: sim.send(url, good_query, method="DELETE"), 405, ""),
         "HEAD": (lambda: sim.send(url, check.query, method="HEAD"), 405, ""),
@@ -153,9 +163,11 @@ def test_hostile_requests_get_4xx_and_never_reach_the_handler(
 
 MOUNTS: dict[str, Callable[[dict[str, str]], ServerProcess]] = {
     "flask-route-gunicorn": lambda env: gunicorn(
-        "_callback_apps:flask_app()", env=env, path="/wechat/callback"),
+        "_callback_apps:flask_app()", env=env, path="/wechat/callback"
+    ),
     "fastapi-mount-uvicorn": lambda env: uvicorn(
-        "_callback_apps:fastapi_app", env=env, path="/wechat/callback/"),
+        "_callback_apps:fastapi_app", env=env, path="/wechat/callback/"
+    ),
 }
 
 

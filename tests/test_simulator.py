@@ -39,37 +39,69 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "pic_url": "https://wework.qpic.cn/wwpic/simulated/0",
         "media_id": "1L3zRxmVWEmRr6Qb0cS5aeVNS3i5ms9bF0ezz_fHXfCY",
     },
-    "voice": {"msg_type": "voice", "format": "amr",
-              "media_id": "1oIyqJq2iBZCNvKNkTqGWP7F7bHv1ijV4Jmmb48Fwcv8"},
-    "video": {"msg_type": "video", "media_id": "1fRxnKPjjhtDQiBTHqw8uW7JRdkfbx1Y6Nc2Sb34fzTU",
-              "thumb_media_id": "1tq6S4Vd7ikTFSNpsrmDJk6WxXOqLmvk5q4AJdOnRvwk"},
-    "location": {"msg_type": "location", "location_x": 23.134521, "location_y": 113.358803,
-                 "scale": 20, "label": "广州市海珠区新港中路397号"},
-    "link": {"msg_type": "link", "title": "企业微信开发文档", "description": "接收消息与事件",
-             "url": "https://developer.work.weixin.qq.com/document/path/90239",
-             "pic_url": "https://wework.qpic.cn/wwpic/simulated/1"},
+    "voice": {
+        "msg_type": "voice",
+        "format": "amr",
+        "media_id": "1oIyqJq2iBZCNvKNkTqGWP7F7bHv1ijV4Jmmb48Fwcv8",
+    },
+    "video": {
+        "msg_type": "video",
+        "media_id": "1fRxnKPjjhtDQiBTHqw8uW7JRdkfbx1Y6Nc2Sb34fzTU",
+        "thumb_media_id": "1tq6S4Vd7ikTFSNpsrmDJk6WxXOqLmvk5q4AJdOnRvwk",
+    },
+    "location": {
+        "msg_type": "location",
+        "location_x": 23.134521,
+        "location_y": 113.358803,
+        "scale": 20,
+        "label": "广州市海珠区新港中路397号",
+    },
+    "link": {
+        "msg_type": "link",
+        "title": "企业微信开发文档",
+        "description": "接收消息与事件",
+        "url": "https://developer.work.weixin.qq.com/document/path/90239",
+        "pic_url": "https://wework.qpic.cn/wwpic/simulated/1",
+    },
     "subscribe": {"msg_type": "event", "event": "subscribe", "event_key": ""},
     "unsubscribe": {"msg_type": "event", "event": "unsubscribe"},
     "enter_agent": {"msg_type": "event", "event": "enter_agent", "event_key": ""},
-    "LOCATION": {"msg_type": "event", "event": "LOCATION", "latitude": 23.104105,
-                 "longitude": 113.320107, "precision": 65.0},
+    "LOCATION": {
+        "msg_type": "event",
+        "event": "LOCATION",
+        "latitude": 23.104105,
+        "longitude": 113.320107,
+        "precision": 65.0,
+    },
     "click": {"msg_type": "event", "event": "click", "event_key": "MENU_CLICK_1"},
     "view": {"msg_type": "event", "event": "view", "event_key": "https://work.weixin.qq.com/"},
     "scancode_push": {
-        "event": "scancode_push", "event_key": "MENU_SCAN",
+        "event": "scancode_push",
+        "event_key": "MENU_SCAN",
         "scan_code_info": {"scan_type": "qrcode", "scan_result": "https://example.com/scan/1"},
     },
     "pic_weixin": {
-        "event": "pic_weixin", "event_key": "MENU_PIC",
+        "event": "pic_weixin",
+        "event_key": "MENU_PIC",
         "send_pics_info": {"count": 1, "pic_list": ["1b5f7c23b5bf75682a53e7b6d163e185"]},
     },
     "location_select": {
-        "event": "location_select", "event_key": "MENU_LOCATION",
-        "send_location_info": {"location_x": 23.0, "location_y": 113.5, "scale": 15,
-                               "label": "广州市海珠区客村艺苑路 106号", "poiname": ""},
+        "event": "location_select",
+        "event_key": "MENU_LOCATION",
+        "send_location_info": {
+            "location_x": 23.0,
+            "location_y": 113.5,
+            "scale": 15,
+            "label": "广州市海珠区客村艺苑路 106号",
+            "poiname": "",
+        },
     },
-    "change_contact": {"event": "change_contact", "change_type": "update_user",
-                       "user_id": "zhangsan", "from_user_name": "sys"},
+    "change_contact": {
+        "event": "change_contact",
+        "change_type": "update_user",
+        "user_id": "zhangsan",
+        "from_user_name": "sys",
+    },
     "batch_job_result": {"event": "batch_job_result", "from_user_name": "sys"},
 }
 
@@ -108,8 +140,13 @@ def test_every_kind_parses_to_its_typed_fields(
 
     msg = open_request(crypto, query, body)
     fields = msg.to_dict()
-    expected = {"to_user_name": v.CORP_ID, "from_user_name": "zhangsan", "create_time": NOW,
-                "agent_id": v.AGENT_ID, **EXPECTED[kind]}
+    expected = {
+        "to_user_name": v.CORP_ID,
+        "from_user_name": "zhangsan",
+        "create_time": NOW,
+        "agent_id": v.AGENT_ID,
+        **EXPECTED[kind],
+    }
     assert {name: fields[name] for name in expected} == expected
     assert (msg.msg_id != 0) == (msg.msg_type != "event")
 
@@ -125,8 +162,12 @@ def test_change_contact_carries_nested_elements(sim: CallbackSimulator) -> None:
 
 def test_batch_job_result_carries_the_job(sim: CallbackSimulator) -> None:
     job = parse_message(sim.message_xml(**KINDS["batch_job_result"])).raw["BatchJob"]
-    assert job == {"JobId": "S0MrnndvRG5fadSlLwiBqiDDbM143UqTmKP3152FZk4",
-                   "JobType": "sync_user", "ErrCode": "0", "ErrMsg": "ok"}
+    assert job == {
+        "JobId": "S0MrnndvRG5fadSlLwiBqiDDbM143UqTmKP3152FZk4",
+        "JobType": "sync_user",
+        "ErrCode": "0",
+        "ErrMsg": "ok",
+    }
 
 
 def test_msg_ids_differ(sim: CallbackSimulator) -> None:
@@ -136,8 +177,12 @@ def test_msg_ids_differ(sim: CallbackSimulator) -> None:
 
 def test_fields_by_snake_name_or_tag_and_removal(sim: CallbackSimulator, crypto: Any) -> None:
     query, body = sim.message(
-        "text", content="a ]]> b <c> & d", Extra={"Item": [1, 2.5, "x"]}, msg_id=7,
-        timestamp=NOW + 5, nonce="42",
+        "text",
+        content="a ]]> b <c> & d",
+        Extra={"Item": [1, 2.5, "x"]},
+        msg_id=7,
+        timestamp=NOW + 5,
+        nonce="42",
     )
     assert (query["timestamp"], query["nonce"]) == (str(NOW + 5), "42")
     msg = open_request(crypto, query, body)
@@ -166,8 +211,9 @@ def test_envelope_follows_the_inner_to_user_name_and_agent_id(sim: CallbackSimul
         ({"Blob": b"bytes"}, TypeError),
     ],
 )
-def test_bad_fields_are_refused(sim: CallbackSimulator, fields: dict[str, Any],
-                                error: type[Exception]) -> None:
+def test_bad_fields_are_refused(
+    sim: CallbackSimulator, fields: dict[str, Any], error: type[Exception]
+) -> None:
     with pytest.raises(error):
         sim.message(**fields)
 
@@ -199,10 +245,16 @@ def _tamper_encrypt(envelope: bytes) -> bytes:
     ("tamper", "error", "message"),
     [
         (_tamper_encrypt, SignatureError, "signature mismatch"),
-        (lambda e: e.replace(b"<Nonce><![CDATA[123]]>", b"<Nonce><![CDATA[124]]>"),
-         SignatureError, "signature mismatch"),
-        (lambda e: e.replace(b"<TimeStamp>", b"<TimeStamp>1"), SignatureError,
-         "signature mismatch"),
+        (
+            lambda e: e.replace(b"<Nonce><![CDATA[123]]>", b"<Nonce><![CDATA[124]]>"),
+            SignatureError,
+            "signature mismatch",
+        ),
+        (
+            lambda e: e.replace(b"<TimeStamp>", b"<TimeStamp>1"),
+            SignatureError,
+            "signature mismatch",
+        ),
         (lambda e: e.split(b"<MsgSignature>")[0] + b"</xml>", SignatureError, MSG_REPLY_FIELDS),
         (lambda e: e[:-3], XMLParseError, "not well-formed XML"),
         (lambda e: b"", XMLParseError, "not well-formed XML"),
@@ -224,8 +276,10 @@ def test_open_reply_rejects_another_corp_and_a_bad_encrypt(sim: CallbackSimulato
         sim.open_reply(other.encrypt(b"<xml/>", "1"))
     encrypt = "not*base64"
     sig = wxcorp_fast.msg_signature(v.TOKEN, NOW, "1", encrypt)
-    body = (f"<xml><Encrypt>{encrypt}</Encrypt><MsgSignature>{sig}</MsgSignature>"
-            f"<TimeStamp>{NOW}</TimeStamp><Nonce>1</Nonce></xml>")
+    body = (
+        f"<xml><Encrypt>{encrypt}</Encrypt><MsgSignature>{sig}</MsgSignature>"
+        f"<TimeStamp>{NOW}</TimeStamp><Nonce>1</Nonce></xml>"
+    )
     with pytest.raises(Base64Error):
         sim.open_reply(body)
 
@@ -263,8 +317,9 @@ class _EchoHandler(BaseHTTPRequestHandler):
         q = dict(parse_qsl(url.query))
         self.seen.append(("GET", url.path, q))
         try:
-            echo = self.crypto.verify_url(q["msg_signature"], q["timestamp"], q["nonce"],
-                                          q["echostr"])
+            echo = self.crypto.verify_url(
+                q["msg_signature"], q["timestamp"], q["nonce"], q["echostr"]
+            )
         except (KeyError, wxcorp_fast.CallbackError):
             return self._answer(400, b"bad")
         self._answer(200, b"wrong" if url.path == "/wrong-echo" else echo)
@@ -275,14 +330,16 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.seen.append(("POST", url.path, q))
         body = self.rfile.read(int(self.headers["Content-Length"]))
         try:
-            msg = parse_message(self.crypto.decrypt(body, q["msg_signature"], q["timestamp"],
-                                                    q["nonce"]))
+            msg = parse_message(
+                self.crypto.decrypt(body, q["msg_signature"], q["timestamp"], q["nonce"])
+            )
         except (KeyError, wxcorp_fast.CallbackError):
             return self._answer(400, b"bad")
         if url.path == "/empty":
             return self._answer(200, b"")
-        reply = self.crypto.encrypt(f"<xml><Got>{msg.msg_type}</Got></xml>", q["nonce"],
-                                    q["timestamp"])
+        reply = self.crypto.encrypt(
+            f"<xml><Got>{msg.msg_type}</Got></xml>", q["nonce"], q["timestamp"]
+        )
         if url.path == "/tampered":
             reply = reply.replace(b"<Nonce><![CDATA[", b"<Nonce><![CDATA[9")
         self._answer(200, reply)

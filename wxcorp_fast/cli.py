@@ -176,8 +176,13 @@ def _add_credentials(parser: argparse.ArgumentParser) -> None:
     )
     for flag, env, kind, default in credentials:
         # a string default goes through `type` too, and only for the command in use
-        group.add_argument(flag, type=kind, default=os.environ.get(env) or default,
-                           metavar=env.removeprefix("WXCORP_"), help=f"(env {env})")
+        group.add_argument(
+            flag,
+            type=kind,
+            default=os.environ.get(env) or default,
+            metavar=env.removeprefix("WXCORP_"),
+            help=f"(env {env})",
+        )
 
 
 def _simulator(args: argparse.Namespace, concurrency: int = 1) -> CallbackSimulator:
@@ -209,14 +214,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     def ready(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
-        print(f"echo bot for corp {args.corp_id}, agent {args.agent_id} "
-              f"(gunicorn, {args.workers} workers)")
+        print(
+            f"echo bot for corp {args.corp_id}, agent {args.agent_id} "
+            f"(gunicorn, {args.workers} workers)"
+        )
         if _is_docs_example(args):
-            print("credentials: the WeChat Work docs' example (public; set WXCORP_* or flags "
-                  "for your own agent)")
+            print(
+                "credentials: the WeChat Work docs' example (public; set WXCORP_* or flags "
+                "for your own agent)"
+            )
         print(f"{URL_LINE}http://{shown}:{port}/")
-        print("configure it (through your public host) in the admin console: "
-              "app > Receive messages > Set API receive; Ctrl-C stops", flush=True)
+        print(
+            "configure it (through your public host) in the admin console: "
+            "app > Receive messages > Set API receive; Ctrl-C stops",
+            flush=True,
+        )
 
     _gunicorn.run(app, args.host, args.port, args.workers, ready)
     return 0
@@ -227,8 +239,9 @@ def _simulate(args: argparse.Namespace, url: str, echo: bool) -> int:
 
     sim = _simulator(args, args.concurrency)
     progress = None if args.quiet else _simulate.Progress(args.count, sys.stderr)
-    summary = _simulate.run(sim, url, args.count, args.concurrency, echo=echo,
-                            timeout=args.timeout, progress=progress)
+    summary = _simulate.run(
+        sim, url, args.count, args.concurrency, echo=echo, timeout=args.timeout, progress=progress
+    )
     print(summary.format())
     return 1 if summary.failed or not summary.outcomes else 0
 
@@ -258,7 +271,7 @@ def _wait_for_url(proc: subprocess.Popen[str], timeout: float) -> str | None:
             return None
         print(f"serve: {line.rstrip()}", file=sys.stderr)
         if line.startswith(URL_LINE):
-            return line[len(URL_LINE):].strip()
+            return line[len(URL_LINE) :].strip()
     return None
 
 
@@ -282,8 +295,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "WXCORP_TOKEN": args.token,
         "WXCORP_ENCODING_AES_KEY": args.encoding_aes_key,
     }
-    command = [sys.executable, "-m", "wxcorp_fast", "serve", "--host", "127.0.0.1",
-               "--port", "0", "--workers", str(args.workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "wxcorp_fast",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--workers",
+        str(args.workers),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         url = _wait_for_url(proc, DEMO_START_TIMEOUT)
@@ -296,12 +319,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_simulate_options(parser: argparse.ArgumentParser, count: int) -> None:
-    parser.add_argument("--count", type=_positive, default=count, metavar="N",
-                        help=f"requests to send (default {count})")
-    parser.add_argument("--concurrency", type=_positive, default=4, metavar="C",
-                        help="requests in flight at once (default 4)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
-                        help="seconds per request (default 10)")
+    parser.add_argument(
+        "--count",
+        type=_positive,
+        default=count,
+        metavar="N",
+        help=f"requests to send (default {count})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=4,
+        metavar="C",
+        help="requests in flight at once (default 4)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="seconds per request (default 10)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -322,8 +356,13 @@ def _add_server_commands(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
-    serve.add_argument("--workers", type=_positive, default=2, metavar="N",
-                       help="gunicorn worker processes (default 2)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="gunicorn worker processes (default 2)",
+    )
     _add_credentials(serve)
     serve.set_defaults(func=_cmd_serve)
 
@@ -334,11 +373,13 @@ def _add_server_commands(commands: Any) -> None:
         "events) to URL, verify every answer, show a progress bar on stderr and end with a "
         "summary. Exits 1 when any request failed.",
     )
-    simulate.add_argument("url", metavar="URL",
-                          help="the callback URL, e.g. http://127.0.0.1:8080/")
+    simulate.add_argument(
+        "url", metavar="URL", help="the callback URL, e.g. http://127.0.0.1:8080/"
+    )
     _add_simulate_options(simulate, count=100)
-    simulate.add_argument("--echo", action="store_true",
-                          help="also expect the echo bot's answers (as `serve` gives)")
+    simulate.add_argument(
+        "--echo", action="store_true", help="also expect the echo bot's answers (as `serve` gives)"
+    )
     _add_credentials(simulate)
     simulate.set_defaults(func=_cmd_simulate)
 
@@ -348,8 +389,13 @@ def _add_server_commands(commands: Any) -> None:
         description="Start `serve` on a free 127.0.0.1 port, run `simulate --echo` against it, "
         "stop the server. Exits 0 when every reply verified.",
     )
-    demo.add_argument("--workers", type=_positive, default=2, metavar="N",
-                      help="gunicorn worker processes (default 2)")
+    demo.add_argument(
+        "--workers",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="gunicorn worker processes (default 2)",
+    )
     _add_simulate_options(demo, count=200)
     _add_credentials(demo)
     demo.set_defaults(func=_cmd_demo)

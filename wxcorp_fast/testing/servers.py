@@ -70,8 +70,10 @@ class ServerProcess:
                 sock.listen(128)
                 self.port = sock.getsockname()[1]
                 fd = sock.fileno()
-                argv = [arg.replace("{fd}", str(fd)).replace("{port}", str(self.port))
-                        for arg in self.argv]
+                argv = [
+                    arg.replace("{fd}", str(fd)).replace("{port}", str(self.port))
+                    for arg in self.argv
+                ]
                 if by_port:
                     sock.close()  # free the port for the server to bind
                 self.proc = subprocess.Popen(
@@ -137,8 +139,20 @@ def gunicorn(
     path: str = "/",
 ) -> ServerProcess:
     """A gunicorn server (sync workers) for ``app`` (``module:name`` or ``module:factory()``)."""
-    argv = [sys.executable, "-m", "gunicorn", "--bind", "fd://{fd}", "--workers", str(workers),
-            "--log-level", "warning", "--graceful-timeout", "5", app]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        "fd://{fd}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "5",
+        app,
+    ]
     return ServerProcess(argv, env, start_timeout=start_timeout, path=path)
 
 
@@ -158,9 +172,22 @@ def uvicorn(
     uvicorn leaves TCP_NODELAY off (uvicorn issue #3149): fine for tests, not for timing
     (bench/uvicorn_workers.py has the fix).
     """
-    argv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}",
-            "--workers", str(workers),
-            "--interface", "asgi3",
-            "--log-level", "warning", "--no-access-log", *(["--factory"] if factory else []),
-            app]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--interface",
+        "asgi3",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        *(["--factory"] if factory else []),
+        app,
+    ]
     return ServerProcess(argv, env, start_timeout=start_timeout, path=path)

@@ -40,14 +40,21 @@ FieldValue = Union[str, int, float, "dict[str, Any]", "list[Any]", None]
 #: Every kind the simulator knows -> the ``message()`` arguments that select it.
 KINDS: Final[dict[str, dict[str, str]]] = {
     **{
-        kind: {"msg_type": kind}
-        for kind in ("text", "image", "voice", "video", "location", "link")
+        kind: {"msg_type": kind} for kind in ("text", "image", "voice", "video", "location", "link")
     },
     **{
         kind: {"msg_type": "event", "event": kind}
         for kind in (
-            "subscribe", "unsubscribe", "enter_agent", "LOCATION", "click", "view",
-            "scancode_push", "pic_weixin", "location_select", "change_contact",
+            "subscribe",
+            "unsubscribe",
+            "enter_agent",
+            "LOCATION",
+            "click",
+            "view",
+            "scancode_push",
+            "pic_weixin",
+            "location_select",
+            "change_contact",
             "batch_job_result",
         )
     },
