@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-
 from conftest import NONCE, text_message
+
 from wxcorp_fast.testing import vectors as v
 
 SIZE = 300
@@ -99,6 +99,7 @@ def test_frontend_in_process(benchmark: Any, frontend: str) -> None:
     benchmark.group = f"frontends {SIZE}B (compiled)"
     benchmark.name = f"test_frontend_in_process[{frontend}]"
     if frontend == "wsgi":
+
         def start_response(status: str, headers: Any) -> None:
             pass
 
@@ -114,8 +115,12 @@ def test_frontend_in_process(benchmark: Any, frontend: str) -> None:
         assert benchmark(run).startswith(b"<xml><Encrypt>")
         return
 
-    scope = {"type": "http", "method": "POST", "query_string": query_string.encode(),
-             "headers": [(b"content-length", str(len(body)).encode())]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "query_string": query_string.encode(),
+        "headers": [(b"content-length", str(len(body)).encode())],
+    }
     message = {"type": "http.request", "body": body, "more_body": False}
     sent: list[Any] = []
     loop = asyncio.new_event_loop()

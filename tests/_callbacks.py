@@ -55,7 +55,9 @@ class WeChat:
     def aes_key(self) -> bytes:
         return wxcorp_fast.decode_aes_key(self.encoding_aes_key)
 
-    def query(self, encrypt: str, timestamp: int | str | None = None, **extra: str) -> dict[str, str]:
+    def query(
+        self, encrypt: str, timestamp: int | str | None = None, **extra: str
+    ) -> dict[str, str]:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         sig = wxcorp_fast.msg_signature(self.token, ts, self.nonce, encrypt)
         return {"msg_signature": sig, "timestamp": ts, "nonce": self.nonce, **extra}
@@ -94,8 +96,12 @@ class WeChat:
         return self.post(xml, **kw)
 
     def get(
-        self, echo: bytes = b"1616140317555161061", *, timestamp: int | str | None = None,
-        aes_key: bytes | None = None, frame_corp_id: str | None = None,
+        self,
+        echo: bytes = b"1616140317555161061",
+        *,
+        timestamp: int | str | None = None,
+        aes_key: bytes | None = None,
+        frame_corp_id: str | None = None,
     ) -> dict[str, str]:
         """Return the query of a GET URL verification whose echostr opens to ``echo``."""
         echostr = wxcorp_fast.encrypt_msg(
@@ -115,7 +121,9 @@ class WeChat:
         assert fields[b"TimeStamp"].decode() == query["timestamp"]
         assert fields[b"Nonce"].decode() == query["nonce"]
         encrypt = fields[b"Encrypt"].decode()
-        expected = wxcorp_fast.msg_signature(self.token, query["timestamp"], query["nonce"], encrypt)
+        expected = wxcorp_fast.msg_signature(
+            self.token, query["timestamp"], query["nonce"], encrypt
+        )
         assert fields[b"MsgSignature"].decode() == expected
         random, xml, corp_id = wxcorp_fast.decrypt_msg(
             encrypt, self.aes_key if aes_key is None else aes_key

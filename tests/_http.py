@@ -55,7 +55,9 @@ def environ(
     return env
 
 
-def call_wsgi(app: Any, env: dict[str, Any], validate: bool = True) -> tuple[int, dict[str, str], bytes]:
+def call_wsgi(
+    app: Any, env: dict[str, Any], validate: bool = True
+) -> tuple[int, dict[str, str], bytes]:
     """Call a WSGI app (through ``wsgiref.validate`` by default); return status, headers, body."""
     started: dict[str, Any] = {}
 
@@ -105,7 +107,9 @@ class ASGICall:
 
 
 def http_scope(
-    method: str = "POST", query: dict[str, str] | str = "", headers: list[tuple[bytes, bytes]] | None = None
+    method: str = "POST",
+    query: dict[str, str] | str = "",
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> dict[str, Any]:
     """An ASGI 3 http scope."""
     qs = query if isinstance(query, str) else urlencode(query)

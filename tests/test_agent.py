@@ -24,7 +24,10 @@ def test_properties_and_key_forms() -> None:
         assert agent.current_aes_key == agent.last_aes_key == KEY
         assert isinstance(agent.current_aes_key, bytes)
     assert (agent.corp_id, agent.agent_id, agent.token, agent.message_handler) == (
-        v.CORP_ID, 218, v.TOKEN, handler,
+        v.CORP_ID,
+        218,
+        v.TOKEN,
+        handler,
     )
     assert isinstance(agent, AgentServer)
     assert v.TOKEN not in repr(agent) and v.ENCODING_AES_KEY not in repr(agent)
@@ -36,7 +39,9 @@ def test_properties_are_read_only() -> None:
         agent.token = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("bad", ["short", v.ENCODING_AES_KEY + "A", "!" * 43, b"\x00" * 31, b"\x00" * 33])
+@pytest.mark.parametrize(
+    "bad", ["short", v.ENCODING_AES_KEY + "A", "!" * 43, b"\x00" * 31, b"\x00" * 33]
+)
 def test_invalid_keys(bad: str | bytes) -> None:
     with pytest.raises(InvalidAESKeyError):
         DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, bad, handler)

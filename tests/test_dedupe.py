@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _callbacks import WeChat, inner_xml
 
 import wxcorp_fast
 from wxcorp_fast import DefaultAgentServer, MemoryDedupeStore, RedisDedupeStore, Request, serve_http
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
-
-from _callbacks import WeChat, inner_xml
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -143,7 +142,9 @@ def content(wechat: WeChat, response: Any, query: dict[str, str]) -> str:
     return wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content
 
 
-def test_retry_gets_the_stored_reply(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+def test_retry_gets_the_stored_reply(
+    make_store: Any, agent: DefaultAgentServer, counting: Counting
+) -> None:
     store = make_store()
     wechat = WeChat()
     query, body = wechat.text("hi")
@@ -159,7 +160,9 @@ def test_retry_gets_the_stored_reply(make_store: Any, agent: DefaultAgentServer,
     assert counting.calls == 2  # another MsgId is another message
 
 
-def test_events_without_msg_id_are_identified_by_their_xml(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+def test_events_without_msg_id_are_identified_by_their_xml(
+    make_store: Any, agent: DefaultAgentServer, counting: Counting
+) -> None:
     store = make_store()
     wechat = WeChat()
     for sender in (wechat, retry_of(wechat, 1)):
@@ -181,7 +184,9 @@ def test_same_msg_id_of_another_agent_is_handled(make_store: Any, counting: Coun
     assert counting.calls == 2
 
 
-def test_empty_reply_is_remembered(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+def test_empty_reply_is_remembered(
+    make_store: Any, agent: DefaultAgentServer, counting: Counting
+) -> None:
     store = make_store()
     counting.reply = None
     wechat = WeChat()
@@ -192,7 +197,9 @@ def test_empty_reply_is_remembered(make_store: Any, agent: DefaultAgentServer, c
     assert counting.calls == 1
 
 
-def test_a_failed_handler_runs_again_on_retry(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+def test_a_failed_handler_runs_again_on_retry(
+    make_store: Any, agent: DefaultAgentServer, counting: Counting
+) -> None:
     store = make_store()
     wechat = WeChat()
     counting.fail = True
@@ -204,13 +211,17 @@ def test_a_failed_handler_runs_again_on_retry(make_store: Any, agent: DefaultAge
     assert content(retry, serve_http("POST", query, body, agent, dedupe=store), query) == "reply 2"
 
 
-def test_copy_in_flight_gets_an_empty_answer(make_store: Any, agent: DefaultAgentServer, counting: Counting) -> None:
+def test_copy_in_flight_gets_an_empty_answer(
+    make_store: Any, agent: DefaultAgentServer, counting: Counting
+) -> None:
     store = make_store()
     wechat = WeChat()
     counting.gate = threading.Event()
     query, body = wechat.text()
     first: list[Any] = []
-    worker = threading.Thread(target=lambda: first.append(serve_http("POST", query, body, agent, dedupe=store)))
+    worker = threading.Thread(
+        target=lambda: first.append(serve_http("POST", query, body, agent, dedupe=store))
+    )
     worker.start()
     try:
         assert counting.entered.wait(10)
@@ -243,7 +254,9 @@ class BrokenStore:
         raise ConnectionError("store down")
 
 
-def test_a_failing_store_fails_open(agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_store_fails_open(
+    agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture
+) -> None:
     wechat = WeChat()
     query, body = wechat.text()
     with caplog.at_level(logging.ERROR, logger="wxcorp_fast.server"):
@@ -252,7 +265,9 @@ def test_a_failing_store_fails_open(agent: DefaultAgentServer, counting: Countin
     assert "dedupe store failed" in caplog.text
 
 
-def test_a_store_that_fails_after_the_claim_still_answers(agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_store_that_fails_after_the_claim_still_answers(
+    agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture
+) -> None:
     class FailsLater(MemoryDedupeStore):
         def finish(self, key: str, reply: bytes) -> None:
             raise ConnectionError("store down")

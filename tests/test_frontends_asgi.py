@@ -8,6 +8,8 @@ import threading
 from typing import Any
 
 import pytest
+from _callbacks import WeChat
+from _http import ASGICall, body_messages, http_scope
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -19,9 +21,6 @@ from wxcorp_fast import (
 )
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
-
-from _callbacks import WeChat
-from _http import ASGICall, body_messages, http_scope
 
 
 def run(app: Any, scope: dict[str, Any], messages: list[dict[str, Any]]) -> ASGICall:
@@ -115,15 +114,25 @@ def test_client_disconnect_sends_nothing(wechat: WeChat) -> None:
     calls: list[Request] = []
     query, body = wechat.text()
     app = AgentServerFrontend(agent_with(calls.append)).asgi
-    messages = [{"type": "http.request", "body": body[:10], "more_body": True}, {"type": "http.disconnect"}]
+    messages = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
     call = run(app, http_scope("POST", query), messages)
     assert call.sent == [] and calls == []
 
 
 def test_lifespan() -> None:
     app = AgentServerFrontend(agent_with(echo)).asgi
-    call = run(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    assert call.sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    call = run(
+        app,
+        {"type": "lifespan", "asgi": {"version": "3.0"}},
+        [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}],
+    )
+    assert call.sent == [
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete"},
+    ]
 
 
 def test_other_scope_types_raise() -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from _callbacks import WeChat
+from _http import call_wsgi, environ
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -22,9 +24,6 @@ from wxcorp_fast import (
 from wxcorp_fast.errors import CallbackError
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
-
-from _callbacks import WeChat
-from _http import call_wsgi, environ
 
 
 def echo(request: Request) -> TextReply:
@@ -60,7 +59,9 @@ def test_post_and_get(wechat: WeChat, agent: DefaultAgentServer) -> None:
 
 def test_http_request_is_the_environ(wechat: WeChat) -> None:
     seen: list[Any] = []
-    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: seen.append(r.http_request))
+    agent = DefaultAgentServer(
+        v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: seen.append(r.http_request)
+    )
     query, body = wechat.text()
     env = environ("POST", query, body)
     call_wsgi(AgentServerFrontend(agent), env, validate=False)
@@ -68,7 +69,9 @@ def test_http_request_is_the_environ(wechat: WeChat) -> None:
 
 
 @pytest.mark.parametrize("method", ["PUT", "HEAD", "DELETE"])
-def test_other_methods_get_405_without_reading(wechat: WeChat, agent: DefaultAgentServer, method: str) -> None:
+def test_other_methods_get_405_without_reading(
+    wechat: WeChat, agent: DefaultAgentServer, method: str
+) -> None:
     query, body = wechat.text()
     env = environ(method, query, body, content_length=str(len(body)))
     status, headers, _ = call_wsgi(AgentServerFrontend(agent), env, validate=method != "HEAD")
@@ -86,12 +89,16 @@ def test_body_over_the_limit_with_content_length_reads_nothing(wechat: WeChat) -
     assert (status, out) == (413, b"Request Entity Too Large\n")
     assert env["tests.input"].bytes_read == 0 and calls == []
     # exactly at the limit is fine
-    status, _, _ = call_wsgi(AgentServerFrontend(agent, max_body_size=len(body)), environ("POST", query, body))
+    status, _, _ = call_wsgi(
+        AgentServerFrontend(agent, max_body_size=len(body)), environ("POST", query, body)
+    )
     assert status == 200 and len(calls) == 1
 
 
 @pytest.mark.parametrize("chunk", [7, 1000, 1 << 20])
-def test_body_over_the_limit_without_content_length_reads_limit_plus_one(wechat: WeChat, agent: DefaultAgentServer, chunk: int) -> None:
+def test_body_over_the_limit_without_content_length_reads_limit_plus_one(
+    wechat: WeChat, agent: DefaultAgentServer, chunk: int
+) -> None:
     query, _ = wechat.text()
     limit = 500
     env = environ("POST", query, b"<" * 100_000, content_length=None, terminated=True, chunk=chunk)
@@ -100,14 +107,18 @@ def test_body_over_the_limit_without_content_length_reads_limit_plus_one(wechat:
     assert env["tests.input"].bytes_read == limit + 1
 
 
-def test_terminated_input_without_content_length_is_read(wechat: WeChat, agent: DefaultAgentServer) -> None:
+def test_terminated_input_without_content_length_is_read(
+    wechat: WeChat, agent: DefaultAgentServer
+) -> None:
     query, body = wechat.text("chunked")
     env = environ("POST", query, body, content_length=None, terminated=True, chunk=10)
     status, _, out = call_wsgi(AgentServerFrontend(agent), env)
     assert status == 200 and reply_text(wechat, out, query) == "echo: chunked"
 
 
-def test_no_content_length_and_no_terminated_input_is_an_empty_body(wechat: WeChat, agent: DefaultAgentServer) -> None:
+def test_no_content_length_and_no_terminated_input_is_an_empty_body(
+    wechat: WeChat, agent: DefaultAgentServer
+) -> None:
     query, body = wechat.text()
     env = environ("POST", query, body, content_length=None)
     status, _, out = call_wsgi(AgentServerFrontend(agent), env)
@@ -134,7 +145,9 @@ def test_query_decoding(wechat: WeChat, agent: DefaultAgentServer) -> None:
     qs = urlencode({**query, "nonce": "x"}).replace("nonce=x", "nonce=%ff%fe")
     status, _, out = call_wsgi(AgentServerFrontend(agent), environ("POST", qs, body))
     assert (status, out) == (400, b"SignatureError (-40001)\n")
-    raw = urlencode(query).replace(f"nonce={wechat.nonce}", "nonce=\xe4\xbd\xa0")  # raw UTF-8 as latin-1
+    raw = urlencode(query).replace(
+        f"nonce={wechat.nonce}", "nonce=\xe4\xbd\xa0"
+    )  # raw UTF-8 as latin-1
     status, _, out = call_wsgi(AgentServerFrontend(agent), environ("POST", raw, body))
     assert (status, out) == (400, b"SignatureError (-40001)\n")
 
@@ -144,7 +157,12 @@ def test_options_reach_serve_http(wechat: WeChat) -> None:
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, calls.append)
     old_query, old_body = wechat.text(timestamp=int(time.time()) - 3600)
     assert call_wsgi(AgentServerFrontend(agent), environ("POST", old_query, old_body))[0] == 400
-    assert call_wsgi(AgentServerFrontend(agent, replay_window=None), environ("POST", old_query, old_body))[0] == 200
+    assert (
+        call_wsgi(
+            AgentServerFrontend(agent, replay_window=None), environ("POST", old_query, old_body)
+        )[0]
+        == 200
+    )
     app = AgentServerFrontend(agent, dedupe=MemoryDedupeStore())
     query, body = wechat.text()
     call_wsgi(app, environ("POST", query, body))
@@ -154,7 +172,9 @@ def test_options_reach_serve_http(wechat: WeChat) -> None:
     def custom(http_request: Any, error: CallbackError) -> Response:
         return Response(418, [("Content-Type", "text/plain")], b"teapot")
 
-    status, _, out = call_wsgi(AgentServerFrontend(agent, custom), environ("POST", old_query, old_body))
+    status, _, out = call_wsgi(
+        AgentServerFrontend(agent, custom), environ("POST", old_query, old_body)
+    )
     assert (status, out) == (418, b"teapot")
 
 
@@ -166,7 +186,9 @@ def test_handler_raising_is_a_500_and_serving_goes_on(wechat: WeChat) -> None:
             raise ValueError("secret plaintext " + request.msg.content)
         return TextReply("ok")
 
-    app = AgentServerFrontend(DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, flaky))
+    app = AgentServerFrontend(
+        DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, flaky)
+    )
     query, body = wechat.text("hush")
     status, _, out = call_wsgi(app, environ("POST", query, body))
     assert (status, out) == (500, b"Internal Server Error\n")
@@ -174,7 +196,9 @@ def test_handler_raising_is_a_500_and_serving_goes_on(wechat: WeChat) -> None:
     assert call_wsgi(app, environ("POST", query, body))[0] == 200
 
 
-@pytest.mark.parametrize("kwargs", [{"max_body_size": -1}, {"max_body_size": 1.5}, {"replay_window": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"max_body_size": -1}, {"max_body_size": 1.5}, {"replay_window": 0}]
+)
 def test_frontend_arguments(agent: DefaultAgentServer, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         AgentServerFrontend(agent, **kwargs)
@@ -187,10 +211,21 @@ def test_frontend_arguments(agent: DefaultAgentServer, kwargs: dict[str, Any]) -
 
 def test_multi_routes_by_query_key(wechat: WeChat) -> None:
     assert URL_QUERY_AGENT_SERVER_KEY_NAME == "agent_server"
-    other = WeChat(corp_id="wx_other", agent_id=7, token="tok2", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+    other = WeChat(
+        corp_id="wx_other",
+        agent_id=7,
+        token="tok2",
+        encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    )
     app = MultiAgentServerFrontend()
-    app.set_agent_server("a", DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: TextReply("A")))
-    app.set_agent_server("b", DefaultAgentServer("wx_other", 7, "tok2", other.encoding_aes_key, lambda r: TextReply("B")))
+    app.set_agent_server(
+        "a",
+        DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: TextReply("A")),
+    )
+    app.set_agent_server(
+        "b",
+        DefaultAgentServer("wx_other", 7, "tok2", other.encoding_aes_key, lambda r: TextReply("B")),
+    )
     for sender, key, expected in ((wechat, "a", "A"), (other, "b", "B")):
         query, body = sender.text()
         status, _, out = call_wsgi(app, environ("POST", {**query, "agent_server": key}, body))
@@ -273,3 +308,21 @@ def test_multi_add_and_delete_while_serving(wechat: WeChat, agent: DefaultAgentS
             w.join(timeout=10)
     assert failures == []
     assert "stable" in repr(app) and "'k1'" in repr(app) and "'k2'" not in repr(app)
+
+
+@pytest.mark.parametrize(
+    ("query_string", "expected"),
+    [
+        ("", {}),
+        ("a=1&a=2", {"a": "1"}),
+        ("echostr=ab%2Bc%2F%3D%3D&x=a+b", {"echostr": "ab+c/==", "x": "a b"}),
+        ("&&flag&=v&k=", {"flag": "", "": "v", "k": ""}),
+        ("n=%E4%BD%A0", {"n": "你"}),
+        ("n=\xe4\xbd\xa0", {"n": "你"}),  # raw UTF-8 bytes, as PEP 3333 hands them over
+        ("n=%ff", {"n": "\udcff"}),  # not UTF-8: a surrogate the signature check refuses
+    ],
+)
+def test_parse_query(query_string: str, expected: dict[str, str]) -> None:
+    from wxcorp_fast._query import parse_query
+
+    assert parse_query(query_string) == expected

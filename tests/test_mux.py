@@ -8,13 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from _callbacks import WeChat, inner_xml
 
 import wxcorp_fast
 from wxcorp_fast import DefaultAgentServer, MessageServeMux, serve_http, serve_http_async
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
-
-from _callbacks import WeChat, inner_xml
 
 
 def req(msg_type: str = "text", **fields: Any) -> Any:

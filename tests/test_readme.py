@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import wxcorp_fast
-
 from _callbacks import WeChat, inner_xml
 from _http import call_wsgi, environ
+
+import wxcorp_fast
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -38,7 +38,8 @@ def test_readme_callback_server_example() -> None:
 
     query, body = wechat.post(inner_xml("image", PicUrl="http://x", MediaId="m", MsgId=7))
     assert call_wsgi(app, environ("POST", query, body))[1:] == (
-        {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "0"}, b"",
+        {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "0"},
+        b"",
     )
 
     assert call_wsgi(app, environ("GET", wechat.get(b"echo")))[2] == b"echo"

@@ -19,7 +19,8 @@ from wxcorp_fast.replies import (
 # Characters XML 1.0 can carry (lone surrogates, most C0 controls, U+FFFE/F excluded).
 XML_CHARS = st.characters(
     blacklist_categories=("Cs",),
-    blacklist_characters=[chr(c) for c in range(0x20) if c not in (9, 10, 13)] + ["\ufffe", "\uffff"],
+    blacklist_characters=[chr(c) for c in range(0x20) if c not in (9, 10, 13)]
+    + ["\ufffe", "\uffff"],
 )
 XML_TEXT = st.text(XML_CHARS) | st.sampled_from(["]]>", "a]]>b]]>", "]]]]>>", "\r\n", "<&>'\""])
 NAMES = st.text(XML_CHARS, min_size=1, max_size=40)
@@ -28,7 +29,10 @@ TIMES = st.integers(min_value=0, max_value=2**31)
 
 def _head_matches(msg: wxcorp_fast.MixedMessage, to: str, frm: str, ts: int, kind: str) -> None:
     assert (msg.to_user_name, msg.from_user_name, msg.create_time, msg.msg_type) == (
-        to, frm, ts, kind,
+        to,
+        frm,
+        ts,
+        kind,
     )
 
 
@@ -41,7 +45,10 @@ def test_text_round_trip(content: str, to: str, frm: str, ts: int) -> None:
 
 @given(XML_TEXT, NAMES, NAMES, TIMES)
 def test_image_and_voice_round_trip(media_id: str, to: str, frm: str, ts: int) -> None:
-    for reply, kind, tag in ((ImageReply(media_id), "image", "Image"), (VoiceReply(media_id), "voice", "Voice")):
+    for reply, kind, tag in (
+        (ImageReply(media_id), "image", "Image"),
+        (VoiceReply(media_id), "voice", "Voice"),
+    ):
         msg = wxcorp_fast.parse_message(reply.render(to, frm, ts))
         _head_matches(msg, to, frm, ts, kind)
         assert msg.raw[tag] == {"MediaId": media_id}

@@ -26,10 +26,12 @@ def parse_query(query_string: str) -> dict[str, str]:
         except UnicodeEncodeError:
             pass  # not latin-1 text: the server already decoded it
     out: dict[str, str] = {}
+    plain = "%" not in query_string and "+" not in query_string  # WeChat's usual query
     for part in query_string.split("&"):
         if part:
             name, _, value = part.partition("=")
-            name = _unquote(name)
+            if not plain:
+                name, value = _unquote(name), _unquote(value)
             if name not in out:
-                out[name] = _unquote(value)
+                out[name] = value
     return out

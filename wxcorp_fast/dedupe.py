@@ -120,7 +120,9 @@ class RedisDedupeStore:
 
     __slots__ = ("_redis", "_ttl_ms", "_prefix", "_claim", "_discard")
 
-    def __init__(self, redis: Any, ttl: float = 60, key_prefix: str = "wxcorp_fast:dedupe:") -> None:
+    def __init__(
+        self, redis: Any, ttl: float = 60, key_prefix: str = "wxcorp_fast:dedupe:"
+    ) -> None:
         self._redis = redis
         self._ttl_ms = max(1, int(_check_ttl(ttl) * 1000))
         if not isinstance(key_prefix, str):

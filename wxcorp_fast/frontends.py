@@ -71,7 +71,11 @@ class _Frontend:
         dedupe: DedupeStore | None,
         run_sync_in_thread: bool,
     ) -> None:
-        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 0:
+        if (
+            isinstance(max_body_size, bool)
+            or not isinstance(max_body_size, int)
+            or max_body_size < 0
+        ):
             raise ValueError("max_body_size must be a non-negative int")
         if replay_window is not None and not replay_window > 0:
             raise ValueError("replay_window must be positive seconds, or None")
@@ -86,7 +90,9 @@ class _Frontend:
     def _agent_server(self, query: dict[str, str]) -> AgentServer:
         raise NotImplementedError
 
-    def _route(self, method: str, query: dict[str, str], http_request: Any) -> AgentServer | Response:
+    def _route(
+        self, method: str, query: dict[str, str], http_request: Any
+    ) -> AgentServer | Response:
         """Return the agent server for this request, or the answer that ends it."""
         if method != "POST" and method != "GET":
             return method_not_allowed()
@@ -125,7 +131,9 @@ class _Frontend:
         )
         return _wsgi.respond(start_response, response)
 
-    async def _serve_asgi(self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send) -> None:
+    async def _serve_asgi(
+        self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send
+    ) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._asgi_http(scope, receive, send)
@@ -134,7 +142,9 @@ class _Frontend:
         else:
             raise ValueError(f"unsupported ASGI scope type: {kind!r}")
 
-    async def _asgi_http(self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send) -> None:
+    async def _asgi_http(
+        self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send
+    ) -> None:
         method = scope["method"]
         query = parse_query(scope.get("query_string", b"").decode("latin-1"))
         routed = self._route(method, query, scope)

@@ -72,8 +72,7 @@ class MessageServeMux:
 
     def __repr__(self) -> str:
         return (
-            f"MessageServeMux(messages={sorted(self._messages)!r},"
-            f" events={sorted(self._events)!r})"
+            f"MessageServeMux(messages={sorted(self._messages)!r}, events={sorted(self._events)!r})"
         )
 
     # -- registration ---------------------------------------------------------------------
@@ -116,9 +115,7 @@ class MessageServeMux:
 
     # -- decorator forms ------------------------------------------------------------------
 
-    def message(
-        self, msg_type: str, match: re.Pattern[str] | None = None
-    ) -> Callable[[H], H]:
+    def message(self, msg_type: str, match: re.Pattern[str] | None = None) -> Callable[[H], H]:
         """Decorator form of ``message_handle``."""
 
         def register(handler: H) -> H:

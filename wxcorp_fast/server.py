@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ._impl import core
 from .agent import AgentServer, AgentSettings, agent_settings
 from .errors import (
+    MSG_SIGNATURE_MISMATCH,
     CallbackError,
     CorpIdMismatchError,
-    MSG_SIGNATURE_MISMATCH,
     DecryptError,
     SignatureError,
     StaleRequestError,
@@ -300,7 +300,7 @@ _MAX_CODECS: Final = 64
 
 
 def _seal(request: Request, inner: bytes) -> bytes:
-    """Encrypt ``inner`` for ``request`` with the cached ``MsgCrypto`` of its token, key and corp."""
+    """Encrypt ``inner`` for ``request`` (one cached ``MsgCrypto`` per token, key and corp)."""
     ident = (request.agent_token, request.aes_key, request.corp_id)
     codec = _CODECS.get(ident)
     if codec is None:
@@ -419,7 +419,9 @@ def serve_http(
     """
     agent = agent_settings(agent_server)
     if method != "POST":
-        return _serve_other(method, query, agent, invalid_request_handler, http_request, replay_window)
+        return _serve_other(
+            method, query, agent, invalid_request_handler, http_request, replay_window
+        )
     try:
         request = _verify_message(query, body, agent, http_request, replay_window)
     except CallbackError as error:
@@ -463,7 +465,9 @@ async def serve_http_async(
     """
     agent = agent_settings(agent_server)
     if method != "POST":
-        return _serve_other(method, query, agent, invalid_request_handler, http_request, replay_window)
+        return _serve_other(
+            method, query, agent, invalid_request_handler, http_request, replay_window
+        )
     try:
         request = _verify_message(query, body, agent, http_request, replay_window)
     except CallbackError as error:
