@@ -20,9 +20,7 @@ from uvicorn.supervisors import Multiprocess
 
 def main(app: str, fd: int, workers: int) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=fd)
-    config = Config(
-        app, factory=True, interface="asgi3", workers=workers, log_level="warning", access_log=False
-    )
+    config = Config(app, factory=True, workers=workers, log_level="warning", access_log=False)
     Multiprocess(config, sockets=[sock]).run()
 
 

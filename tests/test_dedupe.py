@@ -277,3 +277,23 @@ def test_a_store_that_fails_after_the_claim_still_answers(
     response = serve_http("POST", query, body, agent, dedupe=FailsLater())
     assert content(wechat, response, query) == "reply 1"
     assert "dedupe store failed" in caplog.text
+
+
+def test_one_claim_wins_among_concurrent_copies(make_store: Any) -> None:
+    store = make_store()
+    results: list[bytes | None] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait(10)
+        seen = store.begin("same message")
+        with lock:
+            results.append(seen)
+
+    workers = [threading.Thread(target=claim) for _ in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    assert sorted(results, key=lambda r: r is not None) == [None] + [b""] * 7

@@ -169,3 +169,36 @@ def test_mux_serves_sync_and_async_handlers_through_the_server() -> None:
     assert serve_http("POST", query, body, agent).status == 500  # async under the sync server
     query, body = wechat.post(inner_xml("voice", MediaId="m"))
     assert serve_http("POST", query, body, agent).body == b""
+
+
+def test_mux_under_run_sync_in_thread() -> None:
+    import threading
+
+    ran_on: dict[str, int] = {}
+    mux = MessageServeMux()
+
+    @mux.message("text")
+    def sync_route(request: Any) -> TextReply:
+        ran_on["sync"] = threading.get_ident()
+        return TextReply("sync")
+
+    @mux.event("click")
+    async def async_route(request: Any) -> TextReply:
+        ran_on["async"] = threading.get_ident()
+        return TextReply("async")
+
+    wechat = WeChat()
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, mux)
+
+    async def serve(query: dict[str, str], body: bytes) -> tuple[str, int]:
+        response = await serve_http_async("POST", query, body, agent, run_sync_in_thread=True)
+        reply = wxcorp_fast.parse_message(wechat.open_reply(response.body, query))
+        return reply.content, threading.get_ident()
+
+    # the mux is a sync callable, so it runs in a worker thread; an async route's coroutine
+    # is awaited back on the loop
+    content, loop_thread = asyncio.run(serve(*wechat.text()))
+    assert content == "sync" and ran_on["sync"] != loop_thread
+    query, body = wechat.post(inner_xml("event", Event="click", EventKey="K"))
+    content, loop_thread = asyncio.run(serve(query, body))
+    assert content == "async" and ran_on["async"] == loop_thread

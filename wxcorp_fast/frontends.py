@@ -84,7 +84,17 @@ class _Frontend:
         self._replay_window = replay_window
         self._dedupe = dedupe
         self._run_sync_in_thread = run_sync_in_thread
-        self.asgi: Callable[[_asgi.Scope, _asgi.Receive, _asgi.Send], Any] = self._serve_asgi
+        serve = self._serve_asgi
+
+        # A plain ``async def`` function, not a bound method: servers tell ASGI 3 from ASGI 2
+        # with ``inspect.isfunction`` / ``iscoroutinefunction`` (uvicorn reads a bound
+        # method as ASGI 2).
+        async def asgi(scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send) -> None:
+            await serve(scope, receive, send)
+
+        asgi.__qualname__ = f"{type(self).__name__}.asgi"
+        asgi.__doc__ = "This endpoint as an ASGI 3 application."
+        self.asgi: Callable[[_asgi.Scope, _asgi.Receive, _asgi.Send], Any] = asgi
         """This endpoint as an ASGI 3 application."""
 
     def _agent_server(self, query: dict[str, str]) -> AgentServer:

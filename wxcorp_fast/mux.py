@@ -47,6 +47,13 @@ def _with(route: _Route, matcher: re.Pattern[str] | str | None, handler: Handler
     return route._replace(matched=tuple(matched))
 
 
+def _matches(matcher: re.Pattern[str] | str, text: str) -> bool:
+    """An exact (str) or ``re.search`` (pattern) match of ``text``."""
+    if isinstance(matcher, str):
+        return matcher == text
+    return matcher.search(text) is not None
+
+
 def _type_name(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{what} must be a non-empty str")
@@ -155,11 +162,7 @@ class MessageServeMux:
                 if route.matched:
                     event_key = msg.event_key
                     for key, handler in route.matched:
-                        if (
-                            key == event_key
-                            if type(key) is str
-                            else key.search(event_key) is not None  # type: ignore[union-attr]
-                        ):
+                        if _matches(key, event_key):
                             return handler
                 if route.plain is not None:
                     return route.plain
@@ -169,7 +172,7 @@ class MessageServeMux:
             if route.matched:
                 content = msg.content
                 for pattern, handler in route.matched:
-                    if pattern.search(content) is not None:  # type: ignore[union-attr]
+                    if _matches(pattern, content):
                         return handler
             if route.plain is not None:
                 return route.plain

@@ -167,10 +167,8 @@ def uvicorn(
 ) -> ServerProcess:
     """A uvicorn server for ``app`` (a factory ``module:function`` unless ``factory=False``).
 
-    The interface is set to ASGI 3: uvicorn's auto-detection takes a bound ``async def``
-    method (such as a frontend's ``.asgi``) for an ASGI 2 application. With ``workers`` > 1
-    uvicorn leaves TCP_NODELAY off (uvicorn issue #3149): fine for tests, not for timing
-    (bench/uvicorn_workers.py has the fix).
+    With ``workers`` > 1 uvicorn leaves TCP_NODELAY off (uvicorn issue #3149): fine for
+    tests, not for timing (bench/uvicorn_workers.py has the fix).
     """
     argv = [
         sys.executable,
@@ -182,8 +180,6 @@ def uvicorn(
         "{port}",
         "--workers",
         str(workers),
-        "--interface",
-        "asgi3",
         "--log-level",
         "warning",
         "--no-access-log",
