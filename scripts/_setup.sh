@@ -11,6 +11,7 @@
 #   WX_ROOT   the repository root          WX_TMP    the private temporary directory
 #   WX_PY     the venv's python            WX_WHEEL  the installed wheel
 #   WX_SRC    the clean copy the sdist was built from
+# WX_EXTRAS (set by the caller) names extras installed with the wheel, e.g. "server".
 # WX_TMP is removed on exit unless WXCORP_FAST_KEEP_TMP=1. PYTHON picks the interpreter
 # (default python3, >= 3.10).
 
@@ -215,8 +216,10 @@ wx_setup() {
     WX_WHEEL=$wheel
     wx_log "built dist/$(basename "$sdist") and dist/$(basename "$wheel")"
 
-    wx_log "pip install $(basename "$wheel")"
-    "$WX_PY" -m pip "${pip_q[@]}" install "$wheel" >&2
+    # WX_EXTRAS: optional-dependencies of the wheel to install with it (e.g. "server")
+    local requirement=$wheel${WX_EXTRAS:+[$WX_EXTRAS]}
+    wx_log "pip install $(basename "$requirement")"
+    "$WX_PY" -m pip "${pip_q[@]}" install "$requirement" >&2
 
     # The package must come from the venv's site-packages, never from a source tree.
     (cd "$WX_TMP" && "$WX_PY" -c '

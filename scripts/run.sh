@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The main job (README's first command): build and install the wheel into a fresh venv, as
-# scripts/test.sh does, then run `python -m wxcorp_fast "$@"` (default: `info`).
+# scripts/test.sh does, with the `server` extra (gunicorn), then run
+# `python -m wxcorp_fast "$@"` (default: `demo`, the echo bot under gunicorn on a free local
+# port driven by the simulator; exit 0 when every reply verified).
 set -euo pipefail
 
 # shellcheck source=scripts/_setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 
-wx_setup
-(($#)) || set -- info  # the main job; becomes `demo` once that command exists
+WX_EXTRAS=server wx_setup
+(($#)) || set -- demo  # the main job
 wx_log "python -m wxcorp_fast $*"
 # PYTHONSAFEPATH: `-m` must not put the current directory first on sys.path, where a source
 # checkout would shadow the installed wheel (Python >= 3.11; _setup.sh checked the import).

@@ -41,12 +41,14 @@ step() {
     fi
 }
 
-# tests start their own redis-server on a free 127.0.0.1 port (tests/_redis_server.py)
-WX_PROGRAMS="redis-server" wx_setup test
+# tests start their own redis-server on a free 127.0.0.1 port (tests/_redis_server.py);
+# bench/http_bench.py drives HTTP servers with wrk
+WX_PROGRAMS="redis-server wrk" wx_setup test
 
 run=$WX_TMP/run
 mkdir -p "$run"
 # from the clean copy the wheel was built from: no caches, no ignored files
+# (README.md: tests/test_real_servers.py runs its "Mounting in Flask / FastAPI" blocks)
 for item in tests bench pyproject.toml README.md; do
     if [[ -e $WX_SRC/$item ]]; then cp -R "$WX_SRC/$item" "$run/"; fi
 done

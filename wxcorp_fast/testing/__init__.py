@@ -1,5 +1,7 @@
 """Helpers for testing code built on wxcorp_fast.
 
+- ``CallbackSimulator``: plays WeChat Work's side of a callback — builds signed, encrypted
+  URL checks, messages and events, posts them over HTTP, and verifies and opens replies.
 - ``FakeWorkServer`` (``wxcorp_fast.testing.fake_work``): a real HTTP server on 127.0.0.1
   answering like the WeChat Work API, with knobs for expired tokens, errcodes, 5xx answers
   and delays, and counters of the calls it got.
@@ -12,5 +14,14 @@
 from __future__ import annotations
 
 from .fake_work import FakeWorkServer, Request, Upload
+from .simulator import KINDS, CallbackSimulator, HTTPResult, UrlVerification
 
-__all__ = ["FakeWorkServer", "Request", "Upload"]
+__all__ = [
+    "CallbackSimulator",
+    "FakeWorkServer",
+    "HTTPResult",
+    "KINDS",
+    "Request",
+    "Upload",
+    "UrlVerification",
+]

@@ -1,0 +1,65 @@
+"""Run a WSGI application under gunicorn, programmatically (``serve``'s production server).
+
+gunicorn is the optional extra ``wxcorp-fast[server]`` (it runs on POSIX only). The
+application is built before the workers fork, so they share its read-only state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["MISSING_GUNICORN", "run"]
+
+_log = logging.getLogger(__name__)
+
+MISSING_GUNICORN = (
+    "serve needs gunicorn: pip install 'wxcorp-fast[server]' (POSIX only); or mount the "
+    "application in any WSGI/ASGI server yourself (README: Mounting in Flask / FastAPI)"
+)
+
+
+def run(
+    app: Callable[..., Any],
+    host: str,
+    port: int,
+    workers: int,
+    on_ready: Callable[[str, int], None],
+) -> None:
+    """Serve ``app`` on ``host:port`` with ``workers`` sync workers until SIGTERM/SIGINT.
+
+    ``on_ready(host, port)`` runs in the master once it listens; ``port`` is the bound
+    port (useful with port 0).
+
+    Raises:
+        ImportError: gunicorn is not installed (the message says how to get it).
+    """
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError as exc:
+        raise ImportError(MISSING_GUNICORN) from exc
+
+    def when_ready(server: Any) -> None:
+        bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
+        on_ready(bound_host, bound_port)
+
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "when_ready": when_ready,
+        "accesslog": None,
+        "loglevel": "warning",
+        "graceful_timeout": 5,
+    }
+
+    class _Application(BaseApplication):  # type: ignore[misc]  # gunicorn has no types
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Callable[..., Any]:
+            return app
+
+    _log.info("gunicorn on %s:%d with %d workers", host, port, workers)
+    _Application().run()
