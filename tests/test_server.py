@@ -134,27 +134,29 @@ def test_missing_or_empty_signed_parameter(
 
 
 @pytest.mark.parametrize(
-    "timestamp", ["12a", "-5", "+5", " 5", "1_000", "\uff11\uff12", "1" * 21, "1.5"]
+    ("name", "value", "options"),
+    [
+        # a timestamp that is not an integer (no replay window: the type check alone rejects)
+        *(
+            ("timestamp", timestamp, {"replay_window": None})
+            for timestamp in ["12a", "-5", "+5", " 5", "1_000", "\uff11\uff12", "1" * 21, "1.5"]
+        ),
+        # a signature that does not match
+        *(("msg_signature", signature, {}) for signature in ["0" * 40, "short", "é" * 40, ""]),
+    ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_timestamp_must_be_an_integer(
-    wechat: WeChat, agent: DefaultAgentServer, timestamp: str, method: str
+def test_bad_timestamp_or_signature(
+    wechat: WeChat,
+    agent: DefaultAgentServer,
+    name: str,
+    value: str,
+    options: dict[str, Any],
+    method: str,
 ) -> None:
     query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
     rejected(
-        serve_http(method, {**query, "timestamp": timestamp}, body, agent, replay_window=None),
-        wxcorp_fast.SignatureError,
-    )
-
-
-@pytest.mark.parametrize("signature", ["0" * 40, "short", "é" * 40, ""])
-@pytest.mark.parametrize("method", ["GET", "POST"])
-def test_bad_signature(
-    wechat: WeChat, agent: DefaultAgentServer, signature: str, method: str
-) -> None:
-    query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
-    rejected(
-        serve_http(method, {**query, "msg_signature": signature}, body, agent),
+        serve_http(method, {**query, name: value}, body, agent, **options),
         wxcorp_fast.SignatureError,
     )
 

@@ -175,18 +175,12 @@ def test_failed_fetch_raises_and_backs_off(fake_work: FakeWorkServer, clock: Fak
     with pytest.raises(APIError):
         server.token_refresh()
     assert fake_work.gettoken_calls == 1
-    clock.advance(1.0)  # first delay: 1 s
-    with pytest.raises(APIError):
-        server.token()
-    assert fake_work.gettoken_calls == 2
-    clock.advance(1.9)  # second delay: 2 s
-    with pytest.raises(APIError):
-        server.token()
-    assert fake_work.gettoken_calls == 2
-    clock.advance(0.1)
-    with pytest.raises(APIError):
-        server.token()
-    assert fake_work.gettoken_calls == 3
+    # (seconds to advance, gettoken calls then): the first delay is 1 s, the second 2 s
+    for advance, calls in ((1.0, 2), (1.9, 2), (0.1, 3)):
+        clock.advance(advance)
+        with pytest.raises(APIError):
+            server.token()
+        assert fake_work.gettoken_calls == calls
     clock.advance(3.9)  # third delay: 4 s
     with pytest.raises(APIError):
         server.token()

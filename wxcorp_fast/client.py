@@ -161,29 +161,21 @@ class CorpClient:
         timeout: float,
     ) -> dict[str, Any]:
         """Send with the current token; on 42001/40014 refresh it and send once more."""
-        data = self._send(method, path, params, body, headers, timeout,
-                          self.access_token_server.token())
+
+        def send(token: str) -> dict[str, Any]:
+            query = {**params, "access_token": token} if params else {"access_token": token}
+            url = build_url(self.base_url, path, query)
+            return request_json(
+                self.http, method, url, body=body, headers=headers, timeout=timeout
+            )
+
+        data = send(self.access_token_server.token())
         errcode = data.get("errcode", ERR_CODE_OK)
         if errcode in _TOKEN_ERRCODES:
             logger.info("%s %s: errcode %s, refreshing the access_token", method, path, errcode)
-            data = self._send(method, path, params, body, headers, timeout,
-                              self.access_token_server.token_refresh())
+            data = send(self.access_token_server.token_refresh())
         check_errcode(data)
         return data
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: bytes | MultipartBody | None,
-        headers: Mapping[str, str] | None,
-        timeout: float,
-        token: str,
-    ) -> dict[str, Any]:
-        url = build_url(self.base_url, path, {**params, "access_token": token} if params
-                        else {"access_token": token})
-        return request_json(self.http, method, url, body=body, headers=headers, timeout=timeout)
 
     # ----------------------------------------------------------------- endpoints
 

@@ -54,6 +54,20 @@ def _matches(matcher: re.Pattern[str] | str, text: str) -> bool:
     return matcher.search(text) is not None
 
 
+def _pick(
+    routes: dict[str, _Route], type_name: str, text: str, default: Handler | None
+) -> Handler | None:
+    """Return the handler of ``type_name`` for ``text``: matched, else plain, else ``default``."""
+    route = routes.get(type_name)
+    if route is not None:
+        for matcher, handler in route.matched:
+            if _matches(matcher, text):
+                return handler
+        if route.plain is not None:
+            return route.plain
+    return default
+
+
 def _type_name(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{what} must be a non-empty str")
@@ -157,26 +171,8 @@ class MessageServeMux:
         msg = request.msg
         msg_type = msg.msg_type.lower()
         if msg_type == "event":
-            route = self._events.get(msg.event.lower())
-            if route is not None:
-                if route.matched:
-                    event_key = msg.event_key
-                    for key, handler in route.matched:
-                        if _matches(key, event_key):
-                            return handler
-                if route.plain is not None:
-                    return route.plain
-            return self._default_event
-        route = self._messages.get(msg_type)
-        if route is not None:
-            if route.matched:
-                content = msg.content
-                for pattern, handler in route.matched:
-                    if _matches(pattern, content):
-                        return handler
-            if route.plain is not None:
-                return route.plain
-        return self._default_message
+            return _pick(self._events, msg.event.lower(), msg.event_key, self._default_event)
+        return _pick(self._messages, msg_type, msg.content, self._default_message)
 
     def __call__(self, request: Request) -> Any:
         """Serve ``request`` with its handler; return its reply (``None`` if there is none)."""

@@ -181,25 +181,19 @@ def reject(
 # -- the checks --------------------------------------------------------------------------
 
 
-def _signed_params(query: Mapping[str, str]) -> tuple[str, str, str, int]:
-    """Return ``(msg_signature, timestamp text, nonce, timestamp)`` or raise SignatureError."""
-    sig = query.get("msg_signature")
-    ts_text = query.get("timestamp")
-    nonce = query.get("nonce")
-    if not sig or not ts_text or not nonce:
-        raise SignatureError(MSG_MISSING_PARAMS)
-    if not (len(ts_text) <= _MAX_TIMESTAMP_DIGITS and ts_text.isascii() and ts_text.isdigit()):
-        raise SignatureError(MSG_TIMESTAMP)
-    return sig, ts_text, nonce, int(ts_text)
-
-
-def _check_signature(token: str, ts_text: str, nonce: str, encrypt: str, given: str) -> None:
+def _check_signed(
+    token: str,
+    ts_text: str,
+    nonce: str,
+    encrypt: str,
+    given: str,
+    timestamp: int,
+    replay_window: float | None,
+) -> None:
+    """Check the signature ``given`` of ``encrypt``, then the replay window."""
     expected = _msg_signature(token, ts_text, nonce, encrypt)
     if not (given.isascii() and _compare_digest(expected, given)):
         raise SignatureError(MSG_SIGNATURE_MISMATCH)
-
-
-def _check_fresh(timestamp: int, replay_window: float | None) -> None:
     if replay_window is not None and abs(_now() - timestamp) > replay_window:
         raise StaleRequestError(MSG_STALE)
 
@@ -233,63 +227,21 @@ def _open(
 
 
 def _verify_url(
-    query: Mapping[str, str], agent: AgentSettings, replay_window: float | None
+    query: Mapping[str, str],
+    agent: AgentSettings,
+    sig: str,
+    ts_text: str,
+    nonce: str,
+    timestamp: int,
+    replay_window: float | None,
 ) -> Response:
-    sig, ts_text, nonce, timestamp = _signed_params(query)
+    """Answer URL verification (GET) with the decrypted echostr."""
     echostr = query.get("echostr")
     if not echostr:
         raise SignatureError(MSG_MISSING_ECHOSTR)
-    _check_signature(agent.token, ts_text, nonce, echostr, sig)
-    _check_fresh(timestamp, replay_window)
+    _check_signed(agent.token, ts_text, nonce, echostr, sig, timestamp, replay_window)
     _, _, echo = _open(echostr, agent, agent.corp_id or None)
     return Response(200, [("Content-Type", _TEXT), ("Content-Length", str(len(echo)))], echo)
-
-
-def _verify_message(
-    query: Mapping[str, str],
-    body: bytes,
-    agent: AgentSettings,
-    http_request: Any,
-    replay_window: float | None,
-) -> Request:
-    sig, ts_text, nonce, timestamp = _signed_params(query)
-    corp_id, agent_id, encrypt = _parse_envelope(body)
-    want_corp_id = agent.corp_id
-    want_agent_id = agent.agent_id
-    if want_corp_id:
-        if corp_id != want_corp_id:
-            raise CorpIdMismatchError(MSG_ENVELOPE_CORP)
-        if agent_id != want_agent_id and agent_id != 0:
-            raise CorpIdMismatchError(MSG_ENVELOPE_AGENT)
-    token = agent.token
-    _check_signature(token, ts_text, nonce, encrypt, sig)
-    _check_fresh(timestamp, replay_window)
-    aes_key, random, xml = _open(encrypt, agent, corp_id)
-    msg = _parse_message(xml)
-    if msg.to_user_name != corp_id:
-        raise CorpIdMismatchError(MSG_INNER_CORP)
-    if msg.agent_id != agent_id:
-        raise CorpIdMismatchError(MSG_INNER_AGENT)
-    if (
-        want_corp_id
-        and agent_id != want_agent_id
-        and not (msg.msg_type == "event" and msg.event in _SUBSCRIPTION_EVENTS)
-    ):
-        raise CorpIdMismatchError(MSG_AGENT)
-    return Request(
-        http_request,
-        query if type(query) is dict else dict(query),
-        sig,
-        timestamp,
-        nonce,
-        xml,
-        msg,
-        aes_key,
-        random,
-        corp_id,
-        agent_id,
-        token,
-    )
 
 
 # -- replies -----------------------------------------------------------------------------
@@ -299,8 +251,13 @@ _CODECS: dict[tuple[str, bytes, str], Any] = {}
 _MAX_CODECS: Final = 64
 
 
-def _seal(request: Request, inner: bytes) -> bytes:
-    """Encrypt ``inner`` for ``request`` (one cached ``MsgCrypto`` per token, key and corp)."""
+def _answer(request: Request, inner: bytes) -> Response:
+    """Answer ``request`` with the inner XML ``inner`` encrypted (empty body for ``b""``).
+
+    One ``MsgCrypto`` per token, AES key and corp id is cached for the reply envelopes.
+    """
+    if not inner:
+        return Response(200, [("Content-Type", _TEXT), ("Content-Length", "0")], b"")
     ident = (request.agent_token, request.aes_key, request.corp_id)
     codec = _CODECS.get(ident)
     if codec is None:
@@ -309,8 +266,8 @@ def _seal(request: Request, inner: bytes) -> bytes:
         if len(_CODECS) >= _MAX_CODECS:
             _CODECS.clear()
         _CODECS[ident] = codec
-    envelope: bytes = codec.encrypt(inner, request.nonce, request.timestamp)
-    return envelope
+    body: bytes = codec.encrypt(inner, request.nonce, request.timestamp)
+    return Response(200, [("Content-Type", _XML), ("Content-Length", str(len(body)))], body)
 
 
 def _inner_xml(request: Request, reply: object) -> bytes:
@@ -343,15 +300,7 @@ def write_response(request: Request, reply: object) -> bytes:
     ``reply`` is a reply object (anything with ``render``), or inner XML as bytes or str.
     The envelope reuses the request's timestamp and nonce, with a fresh random.
     """
-    inner = _inner_xml(request, reply)
-    return _seal(request, inner) if inner else b""
-
-
-def _answer(request: Request, inner: bytes) -> Response:
-    if not inner:
-        return Response(200, [("Content-Type", _TEXT), ("Content-Length", "0")], b"")
-    body = _seal(request, inner)
-    return Response(200, [("Content-Type", _XML), ("Content-Length", str(len(body)))], body)
+    return _answer(request, _inner_xml(request, reply)).body
 
 
 # -- dedupe ------------------------------------------------------------------------------
@@ -392,13 +341,104 @@ def _settle(dedupe: DedupeStore | None, key: str | None, inner: bytes | None) ->
         _log.exception("dedupe store failed")
 
 
-def _handler_failed(dedupe: DedupeStore | None, key: str | None) -> Response:
+def _handler_failed(dedupe: DedupeStore | None, key: str | None, error: BaseException) -> Response:
+    """Forget the claim of a handler that raised ``error``: 500 for an Exception, else re-raise."""
+    if not isinstance(error, Exception):
+        _settle(dedupe, key, None)
+        raise error
     _log.exception("message handler failed")
     _settle(dedupe, key, None)
     return _internal_error()
 
 
+def _respond(
+    request: Request, reply: object, dedupe: DedupeStore | None, key: str | None
+) -> Response:
+    """Answer ``request`` with the handler's ``reply`` and settle its claim ``key``."""
+    try:
+        inner = _inner_xml(request, reply)
+        response = _answer(request, inner)
+    except BaseException as error:
+        return _handler_failed(dedupe, key, error)
+    if key is not None:
+        _settle(dedupe, key, inner)
+    return response
+
+
 # -- entry points ------------------------------------------------------------------------
+
+
+def _admit(
+    method: str,
+    query: Mapping[str, str],
+    body: bytes,
+    agent: AgentSettings,
+    invalid_request_handler: InvalidRequestHandler | None,
+    http_request: Any,
+    replay_window: float | None,
+    dedupe: DedupeStore | None,
+) -> Response | tuple[Request, str | None]:
+    """Verify a request and claim its message in ``dedupe``: all before the message handler.
+
+    Return the answer when there is no message to handle (URL verification, 405, a rejected
+    request, a copy already answered), else ``(request, key)``: the verified message and its
+    dedupe claim (``None``: nothing to settle).
+    """
+    if method != "POST" and method != "GET":
+        return method_not_allowed()
+    try:
+        sig = query.get("msg_signature")
+        ts_text = query.get("timestamp")
+        nonce = query.get("nonce")
+        if not sig or not ts_text or not nonce:
+            raise SignatureError(MSG_MISSING_PARAMS)
+        if not (len(ts_text) <= _MAX_TIMESTAMP_DIGITS and ts_text.isascii() and ts_text.isdigit()):
+            raise SignatureError(MSG_TIMESTAMP)
+        timestamp = int(ts_text)
+        if method == "GET":
+            return _verify_url(query, agent, sig, ts_text, nonce, timestamp, replay_window)
+        corp_id, agent_id, encrypt = _parse_envelope(body)
+        want_corp_id = agent.corp_id
+        want_agent_id = agent.agent_id
+        if want_corp_id:
+            if corp_id != want_corp_id:
+                raise CorpIdMismatchError(MSG_ENVELOPE_CORP)
+            if agent_id != want_agent_id and agent_id != 0:
+                raise CorpIdMismatchError(MSG_ENVELOPE_AGENT)
+        token = agent.token
+        _check_signed(token, ts_text, nonce, encrypt, sig, timestamp, replay_window)
+        aes_key, random, xml = _open(encrypt, agent, corp_id)
+        msg = _parse_message(xml)
+        if msg.to_user_name != corp_id:
+            raise CorpIdMismatchError(MSG_INNER_CORP)
+        if msg.agent_id != agent_id:
+            raise CorpIdMismatchError(MSG_INNER_AGENT)
+        if (
+            want_corp_id
+            and agent_id != want_agent_id
+            and not (msg.msg_type == "event" and msg.event in _SUBSCRIPTION_EVENTS)
+        ):
+            raise CorpIdMismatchError(MSG_AGENT)
+        request = Request(
+            http_request,
+            query if type(query) is dict else dict(query),
+            sig,
+            timestamp,
+            nonce,
+            xml,
+            msg,
+            aes_key,
+            random,
+            corp_id,
+            agent_id,
+            token,
+        )
+    except CallbackError as error:
+        return reject(invalid_request_handler, http_request, error)
+    if dedupe is None:
+        return request, None
+    key, early = _claim(request, dedupe)
+    return (request, key) if early is None else early
 
 
 def serve_http(
@@ -418,30 +458,17 @@ def serve_http(
     ``serve_http_async``).
     """
     agent = agent_settings(agent_server)
-    if method != "POST":
-        return _serve_other(
-            method, query, agent, invalid_request_handler, http_request, replay_window
-        )
+    admitted = _admit(
+        method, query, body, agent, invalid_request_handler, http_request, replay_window, dedupe
+    )
+    if isinstance(admitted, Response):
+        return admitted
+    request, key = admitted
     try:
-        request = _verify_message(query, body, agent, http_request, replay_window)
-    except CallbackError as error:
-        return reject(invalid_request_handler, http_request, error)
-    key = None
-    if dedupe is not None:
-        key, early = _claim(request, dedupe)
-        if early is not None:
-            return early
-    try:
-        inner = _inner_xml(request, agent.message_handler(request))
-        response = _answer(request, inner)
-    except Exception:
-        return _handler_failed(dedupe, key)
-    except BaseException:
-        _settle(dedupe, key, None)
-        raise
-    if key is not None:
-        _settle(dedupe, key, inner)
-    return response
+        reply = agent.message_handler(request)
+    except BaseException as error:
+        return _handler_failed(dedupe, key, error)
+    return _respond(request, reply, dedupe, key)
 
 
 async def serve_http_async(
@@ -464,19 +491,12 @@ async def serve_http_async(
     awaitable it returns is still awaited on the loop. The dedupe store is called inline.
     """
     agent = agent_settings(agent_server)
-    if method != "POST":
-        return _serve_other(
-            method, query, agent, invalid_request_handler, http_request, replay_window
-        )
-    try:
-        request = _verify_message(query, body, agent, http_request, replay_window)
-    except CallbackError as error:
-        return reject(invalid_request_handler, http_request, error)
-    key = None
-    if dedupe is not None:
-        key, early = _claim(request, dedupe)
-        if early is not None:
-            return early
+    admitted = _admit(
+        method, query, body, agent, invalid_request_handler, http_request, replay_window, dedupe
+    )
+    if isinstance(admitted, Response):
+        return admitted
+    request, key = admitted
     handler = agent.message_handler
     try:
         if run_sync_in_thread and not inspect.iscoroutinefunction(handler):
@@ -485,30 +505,6 @@ async def serve_http_async(
             reply = handler(request)
         if inspect.isawaitable(reply):
             reply = await reply
-        inner = _inner_xml(request, reply)
-        response = _answer(request, inner)
-    except Exception:
-        return _handler_failed(dedupe, key)
-    except BaseException:
-        _settle(dedupe, key, None)
-        raise
-    if key is not None:
-        _settle(dedupe, key, inner)
-    return response
-
-
-def _serve_other(
-    method: str,
-    query: Mapping[str, str],
-    agent: AgentSettings,
-    invalid_request_handler: InvalidRequestHandler | None,
-    http_request: Any,
-    replay_window: float | None,
-) -> Response:
-    """GET (URL verification) or 405."""
-    if method != "GET":
-        return method_not_allowed()
-    try:
-        return _verify_url(query, agent, replay_window)
-    except CallbackError as error:
-        return reject(invalid_request_handler, http_request, error)
+    except BaseException as error:
+        return _handler_failed(dedupe, key, error)
+    return _respond(request, reply, dedupe, key)
