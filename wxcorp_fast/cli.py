@@ -346,6 +346,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="gunicorn worker processes (default 2)",
+    )
+
+
 def _add_server_commands(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
@@ -356,13 +366,7 @@ def _add_server_commands(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
-    serve.add_argument(
-        "--workers",
-        type=_positive,
-        default=2,
-        metavar="N",
-        help="gunicorn worker processes (default 2)",
-    )
+    _add_workers(serve)
     _add_credentials(serve)
     serve.set_defaults(func=_cmd_serve)
 
@@ -389,13 +393,7 @@ def _add_server_commands(commands: Any) -> None:
         description="Start `serve` on a free 127.0.0.1 port, run `simulate --echo` against it, "
         "stop the server. Exits 0 when every reply verified.",
     )
-    demo.add_argument(
-        "--workers",
-        type=_positive,
-        default=2,
-        metavar="N",
-        help="gunicorn worker processes (default 2)",
-    )
+    _add_workers(demo)
     _add_simulate_options(demo, count=200)
     _add_credentials(demo)
     demo.set_defaults(func=_cmd_demo)
