@@ -3,8 +3,10 @@
  * Two tight passes instead of CPython's validating decoder: the first counts the code
  * points and finds the narrowest kind that holds them (lead bytes below 0xC4 give Latin-1,
  * below 0xF0 UCS-2, else UCS-4; continuation bytes are all below any lead), the second
- * writes them. Bytes that are not valid UTF-8 after all go to CPython's decoder instead;
- * reads stay inside [s, s + n) and writes inside the new str whatever the bytes are.
+ * writes them. The bytes must be valid UTF-8: a sequence with missing or extra continuation
+ * bytes goes to CPython's decoder, which names the error, but an overlong form, a surrogate
+ * or a lead byte F8..FC can decode to a code point instead of failing. Whatever the bytes,
+ * reads stay inside [s, s + n) and writes inside the new str.
  */
 #ifndef WXCORP_UTF8_H
 #define WXCORP_UTF8_H
