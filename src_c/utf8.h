@@ -13,6 +13,8 @@
 
 #include <Python.h>
 #include <stdint.h>
+
+#include "copy.h"
 #include <string.h>
 
 #define WX_HIGH 0x8080808080808080ull
@@ -91,6 +93,13 @@ static PyObject *wx_str_from_valid_utf8(const unsigned char *s, Py_ssize_t n)
     uint64_t high = 0, wide = 0, astral = 0;
     Py_UCS4 maxchar;
     PyObject *str;
+    /* ASCII up to the first word with a high bit: nothing to count there */
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & WX_HIGH)
+            break;
+    }
     /* eight bytes a step, on bit 7 of each byte: w << k brings bit 7 - k there */
     for (; n - i >= 8; i += 8) {
         uint64_t w;
@@ -116,7 +125,7 @@ static PyObject *wx_str_from_valid_utf8(const unsigned char *s, Py_ssize_t n)
         return NULL;
     switch (maxchar) {
     case 0x7F:
-        memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
+        wx_copy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
         return str;
     case 0xFF:
         written = wx_utf8_to_ucs1(s, n, PyUnicode_1BYTE_DATA(str), n - continuation, maxchar);
