@@ -100,6 +100,10 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
     object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
 
+cdef extern from "b64enc.h":
+    void _b64_init_c "wx_b64_init" () noexcept
+    void _b64_encode_c "wx_b64_encode" (const uint8_t *data, size_t n, uint8_t *o) noexcept nogil
+
 cdef extern from "copy.h":
     void _copy "wx_copy" (void *dst, const void *src, size_t n) noexcept nogil
 
@@ -165,6 +169,7 @@ cdef void _init_tables() noexcept:
     for i in range(64):
         _B64_REV[<uint8_t>_B64[i]] = <uint8_t>i
     _B64_REV[ord("=")] = 64
+    _b64_init_c()
     for i in range(256):
         for j in range(4):
             _B64_QUAD[j][i] = (<uint32_t>_B64_REV[i] << (18 - 6 * j)
@@ -455,25 +460,8 @@ cdef str _b64_encode(const uint8_t *data, Py_ssize_t n):
     return out
 
 
-cdef void _b64_encode_into(const uint8_t *data, Py_ssize_t n, uint8_t *o) noexcept nogil:
-    cdef Py_ssize_t i = 0
-    cdef uint32_t v
-    while i + 3 <= n:
-        v = (<uint32_t>data[i] << 16) | (<uint32_t>data[i + 1] << 8) | data[i + 2]
-        o[0] = _B64[v >> 18]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = _B64[(v >> 6) & 63]
-        o[3] = _B64[v & 63]
-        o += 4
-        i += 3
-    if i < n:
-        v = <uint32_t>data[i] << 16
-        if i + 1 < n:
-            v |= <uint32_t>data[i + 1] << 8
-        o[0] = _B64[v >> 18]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = _B64[(v >> 6) & 63] if i + 1 < n else ord("=")
-        o[3] = ord("=")
+cdef inline void _b64_encode_into(const uint8_t *data, Py_ssize_t n, uint8_t *o) noexcept nogil:
+    _b64_encode_c(data, <size_t>n, o)
 
 
 # --------------------------------------------------------------------------- signatures
