@@ -54,7 +54,7 @@ def test_threads_16k(benchmark: Any, threads: int) -> None:
         for t in pool:
             t.join()
 
-    benchmark.pedantic(run, rounds=15, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(run, rounds=40, iterations=1, warmup_rounds=1)
 
 
 def _alphabet(sample: Sample) -> str:
