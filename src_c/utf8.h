@@ -94,6 +94,16 @@ static PyObject *wx_str_from_valid_utf8(const unsigned char *s, Py_ssize_t n)
     Py_UCS4 maxchar;
     PyObject *str;
     /* ASCII up to the first word with a high bit: nothing to count there */
+#if defined(__SSE2__)
+    for (; n - i >= 64; i += 64) {
+        __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),
+                                 _mm_loadu_si128((const __m128i *)(s + i + 16)));
+        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + 32)),
+                                 _mm_loadu_si128((const __m128i *)(s + i + 48)));
+        if (_mm_movemask_epi8(_mm_or_si128(a, b)))
+            break;
+    }
+#endif
     for (; n - i >= 8; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);

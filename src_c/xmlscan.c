@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef unsigned char u8;
 
@@ -239,6 +242,32 @@ static uint64_t load64(const u8 *p)
     return w;
 }
 
+/* A long plain run, 16 bytes a step while no byte in the step needs a look (CDATA: a byte
+ * below 0x20 or above 0x7F, or ']'; text: also '<' and '&'). Copies to *op and returns the
+ * position of the first step that holds such a byte; the word loops after it find the byte. */
+static const u8 *copy_run16(const u8 *p, const u8 *e, char **op, int text)
+{
+#if defined(__SSE2__)
+    char *o = *op;
+    const __m128i space = _mm_set1_epi8(0x20), rb = _mm_set1_epi8(']');
+    const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
+    for (; e - p >= 16; p += 16, o += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        /* signed compare: bytes of 0x80 and up are negative, so "< 0x20" catches them too */
+        __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, rb));
+        if (text)
+            stop = _mm_or_si128(stop, _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)));
+        _mm_storeu_si128((__m128i *)o, v);
+        if (_mm_movemask_epi8(stop))
+            break;
+    }
+    *op = o;
+#else
+    (void)e, (void)op, (void)text;
+#endif
+    return p;
+}
+
 /* Lead bytes E0..EF by their low nibble: 1 when any two continuation bytes make a Char
  * (E0 can be overlong, ED a surrogate, EF U+FFFE/U+FFFF) */
 static const u8 PLAIN3[16] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0};
@@ -309,6 +338,7 @@ static const u8 *scan_text(const u8 *p, const u8 *e, char **op)
             if (p == e)
                 return NULL;
             /* a long plain run: 8 bytes at a time up to the word holding a stop byte */
+            p = copy_run16(p, e, &o, 1);
             for (; e - p >= 8; p += 8, o += 8) {
                 uint64_t w = load64(p);
                 memcpy(o, &w, 8);
@@ -360,6 +390,7 @@ static const u8 *scan_cdata(const u8 *p, const u8 *e, char **op)
         if (p == lim) {
             if (p == e)
                 return NULL;
+            p = copy_run16(p, e, &o, 0);
             for (; e - p >= 8; p += 8, o += 8) {
                 uint64_t w = load64(p);
                 memcpy(o, &w, 8);
