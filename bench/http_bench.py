@@ -1,25 +1,35 @@
 """Over-HTTP throughput: wxcorp_fast's echo bot against wechatpy's, same server, same load, one run.
 
     python bench/http_bench.py [--duration 5] [--rounds 3] [--connections 16]
+                               [--pair gunicorn] [--worker-class gthread --threads 4]
 
 Pairs (each side with 2 worker processes, started from the same ``ServerProcess`` harness):
-- gunicorn (sync workers): ``wxcorp_fast._echobot:build_app()`` vs Flask + wechatpy 1.8.18
+- gunicorn (sync workers unless ``--worker-class``): ``wxcorp_fast._echobot:build_app()`` vs
+  Flask + wechatpy 1.8.18
 - uvicorn (its multiprocess supervisor, through ``uvicorn_workers.py``, which only adds
   TCP_NODELAY: uvicorn issue #3149): ``build_asgi_app`` (``.asgi``) vs Starlette + wechatpy
+
+Each pair also runs a do-nothing app under the same server (``null_apps.py``): the server's
+ceiling, the requests/s that no app can pass there. Besides requests/s, the table gives the
+server's CPU time per request (all its processes, from /proc), which is what sets requests/s
+when the load generator has a machine of its own instead of sharing this one's CPUs.
 
 The load generator is wrk (Debian's ``wrk``): keep-alive connections POSTing one pre-signed
 text callback (the docs' example credentials) for ``--duration`` seconds. The echo bot runs
 without a dedupe store, so every repeat of the same body is handled in full, on both sides;
 the body is signed right before each run, well inside the 300-second replay window. Before
-measuring, each app's reply is verified with ``CallbackSimulator`` (text echoed, signature
-checked). Sides alternate within a round and each side's best round counts (noise on a
-shared machine only ever lowers throughput); a run with any non-2xx answer is an error.
+measuring, each echo bot's reply is verified with ``CallbackSimulator`` (text echoed,
+signature checked). The apps alternate within a round; each one's best round counts for
+requests/s and its lowest for CPU per request (noise on a shared machine only ever makes
+things slower); a run with any non-2xx answer is an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import math
 import os
 import re
 import shutil
@@ -48,10 +58,19 @@ def _env() -> dict[str, str]:
 
 @dataclasses.dataclass(frozen=True)
 class App:
-    """One side of a pair: a name and how to start it."""
+    """One app of a pair: a name, and how to start it given extra gunicorn options."""
 
     name: str
-    start: Callable[[], ServerProcess]
+    start: Callable[[Sequence[str]], ServerProcess]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """Our echo bot, wechatpy's, and the do-nothing app (the ceiling), under one server."""
+
+    ours: App
+    theirs: App
+    ceiling: App
 
 
 def uvicorn_workers(app: str) -> ServerProcess:
@@ -60,22 +79,38 @@ def uvicorn_workers(app: str) -> ServerProcess:
     return ServerProcess([sys.executable, script, app, "{fd}", str(WORKERS)], _env())
 
 
-PAIRS: dict[str, tuple[App, App]] = {
-    "gunicorn": (
-        App(
-            "wxcorp_fast (WSGI)",
-            lambda: gunicorn("wxcorp_fast._echobot:build_app()", workers=WORKERS, env=_env()),
-        ),
-        App(
-            "Flask + wechatpy",
-            lambda: gunicorn("wechatpy_apps:flask_app()", workers=WORKERS, env=_env()),
-        ),
+def _gunicorn(app: str) -> Callable[[Sequence[str]], ServerProcess]:
+    return lambda options: gunicorn(app, workers=WORKERS, env=_env(), options=options)
+
+
+def _uvicorn(app: str) -> Callable[[Sequence[str]], ServerProcess]:
+    return lambda options: uvicorn_workers(app)
+
+
+PAIRS: dict[str, Pair] = {
+    "gunicorn": Pair(
+        App("wxcorp_fast (WSGI)", _gunicorn("wxcorp_fast._echobot:build_app()")),
+        App("Flask + wechatpy", _gunicorn("wechatpy_apps:flask_app()")),
+        App("do-nothing WSGI app", _gunicorn("null_apps:wsgi_app()")),
     ),
-    "uvicorn": (
-        App("wxcorp_fast (.asgi)", lambda: uvicorn_workers("wxcorp_fast._echobot:build_asgi_app")),
-        App("Starlette + wechatpy", lambda: uvicorn_workers("wechatpy_apps:starlette_app")),
+    "uvicorn": Pair(
+        App("wxcorp_fast (.asgi)", _uvicorn("wxcorp_fast._echobot:build_asgi_app")),
+        App("Starlette + wechatpy", _uvicorn("wechatpy_apps:starlette_app")),
+        App("do-nothing ASGI app", _uvicorn("null_apps:asgi_app")),
     ),
 }
+
+
+@dataclasses.dataclass
+class Side:
+    """One app's results: best requests/s, lowest server CPU µs per request."""
+
+    rps: float = 0.0
+    cpu_us: float = math.inf
+
+    def add(self, rps: float, cpu_us: float) -> None:
+        self.rps = max(self.rps, rps)
+        self.cpu_us = min(self.cpu_us, cpu_us)
 
 
 def simulator() -> CallbackSimulator:
@@ -107,8 +142,8 @@ def wrk_script(url: str, directory: str) -> tuple[str, str]:
     return path, full_url
 
 
-def wrk(url: str, duration: float, connections: int, threads: int = 1) -> float:
-    """Run wrk against ``url`` and return requests/s; any non-2xx answer is an error."""
+def wrk(url: str, duration: float, connections: int, threads: int = 1) -> tuple[int, float]:
+    """Run wrk against ``url``: (requests, requests/s); any non-2xx answer is an error."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk not found: apt-get install wrk")
@@ -133,39 +168,79 @@ def wrk(url: str, duration: float, connections: int, threads: int = 1) -> float:
     errors = re.search(r"Socket errors: .*", out)
     if bad or errors:
         raise RuntimeError(f"wrk saw failures:\n{out}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
-        raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
-    return float(match.group(1))
+    count = re.search(r"(\d+) requests in", out)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if count is None or rate is None:
+        raise RuntimeError(f"no request count in wrk output:\n{out}")
+    return int(count.group(1)), float(rate.group(1))
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system, reaped children included) of process group ``pgid``."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid:  # pgrp
+            ticks += sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
+    return ticks / _TICKS
+
+
+def run_once(server: ServerProcess, duration: float, connections: int) -> tuple[float, float]:
+    """One wrk run: (requests/s, the server's CPU µs per request)."""
+    assert server.proc is not None
+    pgid = server.proc.pid  # the harness starts each server in a session of its own
+    before = group_cpu_seconds(pgid)
+    requests, rps = wrk(server.url, duration, connections)
+    return rps, 1e6 * (group_cpu_seconds(pgid) - before) / max(requests, 1)
 
 
 def measure_pair(
-    pair: tuple[App, App], rounds: int, duration: float, connections: int
-) -> tuple[float, float]:
-    """Start both sides, verify them, alternate wrk runs; return each side's best req/s."""
-    ours, theirs = pair
-    with ours.start() as a, theirs.start() as b:
-        for server in (a, b):
+    pair: Pair,
+    rounds: int,
+    duration: float,
+    connections: int,
+    gunicorn_options: Sequence[str] = (),
+) -> tuple[Side, Side, Side]:
+    """Start the three apps, verify both echo bots, alternate wrk runs; return their results."""
+    apps = (pair.ours, pair.theirs, pair.ceiling)
+    sides = (Side(), Side(), Side())
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(app.start(gunicorn_options)) for app in apps]
+        for server in servers[:2]:
             check_app(server.url)
-        best = [0.0, 0.0]
         for _ in range(rounds):
-            for side, server in enumerate((a, b)):
-                best[side] = max(best[side], wrk(server.url, duration, connections))
-    return best[0], best[1]
+            for side, server in zip(sides, servers):
+                side.add(*run_once(server, duration, connections))
+    return sides
 
 
-def table(results: dict[str, tuple[float, float]]) -> str:
-    lines = [
-        f"| server ({WORKERS} workers) | wxcorp_fast req/s | wechatpy req/s | ratio | goal |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, (ours, theirs) in results.items():
-        a, b = PAIRS[name]
-        ratio = ours / theirs
+def table(results: dict[str, tuple[Side, Side, Side]], server_note: str = "") -> str:
+    """The Markdown table of ``measure_pair`` results, one row per pair."""
+    head = (
+        f"| server ({WORKERS} workers{server_note}) | wxcorp_fast req/s | wechatpy req/s "
+        "| ratio | goal | do-nothing app req/s (ceiling) | server CPU µs/request: "
+        "wxcorp_fast, wechatpy, do-nothing | CPU ratio |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, (ours, theirs, ceiling) in results.items():
+        pair = PAIRS[name]
+        ratio = ours.rps / theirs.rps
         mark = "✓" if ratio >= TARGET else "✗"
         lines.append(
-            f"| {name}: {a.name} vs {b.name} | {ours:.0f} | {theirs:.0f} | "
-            f"{ratio:.2f}x {mark} | {TARGET:.0f}x |"
+            f"| {name}: {pair.ours.name} vs {pair.theirs.name} | {ours.rps:.0f} | "
+            f"{theirs.rps:.0f} | {ratio:.2f}x {mark} | {TARGET:.0f}x | "
+            f"{ceiling.rps:.0f} ({ceiling.rps / theirs.rps:.2f}x) | "
+            f"{ours.cpu_us:.0f}, {theirs.cpu_us:.0f}, {ceiling.cpu_us:.0f} | "
+            f"{theirs.cpu_us / ours.cpu_us:.2f}x |"
         )
     return "\n".join(lines)
 
@@ -173,17 +248,31 @@ def table(results: dict[str, tuple[float, float]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per side")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per app")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument(
         "--pair", choices=list(PAIRS), action="append", help="only these pairs (default: all)"
     )
+    parser.add_argument(
+        "--worker-class",
+        choices=["sync", "gthread"],
+        default="sync",
+        help="gunicorn's worker class, for every app of the gunicorn pair (default sync)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per gthread worker (default 4)"
+    )
     args = parser.parse_args(argv)
+    options: list[str] = []
+    note = ""
+    if args.worker_class == "gthread":
+        options = ["--worker-class", "gthread", "--threads", str(args.threads)]
+        note = f"; gunicorn: gthread, {args.threads} threads"
     results = {
-        name: measure_pair(PAIRS[name], args.rounds, args.duration, args.connections)
+        name: measure_pair(PAIRS[name], args.rounds, args.duration, args.connections, options)
         for name in (args.pair or list(PAIRS))
     }
-    print(table(results))
+    print(table(results, note))
     return 0
 
 

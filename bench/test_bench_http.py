@@ -2,11 +2,14 @@
 
 The real figures come from ``python bench/http_bench.py`` (see bench/README.md). Here each
 pair runs once, briefly, so ``pytest bench --benchmark-disable`` (CI) proves the servers
-start, every app answers a verified reply, and wrk runs without a failed request.
+start, both echo bots answer a verified reply, and wrk runs without a failed request against
+them and the do-nothing app.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import http_bench
@@ -15,12 +18,35 @@ import pytest
 
 @pytest.mark.parametrize("pair", list(http_bench.PAIRS))
 def test_http_pair_smoke(benchmark: Any, pair: str) -> None:
-    """Start both sides of a pair, verify their replies, run wrk on each for a second."""
-    ours, theirs = benchmark.pedantic(
+    """Start the apps of a pair, verify the echo bots, run wrk on each for a second."""
+    sides = benchmark.pedantic(
         http_bench.measure_pair,
         args=(http_bench.PAIRS[pair], 1, 1.0, 4),
         rounds=1,
         iterations=1,
     )
-    assert ours > 0 and theirs > 0
-    assert f"| {pair}: " in http_bench.table({pair: (ours, theirs)})
+    for side in sides:
+        assert side.rps > 0 and 0 < side.cpu_us < 1e6
+    assert f"| {pair}: " in http_bench.table({pair: sides})
+
+
+def test_group_cpu_seconds_counts_the_group() -> None:
+    """The CPU time a process spent counts in its process group's total."""
+    spin = (
+        "import sys, time\n"
+        "end = time.process_time() + 0.4\n"
+        "while time.process_time() < end: pass\n"
+        "print('spun', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", spin],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"spun\n"
+        assert 0.35 <= http_bench.group_cpu_seconds(proc.pid) < 5
+    finally:
+        proc.communicate(b"", timeout=10)

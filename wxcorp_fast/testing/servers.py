@@ -137,8 +137,13 @@ def gunicorn(
     env: Mapping[str, str] | None = None,
     start_timeout: float = 30.0,
     path: str = "/",
+    options: Sequence[str] = (),
 ) -> ServerProcess:
-    """A gunicorn server (sync workers) for ``app`` (``module:name`` or ``module:factory()``)."""
+    """A gunicorn server for ``app`` (``module:name`` or ``module:factory()``).
+
+    Sync workers unless ``options`` (more gunicorn flags, e.g. ``["-k", "gthread"]``) say
+    otherwise.
+    """
     argv = [
         sys.executable,
         "-m",
@@ -151,6 +156,7 @@ def gunicorn(
         "warning",
         "--graceful-timeout",
         "5",
+        *options,
         app,
     ]
     return ServerProcess(argv, env, start_timeout=start_timeout, path=path)
