@@ -1,4 +1,4 @@
-"""Build wxcorp_fast._core (Cython + libcrypto), or nothing in pure mode.
+"""Build wxcorp_fast._core_c (Cython + libcrypto), or nothing in pure mode.
 
 Pure mode: WXCORP_FAST_NO_EXTENSIONS truthy, or not CPython -> a py3-none-any wheel.
 Otherwise the extension is required: a missing OpenSSL header fails the build, naming
@@ -94,9 +94,9 @@ def _static_libcrypto(library_dirs: list[str]) -> str:
 
 def _extensions() -> list[Extension]:
     if _truthy("WXCORP_FAST_NO_EXTENSIONS") or sys.implementation.name != "cpython":
-        print("*** wxcorp_fast: building the pure-Python package (no _core) ***")
+        print("*** wxcorp_fast: building the pure-Python package (no _core_c) ***")
         return []
-    print("*** wxcorp_fast: building the compiled core wxcorp_fast._core ***")
+    print("*** wxcorp_fast: building the compiled core wxcorp_fast._core_c ***")
     compile_args = [] if sys.platform == "win32" else [
         "-O2",
         "-Wall",
@@ -104,8 +104,8 @@ def _extensions() -> list[Extension]:
     ]
     return [
         Extension(
-            "wxcorp_fast._core",
-            sources=["src_c/_core.pyx", "src_c/xmlscan.c"],
+            "wxcorp_fast._core_c",
+            sources=["src_c/_core_c.pyx", "src_c/xmlscan.c"],
             include_dirs=["src_c"],
             libraries=["libcrypto"] if sys.platform == "win32" else ["crypto"],
             define_macros=[("OPENSSL_API_COMPAT", "0x10101000L")],

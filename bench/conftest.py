@@ -63,12 +63,12 @@ class Sample:
 
 
 def make_sample(size: int, alphabet: str) -> Sample:
-    from wxcorp_fast import _pycore
+    from wxcorp_fast import _core_py
 
     xml = text_message(size, alphabet)
-    crypto = _pycore.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID)
+    crypto = _core_py.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID)
     envelope = crypto.encrypt(xml, NONCE, TIMESTAMP)
-    encrypt = _pycore.parse_envelope(envelope).encrypt
+    encrypt = _core_py.parse_envelope(envelope).encrypt
     body = (
         "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>"
         f"<Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
@@ -76,7 +76,7 @@ def make_sample(size: int, alphabet: str) -> Sample:
     return Sample(
         xml=xml,
         body=body,
-        msg_signature=_pycore.msg_signature(v.TOKEN, TIMESTAMP, NONCE, encrypt),
+        msg_signature=_core_py.msg_signature(v.TOKEN, TIMESTAMP, NONCE, encrypt),
         echostr=v.ECHOSTR,
         echo_signature=v.ECHO_MSG_SIGNATURE,
     )
@@ -124,8 +124,8 @@ def _wechatpy() -> Impl:
 
 
 IMPLS: dict[str, Callable[[], Impl]] = {
-    "compiled": lambda: _ours("wxcorp_fast._core"),
-    "python": lambda: _ours("wxcorp_fast._pycore"),
+    "compiled": lambda: _ours("wxcorp_fast._core_c"),
+    "python": lambda: _ours("wxcorp_fast._core_py"),
     "wechatpy": _wechatpy,
 }
 

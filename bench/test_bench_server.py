@@ -35,17 +35,17 @@ OURS = wxcorp_fast.IMPLEMENTATION
 
 def _signed_post() -> tuple[dict[str, str], bytes, bytes]:
     """``(query, body, inner xml)`` of a 300 B text message signed now."""
-    from wxcorp_fast import _pycore
+    from wxcorp_fast import _core_py
 
     xml = text_message(SIZE, "ascii")
     timestamp = str(int(time.time()))
-    aes_key = _pycore.decode_aes_key(v.ENCODING_AES_KEY)
-    encrypt = _pycore.encrypt_msg(xml, v.CORP_ID, aes_key)
+    aes_key = _core_py.decode_aes_key(v.ENCODING_AES_KEY)
+    encrypt = _core_py.encrypt_msg(xml, v.CORP_ID, aes_key)
     body = (
         f"<xml><ToUserName><![CDATA[{v.CORP_ID}]]></ToUserName>"
         f"<Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
     ).encode()
-    signature = _pycore.msg_signature(v.TOKEN, timestamp, NONCE, encrypt)
+    signature = _core_py.msg_signature(v.TOKEN, timestamp, NONCE, encrypt)
     return {"msg_signature": signature, "timestamp": timestamp, "nonce": NONCE}, body, xml
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Developer build: compile wxcorp_fast._core next to the sources and make .venv import this
+# Developer build: compile wxcorp_fast._core_c next to the sources and make .venv import this
 # tree (serialised by a lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."

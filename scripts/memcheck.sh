@@ -24,7 +24,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-.venv/bin/python}
 command -v valgrind >/dev/null || { echo "memcheck.sh: valgrind is not installed" >&2; exit 2; }
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
-EXT=$("$PY" -c 'import wxcorp_fast._core as c; print(c.__file__)') || {
+EXT=$("$PY" -c 'import wxcorp_fast._core_c as c; print(c.__file__)') || {
     echo "memcheck.sh: build the compiled core first (scripts/build-inplace.sh)" >&2
     exit 2
 }
@@ -85,7 +85,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 out, ext, pytest_rc = sys.argv[1], os.path.realpath(sys.argv[2]), int(sys.argv[3])
-OUR_FILES = ("_core.c", "_core.pyx", "xmlscan.c", "xmlscan.h", "_wxssl.h")
+OUR_FILES = ("_core_c.c", "_core_c.pyx", "xmlscan.c", "xmlscan.h", "_wxssl.h")
 
 
 def ours(frame):

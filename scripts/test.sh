@@ -5,7 +5,7 @@
 #   2. the suite on the pure-Python core            (WXCORP_FAST_NO_EXTENSIONS=1)
 #   3. the benchmarks, smoke only                   (--benchmark-disable)
 #   4. python -m wxcorp_fast info                   (known-answer self-check)
-#   5. mypy --strict on the package, stubtest of the extension against _core.pyi
+#   5. mypy --strict on the package, stubtest of the extension against _core_c.pyi
 # Every step runs even if an earlier one failed; the last line says PASSED or FAILED.
 # Arguments go to pytest in steps 1 and 2, e.g. `scripts/test.sh -k signature -x`.
 set -euo pipefail
@@ -69,7 +69,7 @@ step info "" "$WX_PY" -m wxcorp_fast info
 # types: mypy --strict on the sources (pyproject's [tool.mypy]), then the installed
 # extension against its stub
 step types "" env -C "$WX_SRC" "$WX_PY" -m mypy
-step stubtest "" "$WX_PY" -m mypy.stubtest wxcorp_fast._core
+step stubtest "" "$WX_PY" -m mypy.stubtest wxcorp_fast._core_c
 
 reported=1
 elapsed=$((SECONDS - WX_START))

@@ -1,6 +1,6 @@
 /* One-pass XML well-formedness scanner for WeChat callback documents; see xmlscan.h.
  *
- * The specification is _parse_tree() in wxcorp_fast/_pycore.py: pyexpat created with
+ * The specification is _parse_tree() in wxcorp_fast/_core_py.py: pyexpat created with
  * ParserCreate("UTF-8"), a DOCTYPE in the prolog refused, names restricted to ASCII and
  * nesting limited to XS_MAX_DEPTH. Each function scans one XML 1.0 production and
  * checks exactly what expat checks there; the first error stops the scan.

@@ -2,7 +2,7 @@
  *
  * It accepts exactly what pyexpat (with protocol encoding UTF-8) accepts, minus
  * DOCTYPE (refused), minus non-ASCII names (elements, attributes, PI targets), and
- * minus nesting deeper than XS_MAX_DEPTH; see wxcorp_fast/_pycore.py, the specification.
+ * minus nesting deeper than XS_MAX_DEPTH; see wxcorp_fast/_core_py.py, the specification.
  * It never reads outside [data, data + len) and never writes outside the scratch buffer.
  */
 #ifndef WXCORP_XMLSCAN_H

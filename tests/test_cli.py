@@ -21,7 +21,7 @@ from importlib import metadata
 import pytest
 
 import wxcorp_fast
-from wxcorp_fast import _impl, cli
+from wxcorp_fast import _core, cli
 from wxcorp_fast.testing import KINDS, vectors
 
 _SELECTION = ("WXCORP_FAST_NO_EXTENSIONS", "WXCORP_FAST_REQUIRE_COMPILED")
@@ -73,9 +73,9 @@ def test_info_reports_the_implementation_this_run_uses() -> None:
     assert os.path.realpath(fields["location"]) == os.path.realpath(wxcorp_fast.__file__)
     if wxcorp_fast.IMPLEMENTATION == "compiled":
         assert "compiled core missing" not in fields
-        assert fields["openssl"] == _impl.core.OPENSSL_VERSION
+        assert fields["openssl"] == _core.core.OPENSSL_VERSION
     else:
-        assert fields["compiled core missing"] == _impl.IMPORT_ERROR
+        assert fields["compiled core missing"] == _core.IMPORT_ERROR
 
 
 def test_info_pure_names_the_reason() -> None:
@@ -87,12 +87,12 @@ def test_info_pure_names_the_reason() -> None:
 
 @pytest.mark.compiled
 def test_info_compiled_names_openssl() -> None:
-    from wxcorp_fast import _core  # a missing extension is an error here, not a skip
+    from wxcorp_fast import _core_c  # a missing extension is an error here, not a skip
 
     proc = run_cli("info", env={"WXCORP_FAST_REQUIRE_COMPILED": "1"})
     fields = check_info_ok(proc)
     assert fields["implementation"] == "compiled"
-    assert fields["openssl"] == _core.OPENSSL_VERSION
+    assert fields["openssl"] == _core_c.OPENSSL_VERSION
     assert fields["openssl"].startswith("OpenSSL ")
     assert "compiled core missing" not in fields
     if sys.platform.startswith("linux"):

@@ -382,4 +382,4 @@ def test_import_without_wechatpy_installed():
 
 
 def test_drop_in_uses_the_selected_core():
-    assert compat.core is wxcorp_fast._impl.core
+    assert compat.core is wxcorp_fast._core.core

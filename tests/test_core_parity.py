@@ -1,7 +1,7 @@
 """Hypothesis round trips on both twins, and compiled-vs-pure differential tests.
 
 Round trips run on each twin through ``core_impl``. Differential tests (marked
-``compiled``, as they need both twins) feed the same input to ``_core`` and ``_pycore`` and
+``compiled``, as they need both twins) feed the same input to ``_core_c`` and ``_core_py`` and
 demand the same value (types included) or the same error: class, code and message.
 Seeded corpora pin the malformed inputs STYLE.md 3.1 names; hypothesis adds random XML
 fragments and byte mutations of real messages.
@@ -30,8 +30,8 @@ B64_ALPHABET = string.ascii_letters + string.digits + "+/"
 @pytest.fixture(scope="session")
 def twins():
     """Return ``(compiled, pure)``; an unimportable compiled core errors the test."""
-    return importlib.import_module("wxcorp_fast._core"), importlib.import_module(
-        "wxcorp_fast._pycore"
+    return importlib.import_module("wxcorp_fast._core_c"), importlib.import_module(
+        "wxcorp_fast._core_py"
     )
 
 
@@ -178,11 +178,11 @@ def _public_callables(module):
 
 
 def _shape(obj):
-    """Parameter names, kinds and defaults (annotations live in _core.pyi)."""
+    """Parameter names, kinds and defaults (annotations live in _core_c.pyi)."""
     return [(p.name, p.kind, p.default) for p in inspect.signature(obj).parameters.values()]
 
 
-CALLABLES = [name for name, _ in _public_callables(importlib.import_module("wxcorp_fast._pycore"))]
+CALLABLES = [name for name, _ in _public_callables(importlib.import_module("wxcorp_fast._core_py"))]
 
 
 @pytest.mark.compiled
@@ -942,19 +942,19 @@ def _large_body(encrypt: str, agent: str = "218", to_user: str = v.CORP_ID) -> b
 @st.composite
 def large_posts(draw):
     """(body, msg_signature, timestamp, nonce): a signed large POST, perhaps with one defect."""
-    from wxcorp_fast import _pycore
+    from wxcorp_fast import _core_py
 
     corp = draw(st.sampled_from([v.CORP_ID, v.CORP_ID, "wrongcorp"]))
     key = draw(st.sampled_from([v.ENCODING_AES_KEY, v.ENCODING_AES_KEY, OTHER_KEY]))
     random = draw(st.binary(min_size=16, max_size=16))
-    encrypt = _pycore.encrypt_msg(LARGE_INNER, corp, _pycore.decode_aes_key(key), random)
+    encrypt = _core_py.encrypt_msg(LARGE_INNER, corp, _core_py.decode_aes_key(key), random)
     if draw(st.booleans()):
         edited = draw(mutated(encrypt.encode(), B64_MUTATION_ALPHABET)).decode("latin-1")
         encrypt = edited if len(edited) >= 2048 else encrypt[: len(encrypt) // 2]
     agent = draw(st.sampled_from(["218", " 218 ", "", "+7", "-0", "x1", "9" * 25, "1" * 19]))
     timestamp = draw(st.sampled_from([v.POST_TIMESTAMP, int(v.POST_TIMESTAMP), None, b"1"]))
     nonce = draw(st.sampled_from([v.POST_NONCE, v.POST_NONCE.encode(), 5]))
-    signature = _pycore.msg_signature(
+    signature = _core_py.msg_signature(
         v.TOKEN, timestamp if timestamp is not None else "", nonce if nonce != 5 else "", encrypt
     ) if isinstance(timestamp, (str, int, bytes)) and nonce != 5 else "0" * 40
     signature = draw(st.sampled_from([signature, signature, signature.encode(),
@@ -974,10 +974,10 @@ def test_decrypt_large_body_differential(twins, post):
 
 @needs_both
 def test_decrypt_large_body_opens(twins):
-    from wxcorp_fast import _pycore
+    from wxcorp_fast import _core_py
 
-    encrypt = _pycore.encrypt_msg(LARGE_INNER, v.CORP_ID, KEY)
-    signature = _pycore.msg_signature(v.TOKEN, v.POST_TIMESTAMP, v.POST_NONCE, encrypt)
+    encrypt = _core_py.encrypt_msg(LARGE_INNER, v.CORP_ID, KEY)
+    signature = _core_py.msg_signature(v.TOKEN, v.POST_TIMESTAMP, v.POST_NONCE, encrypt)
     for body in (_large_body(encrypt), _large_body(encrypt).decode()):
         result = same_method(twins, "decrypt", (body, signature, v.POST_TIMESTAMP, v.POST_NONCE))
         assert result == ("ok", ("bytes", LARGE_INNER))

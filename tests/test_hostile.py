@@ -69,9 +69,9 @@ def seal(plain: bytes, key: bytes = AES_KEY) -> str:
 
 
 def sign(encrypt: str | bytes) -> str:
-    from wxcorp_fast import _pycore
+    from wxcorp_fast import _core_py
 
-    return _pycore.msg_signature(TOKEN, TIMESTAMP, NONCE, encrypt)
+    return _core_py.msg_signature(TOKEN, TIMESTAMP, NONCE, encrypt)
 
 
 def body(encrypt: str) -> bytes:

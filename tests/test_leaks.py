@@ -30,7 +30,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 @pytest.fixture(scope="module")
 def core():
-    return importlib.import_module("wxcorp_fast._core")
+    return importlib.import_module("wxcorp_fast._core_c")
 
 
 def rss() -> int:

@@ -189,10 +189,10 @@ def test_raw_survives_the_source(core_impl):
 
 def test_twins_build_equal_messages(core_impl):
     """Messages from either twin compare equal to the pure twin's (cross-twin equality)."""
-    from wxcorp_fast import _pycore
+    from wxcorp_fast import _core_py
 
     for doc in SAMPLE_MESSAGES.values():
-        assert core_impl.parse_message(doc) == _pycore.parse_message(doc)
+        assert core_impl.parse_message(doc) == _core_py.parse_message(doc)
 
 
 def test_envelope_is_a_named_tuple(core_impl):

@@ -45,7 +45,7 @@ def test_ships_the_package_and_its_markers(files: list[PurePosixPath]) -> None:
         "wxcorp_fast/__init__.py",
         "wxcorp_fast/__main__.py",
         "wxcorp_fast/cli.py",
-        "wxcorp_fast/_pycore.py",
+        "wxcorp_fast/_core_py.py",
         "wxcorp_fast/py.typed",
         "wxcorp_fast/testing/vectors.py",
     ):
@@ -61,5 +61,5 @@ def test_ships_no_sources_or_tests(files: list[PurePosixPath]) -> None:
 @pytest.mark.compiled
 def test_compiled_core_is_in_the_wheel(files: list[PurePosixPath]) -> None:
     package = PurePosixPath("wxcorp_fast")
-    cores = [f for f in files if f.parent == package and f.name.startswith("_core.")]
+    cores = [f for f in files if f.parent == package and f.name.startswith("_core_c.")]
     assert any(f.suffix in {".so", ".pyd"} for f in cores), cores

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wxcorp_fast import _pycore
+from wxcorp_fast import _core_py
 from wxcorp_fast.errors import XMLParseError
 
 names = st.sampled_from(["ToUserName", "Content", "MsgId", "a", "_x", "Encrypt"])
@@ -27,11 +27,11 @@ def test_flat_path_agrees_with_expat(elements, tail):
         for name, value, in_cdata, gap in elements
     )
     data = f"<xml>{body}{tail}</xml>".encode("utf-8", "surrogatepass")
-    flat = _pycore._parse_flat(data)
+    flat = _core_py._parse_flat(data)
     if flat is None:
         return
     try:
-        expected = _pycore._parse_expat(data)
+        expected = _core_py._parse_expat(data)
     except XMLParseError as exc:  # the flat path must never accept what expat refuses
         raise AssertionError(f"flat path accepted a document expat refuses: {exc}") from None
     assert flat == expected
@@ -40,12 +40,12 @@ def test_flat_path_agrees_with_expat(elements, tail):
 def test_real_messages_take_the_flat_path():
     from wxcorp_fast.testing import vectors as v
 
-    assert _pycore._parse_flat(v.POST_BODY) == _pycore._parse_expat(v.POST_BODY)
+    assert _core_py._parse_flat(v.POST_BODY) == _core_py._parse_expat(v.POST_BODY)
     message = (
         "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n"
         "<Content><![CDATA[你好 😀 a&b <tag>]]></Content>\n<MsgId>1</MsgId></xml>"
     ).encode()
-    assert _pycore._parse_flat(message) == {
+    assert _core_py._parse_flat(message) == {
         "ToUserName": "wx5823bf96d3bd56c7",
         "Content": "你好 😀 a&b <tag>",
         "MsgId": "1",
@@ -60,5 +60,5 @@ def test_documents_outside_the_flat_subset_fall_back():
         b"<?xml version='1.0'?><xml/>",
         b"<xml><a>]</a></xml>",
     ):
-        assert _pycore._parse_flat(data) is None
-        _pycore._parse_tree(data)  # still parsed, by expat
+        assert _core_py._parse_flat(data) is None
+        _core_py._parse_tree(data)  # still parsed, by expat

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 import wxcorp_fast
-import wxcorp_fast._impl
+import wxcorp_fast._core
 
 FLAGS = ("WXCORP_FAST_NO_EXTENSIONS", "WXCORP_FAST_REQUIRE_COMPILED")
 PROBE = (
-    "import json, wxcorp_fast, wxcorp_fast._impl as i; "
+    "import json, wxcorp_fast, wxcorp_fast._core as i; "
     "print(json.dumps([wxcorp_fast.IMPLEMENTATION, i.IMPORT_ERROR, i.core.__name__]))"
 )
 
@@ -59,12 +59,12 @@ def test_implementation_matches_environment():
     assert impl in ("compiled", "python")
     if _truthy(os.environ.get("WXCORP_FAST_NO_EXTENSIONS")):
         assert impl == "python"
-        assert wxcorp_fast._impl.IMPORT_ERROR == "disabled by WXCORP_FAST_NO_EXTENSIONS"
+        assert wxcorp_fast._core.IMPORT_ERROR == "disabled by WXCORP_FAST_NO_EXTENSIONS"
     elif _truthy(os.environ.get("WXCORP_FAST_REQUIRE_COMPILED")):
         assert impl == "compiled"
-        assert wxcorp_fast._impl.IMPORT_ERROR is None
-    expected_module = "wxcorp_fast._pycore" if impl == "python" else "wxcorp_fast._core"
-    assert wxcorp_fast._impl.core.__name__ == expected_module
+        assert wxcorp_fast._core.IMPORT_ERROR is None
+    expected_module = "wxcorp_fast._core_py" if impl == "python" else "wxcorp_fast._core_c"
+    assert wxcorp_fast._core.core.__name__ == expected_module
 
 
 PUBLIC_CORE_NAMES = [
@@ -85,13 +85,13 @@ PUBLIC_CORE_NAMES = [
 
 @pytest.mark.parametrize("name", PUBLIC_CORE_NAMES)
 def test_reexports_are_the_selected_functions(name):
-    """``wxcorp_fast.decrypt_msg is wxcorp_fast._impl.core.decrypt_msg``: no wrapper."""
-    assert getattr(wxcorp_fast, name) is getattr(wxcorp_fast._impl.core, name)
+    """``wxcorp_fast.decrypt_msg is wxcorp_fast._core.core.decrypt_msg``: no wrapper."""
+    assert getattr(wxcorp_fast, name) is getattr(wxcorp_fast._core.core, name)
     assert name in wxcorp_fast.__all__
 
 
 def test_core_all_is_the_reexported_set():
-    assert list(wxcorp_fast._impl.core.__all__) == PUBLIC_CORE_NAMES
+    assert list(wxcorp_fast._core.core.__all__) == PUBLIC_CORE_NAMES
 
 
 # --------------------------------------------------------------------------- subprocess imports
@@ -100,25 +100,25 @@ def test_core_all_is_the_reexported_set():
 @pytest.mark.parametrize("value", ["1", "yes", "true", "TRUE", "Y", "on", " 1 "])
 def test_no_extensions_forces_python(value):
     impl, error, module = selected(WXCORP_FAST_NO_EXTENSIONS=value)
-    assert (impl, module) == ("python", "wxcorp_fast._pycore")
+    assert (impl, module) == ("python", "wxcorp_fast._core_py")
     assert error == "disabled by WXCORP_FAST_NO_EXTENSIONS"
 
 
 @pytest.mark.compiled
 @pytest.mark.parametrize("value", ["", "0", "false", "False", "no", "NO", " 0 "])
 def test_falsy_no_extensions_keeps_compiled(value):
-    assert selected(WXCORP_FAST_NO_EXTENSIONS=value) == ["compiled", None, "wxcorp_fast._core"]
+    assert selected(WXCORP_FAST_NO_EXTENSIONS=value) == ["compiled", None, "wxcorp_fast._core_c"]
 
 
 @pytest.mark.compiled
 def test_compiled_wins_by_default():
-    assert selected() == ["compiled", None, "wxcorp_fast._core"]
+    assert selected() == ["compiled", None, "wxcorp_fast._core_c"]
 
 
 @pytest.mark.compiled
 @pytest.mark.parametrize("value", ["1", "true", "yes"])
 def test_require_compiled(value):
-    assert selected(WXCORP_FAST_REQUIRE_COMPILED=value) == ["compiled", None, "wxcorp_fast._core"]
+    assert selected(WXCORP_FAST_REQUIRE_COMPILED=value) == ["compiled", None, "wxcorp_fast._core_c"]
 
 
 @pytest.mark.parametrize("value", ["1", "true"])
@@ -138,7 +138,7 @@ BLOCK_CORE = (
     "import sys\n"
     "class Block:\n"
     "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name == 'wxcorp_fast._core':\n"
+    "        if name == 'wxcorp_fast._core_c':\n"
     "            raise ImportError('blocked for the test')\n"
     "sys.meta_path.insert(0, Block())\n"
 )
@@ -164,7 +164,7 @@ def test_missing_extension_falls_back_with_reason():
     proc = run_blocked()
     assert proc.returncode == 0, proc.stderr
     impl, error, module = json.loads(proc.stdout)
-    assert (impl, module) == ("python", "wxcorp_fast._pycore")
+    assert (impl, module) == ("python", "wxcorp_fast._core_py")
     assert error == "ImportError: blocked for the test"
 
 
@@ -173,7 +173,7 @@ def test_missing_extension_with_require_compiled_is_an_import_error(value):
     proc = run_blocked(WXCORP_FAST_REQUIRE_COMPILED=value)
     assert proc.returncode != 0
     assert (
-        "ImportError: WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core failed to import"
+        "ImportError: WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core_c failed to import"
         in proc.stderr
     )
     assert "blocked for the test" in proc.stderr
@@ -197,15 +197,15 @@ LOADED = (
     [
         pytest.param(
             {},
-            "wxcorp_fast._core",
-            "wxcorp_fast._pycore",
+            "wxcorp_fast._core_c",
+            "wxcorp_fast._core_py",
             marks=pytest.mark.compiled,
             id="compiled",
         ),
         pytest.param(
             {"WXCORP_FAST_NO_EXTENSIONS": "1"},
-            "wxcorp_fast._pycore",
-            "wxcorp_fast._core",
+            "wxcorp_fast._core_py",
+            "wxcorp_fast._core_c",
             id="python",
         ),
     ],

@@ -1,4 +1,4 @@
-"""``wxcorp_fast/_core.pyi`` describes exactly ``_pycore``'s public API, plus OPENSSL_VERSION.
+"""``wxcorp_fast/_core_c.pyi`` describes exactly ``_core_py``'s public API, plus OPENSSL_VERSION.
 
 The stub is parsed with ``ast`` and compared with ``inspect.signature`` of the pure twin:
 names, parameter kinds, defaults and annotations (the pure twin's annotations are strings
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import wxcorp_fast
-from wxcorp_fast import _pycore
+from wxcorp_fast import _core_py
 
-STUB = Path(wxcorp_fast.__file__).with_name("_core.pyi")
+STUB = Path(wxcorp_fast.__file__).with_name("_core_c.pyi")
 EXTRA = {"OPENSSL_VERSION"}  # the compiled module's only addition
 KINDS = {
     "posonlyargs": inspect.Parameter.POSITIONAL_ONLY,
@@ -104,12 +104,12 @@ def normalised(shape):
 
 def test_stub_names_are_pycore_all_plus_openssl_version():
     names = {n for n in top_level(stub_tree()) if not n.startswith("_")}
-    assert names == set(_pycore.__all__) | EXTRA
+    assert names == set(_core_py.__all__) | EXTRA
 
 
 def test_stub_all_is_pycore_all():
     node = top_level(stub_tree())["__all__"]
-    assert ast.literal_eval(node.value) == list(_pycore.__all__)
+    assert ast.literal_eval(node.value) == list(_core_py.__all__)
 
 
 def test_openssl_version_is_a_final_str():
@@ -117,14 +117,14 @@ def test_openssl_version_is_a_final_str():
     assert isinstance(node, ast.AnnAssign) and ast.unparse(node.annotation) == "Final[str]"
 
 
-FUNCTIONS = [n for n in _pycore.__all__ if inspect.isfunction(getattr(_pycore, n))]
+FUNCTIONS = [n for n in _core_py.__all__ if inspect.isfunction(getattr(_core_py, n))]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_stub_function_matches_pycore(name):
     node = top_level(stub_tree())[name]
     assert isinstance(node, ast.FunctionDef)
-    assert normalised(stub_shape(node)) == normalised(runtime_shape(getattr(_pycore, name)))
+    assert normalised(stub_shape(node)) == normalised(runtime_shape(getattr(_core_py, name)))
 
 
 def stub_class(name: str) -> dict[str, ast.FunctionDef]:
@@ -137,21 +137,21 @@ def pycore_class_api(cls: type) -> set[str]:
     return {n for n in vars(cls) if not n.startswith("_") or n == "__init__"}
 
 
-CLASSES = [n for n in _pycore.__all__ if inspect.isclass(getattr(_pycore, n))]
+CLASSES = [n for n in _core_py.__all__ if inspect.isclass(getattr(_core_py, n))]
 
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_stub_class_has_pycore_methods(name):
-    assert set(stub_class(name)) == pycore_class_api(getattr(_pycore, name))
+    assert set(stub_class(name)) == pycore_class_api(getattr(_core_py, name))
 
 
 @pytest.mark.parametrize(
     ("cls", "method"),
-    [(c, m) for c in CLASSES for m in sorted(pycore_class_api(getattr(_pycore, c)))],
+    [(c, m) for c in CLASSES for m in sorted(pycore_class_api(getattr(_core_py, c)))],
 )
 def test_stub_method_matches_pycore(cls, method):
     node = stub_class(cls)[method]
-    runtime = getattr(_pycore, cls).__dict__[method]
+    runtime = getattr(_core_py, cls).__dict__[method]
     if isinstance(runtime, property):
         assert [ast.unparse(d) for d in node.decorator_list] == ["property"]
         runtime = runtime.fget
@@ -165,7 +165,7 @@ def test_stub_method_matches_pycore(cls, method):
 
 @pytest.fixture(scope="module")
 def compiled():
-    return importlib.import_module("wxcorp_fast._core")
+    return importlib.import_module("wxcorp_fast._core_c")
 
 
 @pytest.mark.compiled

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._impl import IMPLEMENTATION, core
+from ._core import IMPLEMENTATION, core
 from .agent import AgentServer, DefaultAgentServer
 from .client import (
     DEFAULT_BASE_URL,

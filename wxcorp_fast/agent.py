@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-from ._impl import core
+from ._core import core
 from .errors import MSG_AES_KEY_RAW, InvalidAESKeyError
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import wxcorp_fast
-from wxcorp_fast import _impl
+from wxcorp_fast import _core
 
 if TYPE_CHECKING:
     from wxcorp_fast.testing import CallbackSimulator
@@ -119,12 +119,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f"implementation: {wxcorp_fast.IMPLEMENTATION}",
     ]
     if wxcorp_fast.IMPLEMENTATION == "compiled":
-        from wxcorp_fast import _core
+        from wxcorp_fast import _core_c
 
-        lines.append(f"openssl: {_core.OPENSSL_VERSION}")
+        lines.append(f"openssl: {_core_c.OPENSSL_VERSION}")
         lines.extend(f"libcrypto: {path}" for path in _loaded_libcrypto())
     else:
-        lines.append(f"compiled core missing: {_impl.IMPORT_ERROR}")
+        lines.append(f"compiled core missing: {_core.IMPORT_ERROR}")
         try:
             from cryptography import __version__ as crypto_version
             from cryptography.hazmat.backends.openssl.backend import backend

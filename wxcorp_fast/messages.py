@@ -188,7 +188,7 @@ class MixedMessage:
         """The whole document under the root element, as dicts, lists and strings."""
         raw = self._raw
         if raw is None:
-            from ._impl import core
+            from ._core import core
 
             assert self._source is not None  # a message without raw keeps its source
             raw = core._parse_tree(self._source)

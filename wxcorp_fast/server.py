@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._impl import core
+from ._core import core
 from .agent import AgentServer, AgentSettings, agent_settings
 from .errors import (
     MSG_SIGNATURE_MISMATCH,

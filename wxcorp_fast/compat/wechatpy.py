@@ -8,7 +8,7 @@ Swap the import and keep the calls::
 The methods, argument conversions, return types and output bytes are wechatpy's: the
 same multi-line reply envelope, ``timestamp or now``, ``str`` results, and
 ``decrypt_message`` taking the POST body or an already parsed dict. What differs is
-underneath: the selected crypto core (``wxcorp_fast._impl.core``), strict checks of
+underneath: the selected crypto core (``wxcorp_fast._core.core``), strict checks of
 padding, frame and base64, signatures compared in constant time, and the frame's random
 drawn from the OS CSPRNG instead of ``random.sample``. Override :meth:`get_random_bytes`
 to pin it (tests do, to compare with wechatpy byte for byte).
@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from .._impl import core
+from .._core import core
 from ..errors import (
     MSG_CORP_MISMATCH,
     MSG_SIGNATURE_MISMATCH,

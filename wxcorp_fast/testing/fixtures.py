@@ -66,7 +66,7 @@ COMPILED_MARKER = "compiled: runs against the compiled core (deselected by --no-
 
 
 def _truthy(name: str) -> bool:
-    """Read an environment flag the way ``wxcorp_fast._impl`` does."""
+    """Read an environment flag the way ``wxcorp_fast._core`` does."""
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -88,7 +88,7 @@ class CoreImplementation:
     @property
     def module_name(self) -> str:
         """Return the dotted name of the twin."""
-        return "wxcorp_fast._pycore" if self.is_pure_python else "wxcorp_fast._core"
+        return "wxcorp_fast._core_py" if self.is_pure_python else "wxcorp_fast._core_c"
 
     @property
     def imported_module(self) -> ModuleType:

@@ -2,7 +2,7 @@
 # cython: boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """Compiled twin of the crypto core: libcrypto EVP, C base64 and a C XML scanner.
 
-Same names, signatures, results and errors as wxcorp_fast._pycore (the specification).
+Same names, signatures, results and errors as wxcorp_fast._core_py (the specification).
 """
 
 cimport cython
@@ -372,7 +372,7 @@ cdef inline void _b64_decode_quads(const uint8_t *s, Py_ssize_t n, uint8_t *out)
 
 
 cdef Py_ssize_t _b64_check(const uint8_t *s, Py_ssize_t n) noexcept nogil:
-    """Validate strict base64 as _pycore._b64decode does.
+    """Validate strict base64 as _core_py._b64decode does.
 
     Returns the decoded length, or -1 for a character outside the alphabet, -2 for
     bad padding (checked in that order).
@@ -959,7 +959,7 @@ cdef int _scan(const char *data, Py_ssize_t n, const xs_handlers *handlers,
     raise XMLParseError(MSG_XML_MALFORMED)
 
 
-# ---- the raw tree (API.md section 2 `.raw`; _pycore._parse_tree is the specification)
+# ---- the raw tree (API.md section 2 `.raw`; _core_py._parse_tree is the specification)
 
 @cython.final
 cdef class _TreeBuilder:
@@ -1065,7 +1065,7 @@ cdef object _name(const char *s, size_t n):
 #
 # The fast path reads the top-level elements of the document as the scanner closes
 # them: the first occurrence of each known tag gives its field, in document order,
-# exactly as _pycore converts its raw dict. A nested group (ScanCodeInfo,
+# exactly as _core_py converts its raw dict. A nested group (ScanCodeInfo,
 # SendPicsInfo, SendLocationInfo) with children sends the message down the tree
 # path instead; a number error waits until the whole document proved well-formed.
 
@@ -1165,7 +1165,7 @@ cdef object _int_from(const uint8_t *s, Py_ssize_t n):
 
 
 cdef object _float_from(const uint8_t *s, Py_ssize_t n):
-    """The float of XML text, 0.0 for blank, None unless it matches _pycore._FLOAT."""
+    """The float of XML text, 0.0 for blank, None unless it matches _core_py._FLOAT."""
     cdef Py_ssize_t i = 0, digits = 0
     _strip(&s, &n)
     if n == 0:
@@ -1298,7 +1298,7 @@ cdef object _new_message(object raw, tuple values, object source):
     return msg
 
 
-# ---- conversion of a raw tree (the path for nested groups; mirrors _pycore._convert)
+# ---- conversion of a raw tree (the path for nested groups; mirrors _core_py._convert)
 
 cdef inline object _scalar(object value):
     if type(value) is list:

@@ -1,4 +1,4 @@
-"""Choose the crypto core once, at import: the compiled ``_core`` or the pure ``_pycore``.
+"""Choose the crypto core once, at import: the compiled ``_core_c`` or the pure ``_core_py``.
 
 ``WXCORP_FAST_NO_EXTENSIONS`` (truthy) forces the pure twin; ``WXCORP_FAST_REQUIRE_COMPILED``
 (truthy) turns a missing extension into an ``ImportError``. Truthy means non-empty and not
@@ -25,26 +25,26 @@ def _truthy(name: str) -> bool:
 IMPORT_ERROR: str | None = None
 
 if TYPE_CHECKING:
-    from . import _pycore as core
+    from . import _core_py as core
 elif _truthy("WXCORP_FAST_NO_EXTENSIONS"):
-    from . import _pycore as core
+    from . import _core_py as core
 
     IMPORT_ERROR = "disabled by WXCORP_FAST_NO_EXTENSIONS"
 elif sys.implementation.name != "cpython":
-    from . import _pycore as core
+    from . import _core_py as core
 
     IMPORT_ERROR = f"no compiled core for {sys.implementation.name}"
 else:
     try:
-        core = importlib.import_module(f"{__package__}._core")
+        core = importlib.import_module(f"{__package__}._core_c")
     except ImportError as exc:
         if _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
             raise ImportError(
-                f"WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core failed to import: {exc}"
+                f"WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core_c failed to import: {exc}"
             ) from exc
-        from . import _pycore as core
+        from . import _core_py as core
 
-        if isinstance(exc, ModuleNotFoundError) and exc.name == f"{__package__}._core":
+        if isinstance(exc, ModuleNotFoundError) and exc.name == f"{__package__}._core_c":
             IMPORT_ERROR = "the compiled core is not built (a pure-Python install)"
         else:
             IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
@@ -53,4 +53,4 @@ else:
 if IMPORT_ERROR is not None and _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
     raise ImportError(f"WXCORP_FAST_REQUIRE_COMPILED is set but {IMPORT_ERROR}")
 
-IMPLEMENTATION: Final = "python" if core.__name__.endswith("_pycore") else "compiled"
+IMPLEMENTATION: Final = "python" if core.__name__.endswith("_core_py") else "compiled"

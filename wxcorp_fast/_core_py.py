@@ -1,7 +1,7 @@
 """Pure-Python twin of the crypto core, on ``cryptography``, ``hashlib`` and ``pyexpat``.
 
 This module is the executable specification of API.md section 1: the compiled
-``wxcorp_fast._core`` gives the same results and raises the same errors (class,
+``wxcorp_fast._core_c`` gives the same results and raises the same errors (class,
 code and message) for the same input. The protocol is WeChat Work's
 "WXBizMsgCrypt" (developer docs: 加解密方案说明, 回调配置).
 """
@@ -634,7 +634,7 @@ class MsgCrypto:
             raise TypeError("token and corp_id must be str")
         self._token = _sig_part(token)
         self._aes_key = decode_aes_key(encoding_aes_key)
-        _corp_bytes(corp_id)  # refuse a corp_id that has no UTF-8 form, as _core does
+        _corp_bytes(corp_id)  # refuse a corp_id that has no UTF-8 form, as _core_c does
         self._corp_id = corp_id
         self._args = (token, encoding_aes_key, corp_id)
 

@@ -1,6 +1,6 @@
-"""Stub of the compiled twin ``wxcorp_fast._core``.
+"""Stub of the compiled twin ``wxcorp_fast._core_c``.
 
-Same names, parameters, defaults and annotations as ``wxcorp_fast._pycore`` (the
+Same names, parameters, defaults and annotations as ``wxcorp_fast._core_py`` (the
 specification); ``tests/test_stub.py`` keeps the two equal.
 """
 
