@@ -19,15 +19,15 @@ from _openssl cimport *
 import os
 import time
 
-from wxcorp_fast.errors import (
+from wxcorp_fast._spec import (
+    MSG_B64_CHAR,
+    MSG_B64_PAD,
+    MSG_CORP_UTF8,
     MAX_XML_DEPTH,
     MSG_AES_KEY_RAW,
     MSG_AES_KEY_TEXT,
-    MSG_B64_CHAR,
-    MSG_B64_PAD,
     MSG_CORP_EMPTY,
     MSG_CORP_MISMATCH,
-    MSG_CORP_UTF8,
     MSG_CRYPTO_FAILURE,
     MSG_CT_LENGTH,
     MSG_FRAME_LENGTH,
@@ -40,6 +40,8 @@ from wxcorp_fast.errors import (
     MSG_XML_MALFORMED,
     MSG_XML_NO_ENCRYPT,
     MSG_XML_NUMBER,
+)
+from wxcorp_fast.errors import (
     Base64Error,
     CorpIdMismatchError,
     DecryptError,

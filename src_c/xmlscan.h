@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define XS_MAX_DEPTH 64  /* keep equal to errors.MAX_XML_DEPTH */
+#define XS_MAX_DEPTH 64  /* keep equal to _spec.MAX_XML_DEPTH */
 
 enum {
     XS_OK = 0,

@@ -31,6 +31,7 @@ from wechatpy.replies import TextReply
 
 import wxcorp_fast
 from wxcorp_fast import errors
+from wxcorp_fast import _spec
 from wxcorp_fast.compat import wechatpy as compat
 from wxcorp_fast.testing import vectors as v
 from wxcorp_fast.testing.fixtures import aes_cbc_encrypt
@@ -297,14 +298,14 @@ def test_wrong_corp_id_raises_wechatpys_class(drop_in):
 @pytest.mark.parametrize(
     ("echostr", "code", "message"),
     [
-        ("not base64!", -40010, errors.MSG_B64_CHAR),
-        (v.ECHOSTR[:-1], -40010, errors.MSG_B64_PAD),
-        ("AAAA", -40007, errors.MSG_CT_LENGTH),
-        (aes_cbc_encrypt(b"x" * 31 + b"\x00", KEY), -40007, errors.MSG_PAD),
+        ("not base64!", -40010, _spec.MSG_B64_CHAR),
+        (v.ECHOSTR[:-1], -40010, _spec.MSG_B64_PAD),
+        ("AAAA", -40007, _spec.MSG_CT_LENGTH),
+        (aes_cbc_encrypt(b"x" * 31 + b"\x00", KEY), -40007, _spec.MSG_PAD),
         (
             aes_cbc_encrypt(b"R" * 16 + b"\xff" * 4 + b"\x0c" * 12, KEY),
             -40007,
-            errors.MSG_FRAME_LENGTH,
+            _spec.MSG_FRAME_LENGTH,
         ),
     ],
     ids=["bad-char", "bad-padding", "short", "bad-pkcs7", "bad-frame"],
@@ -331,10 +332,10 @@ def test_non_utf8_message_raises_wechat_exception(drop_in):
 def test_bad_body_and_key_raise_wechat_exception(drop_in):
     with pytest.raises(WeChatException) as info:
         drop_in(*CREDENTIALS).decrypt_message("<xml><Encrypt>x</Encrypt>", "0" * 40, "1", "n")
-    assert (info.value.errcode, info.value.errmsg) == (-40002, errors.MSG_XML_MALFORMED)
+    assert (info.value.errcode, info.value.errmsg) == (-40002, _spec.MSG_XML_MALFORMED)
     with pytest.raises(WeChatException) as info:
         drop_in(v.TOKEN, "too-short", v.CORP_ID)
-    assert (info.value.errcode, info.value.errmsg) == (-40004, errors.MSG_AES_KEY_TEXT)
+    assert (info.value.errcode, info.value.errmsg) == (-40004, _spec.MSG_AES_KEY_TEXT)
 
 
 def test_our_errors_without_wechatpy(monkeypatch, drop_in):

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from wxcorp_fast import errors
+from wxcorp_fast import _spec
 from wxcorp_fast.errors import (
     Base64Error,
     CorpIdMismatchError,
@@ -202,7 +203,7 @@ def test_decode_aes_key_full_alphabet(core_impl):
     ids=repr,
 )
 def test_decode_aes_key_rejects(core_impl, encoding_aes_key):
-    with raises_callback_error(InvalidAESKeyError, errors.MSG_AES_KEY_TEXT):
+    with raises_callback_error(InvalidAESKeyError, _spec.MSG_AES_KEY_TEXT):
         core_impl.decode_aes_key(encoding_aes_key)
 
 
@@ -245,10 +246,10 @@ def test_signature_int_timestamp(core_impl):
 def test_msg_signature_unencodable_str(core_impl, position):
     parts = ["t", "1", "n", "e"]
     parts[position] = "bad\udc80"
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_ENCODING):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_ENCODING):
         core_impl.msg_signature(*parts)
     if position < 3:
-        with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_ENCODING):
+        with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_ENCODING):
             core_impl.signature(*parts[:3])
 
 
@@ -316,7 +317,7 @@ def test_pkcs7_unpad_each_pad_value(core_impl, pad):
     ],
 )
 def test_pkcs7_unpad_rejects(core_impl, data, block_size):
-    with raises_callback_error(DecryptError, errors.MSG_PAD):
+    with raises_callback_error(DecryptError, _spec.MSG_PAD):
         core_impl.pkcs7_unpad(data, block_size)
 
 
@@ -384,17 +385,17 @@ def frame(msg: bytes, corp: bytes, length: int | None = None) -> bytes:
 @pytest.mark.parametrize(
     ("plain", "message"),
     [
-        (b"", errors.MSG_FRAME_SHORT),
-        (b"x" * 19, errors.MSG_FRAME_SHORT),
-        (frame(b"", b""), errors.MSG_CORP_EMPTY),
-        (frame(b"abc", b""), errors.MSG_CORP_EMPTY),
-        (frame(b"abc", b"c", length=5), errors.MSG_FRAME_LENGTH),
-        (frame(b"abc", b"", length=4), errors.MSG_FRAME_LENGTH),
-        (frame(b"abc", b"corp", length=0xFFFFFFFF), errors.MSG_FRAME_LENGTH),
-        (frame(b"abc", b"corp", length=0x80000000), errors.MSG_FRAME_LENGTH),
-        (frame(b"abc", b"\xff"), errors.MSG_CORP_UTF8),
-        (frame(b"abc", b"corp\xe4\xbd"), errors.MSG_CORP_UTF8),
-        (frame(b"abc", b"\xed\xa0\x80"), errors.MSG_CORP_UTF8),  # encoded surrogate
+        (b"", _spec.MSG_FRAME_SHORT),
+        (b"x" * 19, _spec.MSG_FRAME_SHORT),
+        (frame(b"", b""), _spec.MSG_CORP_EMPTY),
+        (frame(b"abc", b""), _spec.MSG_CORP_EMPTY),
+        (frame(b"abc", b"c", length=5), _spec.MSG_FRAME_LENGTH),
+        (frame(b"abc", b"", length=4), _spec.MSG_FRAME_LENGTH),
+        (frame(b"abc", b"corp", length=0xFFFFFFFF), _spec.MSG_FRAME_LENGTH),
+        (frame(b"abc", b"corp", length=0x80000000), _spec.MSG_FRAME_LENGTH),
+        (frame(b"abc", b"\xff"), _spec.MSG_CORP_UTF8),
+        (frame(b"abc", b"corp\xe4\xbd"), _spec.MSG_CORP_UTF8),
+        (frame(b"abc", b"\xed\xa0\x80"), _spec.MSG_CORP_UTF8),  # encoded surrogate
     ],
     ids=[
         "empty",
@@ -485,9 +486,9 @@ def test_encrypt_str_msg_is_utf8(core_impl):
 
 @pytest.mark.parametrize("aes_key", [b"", b"k" * 16, b"k" * 31, b"k" * 33, b"k" * 64])
 def test_raw_key_length(core_impl, aes_key):
-    with raises_callback_error(InvalidAESKeyError, errors.MSG_AES_KEY_RAW):
+    with raises_callback_error(InvalidAESKeyError, _spec.MSG_AES_KEY_RAW):
         core_impl.encrypt_msg(b"m", "c", aes_key)
-    with raises_callback_error(InvalidAESKeyError, errors.MSG_AES_KEY_RAW):
+    with raises_callback_error(InvalidAESKeyError, _spec.MSG_AES_KEY_RAW):
         core_impl.decrypt_msg(v.ECHOSTR, aes_key)
 
 
@@ -524,27 +525,27 @@ def test_decrypt_types(core_impl, encrypt):
 @pytest.mark.parametrize(
     ("encrypt", "cls", "message"),
     [
-        ("", DecryptError, errors.MSG_CT_LENGTH),
-        ("AAAA", DecryptError, errors.MSG_CT_LENGTH),
-        (base64.b64encode(b"\0" * 48).decode(), DecryptError, errors.MSG_CT_LENGTH),
-        (base64.b64encode(b"\0" * 31).decode(), DecryptError, errors.MSG_CT_LENGTH),
-        (v.ECHOSTR[:-4], DecryptError, errors.MSG_CT_LENGTH),
-        (v.ECHOSTR[:-1], Base64Error, errors.MSG_B64_PAD),
-        (v.ECHOSTR[:-2], Base64Error, errors.MSG_B64_PAD),
-        (v.ECHOSTR + "=", Base64Error, errors.MSG_B64_PAD),
-        (v.ECHOSTR.rstrip("="), Base64Error, errors.MSG_B64_PAD),
-        ("A=AA", Base64Error, errors.MSG_B64_PAD),
-        ("AA=A", Base64Error, errors.MSG_B64_PAD),
-        ("====", Base64Error, errors.MSG_B64_PAD),
-        ("A===", Base64Error, errors.MSG_B64_PAD),
-        (v.ECHOSTR[:10] + " " + v.ECHOSTR[10:], Base64Error, errors.MSG_B64_CHAR),
-        (v.ECHOSTR + "\n", Base64Error, errors.MSG_B64_CHAR),
-        (v.ECHOSTR.replace("+", "-"), Base64Error, errors.MSG_B64_CHAR),
-        (v.ECHOSTR.replace("/", "_"), Base64Error, errors.MSG_B64_CHAR),
-        ("AAA\x00", Base64Error, errors.MSG_B64_CHAR),
-        ("AAAé", Base64Error, errors.MSG_B64_CHAR),
-        ("AA=\n", Base64Error, errors.MSG_B64_CHAR),
-        (b"AAA\xff", Base64Error, errors.MSG_B64_CHAR),
+        ("", DecryptError, _spec.MSG_CT_LENGTH),
+        ("AAAA", DecryptError, _spec.MSG_CT_LENGTH),
+        (base64.b64encode(b"\0" * 48).decode(), DecryptError, _spec.MSG_CT_LENGTH),
+        (base64.b64encode(b"\0" * 31).decode(), DecryptError, _spec.MSG_CT_LENGTH),
+        (v.ECHOSTR[:-4], DecryptError, _spec.MSG_CT_LENGTH),
+        (v.ECHOSTR[:-1], Base64Error, _spec.MSG_B64_PAD),
+        (v.ECHOSTR[:-2], Base64Error, _spec.MSG_B64_PAD),
+        (v.ECHOSTR + "=", Base64Error, _spec.MSG_B64_PAD),
+        (v.ECHOSTR.rstrip("="), Base64Error, _spec.MSG_B64_PAD),
+        ("A=AA", Base64Error, _spec.MSG_B64_PAD),
+        ("AA=A", Base64Error, _spec.MSG_B64_PAD),
+        ("====", Base64Error, _spec.MSG_B64_PAD),
+        ("A===", Base64Error, _spec.MSG_B64_PAD),
+        (v.ECHOSTR[:10] + " " + v.ECHOSTR[10:], Base64Error, _spec.MSG_B64_CHAR),
+        (v.ECHOSTR + "\n", Base64Error, _spec.MSG_B64_CHAR),
+        (v.ECHOSTR.replace("+", "-"), Base64Error, _spec.MSG_B64_CHAR),
+        (v.ECHOSTR.replace("/", "_"), Base64Error, _spec.MSG_B64_CHAR),
+        ("AAA\x00", Base64Error, _spec.MSG_B64_CHAR),
+        ("AAAé", Base64Error, _spec.MSG_B64_CHAR),
+        ("AA=\n", Base64Error, _spec.MSG_B64_CHAR),
+        (b"AAA\xff", Base64Error, _spec.MSG_B64_CHAR),
     ],
     ids=[
         "empty",
@@ -577,11 +578,11 @@ def test_decrypt_rejects_encoding(core_impl, encrypt, cls, message):
 
 def test_decrypt_rejects_bad_padding_and_frames(core_impl):
     crafted = {
-        errors.MSG_PAD: [b"a" * 31 + b"\x00", b"a" * 31 + b"\x21", b"a" * 62 + b"\x01\x02"],
-        errors.MSG_FRAME_SHORT: [b"a" * 19 + b"\x0d" * 13, b"\x20" * 32],
-        errors.MSG_FRAME_LENGTH: [RANDOM16 + b"\xff\xff\xff\xff" + b"c" * 11 + b"\x01"],
-        errors.MSG_CORP_EMPTY: [RANDOM16 + b"\x00\x00\x00\x0bhello world" + b"\x01"],
-        errors.MSG_CORP_UTF8: [RANDOM16 + b"\x00\x00\x00\x00" + b"\xff" * 11 + b"\x01"],
+        _spec.MSG_PAD: [b"a" * 31 + b"\x00", b"a" * 31 + b"\x21", b"a" * 62 + b"\x01\x02"],
+        _spec.MSG_FRAME_SHORT: [b"a" * 19 + b"\x0d" * 13, b"\x20" * 32],
+        _spec.MSG_FRAME_LENGTH: [RANDOM16 + b"\xff\xff\xff\xff" + b"c" * 11 + b"\x01"],
+        _spec.MSG_CORP_EMPTY: [RANDOM16 + b"\x00\x00\x00\x0bhello world" + b"\x01"],
+        _spec.MSG_CORP_UTF8: [RANDOM16 + b"\x00\x00\x00\x00" + b"\xff" * 11 + b"\x01"],
     }
     for message, plains in crafted.items():
         for plain in plains:
@@ -596,11 +597,11 @@ def test_decrypt_wrong_key_is_a_decrypt_error(core_impl):
         core_impl.decrypt_msg(v.POST_ENCRYPT, other)
     assert info.value.code == -40007
     assert str(info.value) in {
-        errors.MSG_PAD,
-        errors.MSG_FRAME_SHORT,
-        errors.MSG_FRAME_LENGTH,
-        errors.MSG_CORP_EMPTY,
-        errors.MSG_CORP_UTF8,
+        _spec.MSG_PAD,
+        _spec.MSG_FRAME_SHORT,
+        _spec.MSG_FRAME_LENGTH,
+        _spec.MSG_CORP_EMPTY,
+        _spec.MSG_CORP_UTF8,
     }
 
 
@@ -655,24 +656,24 @@ def test_parse_envelope(core_impl, body, expected):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"", errors.MSG_XML_MALFORMED),
-        (b"not xml", errors.MSG_XML_MALFORMED),
-        (b"<xml><Encrypt>abc</Encrypt>", errors.MSG_XML_MALFORMED),
-        (b"<xml><ToUserName>x</ToUserName></xml>", errors.MSG_XML_NO_ENCRYPT),
-        (b"<xml/>", errors.MSG_XML_NO_ENCRYPT),
-        (b"<xml><Wrap><Encrypt>nested</Encrypt></Wrap></xml>", errors.MSG_XML_NO_ENCRYPT),
+        (b"", _spec.MSG_XML_MALFORMED),
+        (b"not xml", _spec.MSG_XML_MALFORMED),
+        (b"<xml><Encrypt>abc</Encrypt>", _spec.MSG_XML_MALFORMED),
+        (b"<xml><ToUserName>x</ToUserName></xml>", _spec.MSG_XML_NO_ENCRYPT),
+        (b"<xml/>", _spec.MSG_XML_NO_ENCRYPT),
+        (b"<xml><Wrap><Encrypt>nested</Encrypt></Wrap></xml>", _spec.MSG_XML_NO_ENCRYPT),
         (
             b'<!DOCTYPE xml [<!ENTITY e "x">]><xml><Encrypt>&e;</Encrypt></xml>',
-            errors.MSG_XML_DOCTYPE,
+            _spec.MSG_XML_DOCTYPE,
         ),
-        (b"<!DOCTYPE xml><xml><Encrypt>x</Encrypt></xml>", errors.MSG_XML_DOCTYPE),
+        (b"<!DOCTYPE xml><xml><Encrypt>x</Encrypt></xml>", _spec.MSG_XML_DOCTYPE),
         (
             b"<xml><AgentID>abc</AgentID><Encrypt>x</Encrypt></xml>",
-            errors.MSG_XML_NUMBER.format("AgentID"),
+            _spec.MSG_XML_NUMBER.format("AgentID"),
         ),
         (
             b"<xml><AgentID>1.5</AgentID><Encrypt>x</Encrypt></xml>",
-            errors.MSG_XML_NUMBER.format("AgentID"),
+            _spec.MSG_XML_NUMBER.format("AgentID"),
         ),
     ],
     ids=[
@@ -1085,54 +1086,54 @@ def test_float_fields(core_impl, text, expected):
     ids=lambda x: x if isinstance(x, str) and not x.startswith("<") else None,
 )
 def test_numeric_fields_reject(core_impl, xml, tag):
-    with raises_callback_error(XMLParseError, errors.MSG_XML_NUMBER.format(tag)):
+    with raises_callback_error(XMLParseError, _spec.MSG_XML_NUMBER.format(tag)):
         core_impl.parse_message(xml.encode())
 
 
 @pytest.mark.parametrize(
     ("xml", "message"),
     [
-        (b"", errors.MSG_XML_MALFORMED),
-        (b"   ", errors.MSG_XML_MALFORMED),
-        (b"hello", errors.MSG_XML_MALFORMED),
-        (b"<xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml></XML>", errors.MSG_XML_MALFORMED),
-        (b"<xml><a></b></xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml/><xml/>", errors.MSG_XML_MALFORMED),
-        (b"<xml/>trailing", errors.MSG_XML_MALFORMED),
-        (b"text<xml/>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&unknown;</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>a & b</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>a < b</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&#0;</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&#xD800;</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&#x110000;</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&#X41;</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&#x;</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&#65</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>&lt</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>\x00</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>\x01</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>\xff</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml>\xe4\xbd</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml><![CDATA[open</xml>", errors.MSG_XML_MALFORMED),
-        (b"<xml><!-- open </xml>", errors.MSG_XML_MALFORMED),
-        (b'<xml a="1" a="2"/>', errors.MSG_XML_MALFORMED),
-        (b"<xml a=1/>", errors.MSG_XML_MALFORMED),
-        ("<xml><名>x</名></xml>".encode(), errors.MSG_XML_MALFORMED),
-        (b"<1xml/>", errors.MSG_XML_MALFORMED),
-        (b"<!DOCTYPE xml><xml/>", errors.MSG_XML_DOCTYPE),
+        (b"", _spec.MSG_XML_MALFORMED),
+        (b"   ", _spec.MSG_XML_MALFORMED),
+        (b"hello", _spec.MSG_XML_MALFORMED),
+        (b"<xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml></XML>", _spec.MSG_XML_MALFORMED),
+        (b"<xml><a></b></xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml/><xml/>", _spec.MSG_XML_MALFORMED),
+        (b"<xml/>trailing", _spec.MSG_XML_MALFORMED),
+        (b"text<xml/>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&unknown;</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>a & b</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>a < b</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&#0;</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&#xD800;</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&#x110000;</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&#X41;</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&#x;</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&#65</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>&lt</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>\x00</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>\x01</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>\xff</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml>\xe4\xbd</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml><![CDATA[open</xml>", _spec.MSG_XML_MALFORMED),
+        (b"<xml><!-- open </xml>", _spec.MSG_XML_MALFORMED),
+        (b'<xml a="1" a="2"/>', _spec.MSG_XML_MALFORMED),
+        (b"<xml a=1/>", _spec.MSG_XML_MALFORMED),
+        ("<xml><名>x</名></xml>".encode(), _spec.MSG_XML_MALFORMED),
+        (b"<1xml/>", _spec.MSG_XML_MALFORMED),
+        (b"<!DOCTYPE xml><xml/>", _spec.MSG_XML_DOCTYPE),
         (
             b'<?xml version="1.0"?>\n<!-- c -->\n<!DOCTYPE xml SYSTEM "http://x/y.dtd"><xml/>',
-            errors.MSG_XML_DOCTYPE,
+            _spec.MSG_XML_DOCTYPE,
         ),
         (
             b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><xml>&lol2;</xml>',
-            errors.MSG_XML_DOCTYPE,
+            _spec.MSG_XML_DOCTYPE,
         ),
         (
             b'<!DOCTYPE x [<!ENTITY ext SYSTEM "file:///etc/passwd">]><xml>&ext;</xml>',
-            errors.MSG_XML_DOCTYPE,
+            _spec.MSG_XML_DOCTYPE,
         ),
     ],
     ids=[
@@ -1177,14 +1178,14 @@ def test_parse_message_rejects(core_impl, xml, message):
 
 
 def test_unencodable_str_document(core_impl):
-    with raises_callback_error(XMLParseError, errors.MSG_XML_MALFORMED):
+    with raises_callback_error(XMLParseError, _spec.MSG_XML_MALFORMED):
         core_impl.parse_message("<xml><Content>\udc80</Content></xml>")
-    with raises_callback_error(XMLParseError, errors.MSG_XML_MALFORMED):
+    with raises_callback_error(XMLParseError, _spec.MSG_XML_MALFORMED):
         core_impl.parse_envelope("<xml><Encrypt>\ud800</Encrypt></xml>")
 
 
 def test_nesting_limit(core_impl):
-    limit = errors.MAX_XML_DEPTH
+    limit = _spec.MAX_XML_DEPTH
     deepest = "<a>" * limit + "</a>" * limit
     msg = core_impl.parse_message(deepest.encode())
     node = msg.raw
@@ -1192,7 +1193,7 @@ def test_nesting_limit(core_impl):
         node = node["a"]
     assert node == {"a": ""}
     too_deep = "<a>" * (limit + 1) + "</a>" * (limit + 1)
-    with raises_callback_error(XMLParseError, errors.MSG_XML_DEPTH):
+    with raises_callback_error(XMLParseError, _spec.MSG_XML_DEPTH):
         core_impl.parse_message(too_deep.encode())
 
 
@@ -1364,14 +1365,14 @@ def flip(sig: str, index: int = 0) -> str:
     ],
 )
 def test_signature_rejected(docs_crypto, bad_signature):
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_MISMATCH):
         docs_crypto.verify_url(bad_signature, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
     body_sig = (
         bad_signature.replace(v.ECHO_MSG_SIGNATURE, v.POST_MSG_SIGNATURE)
         if isinstance(bad_signature, str)
         else bad_signature
     )
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_MISMATCH):
         docs_crypto.decrypt(v.POST_BODY, body_sig, v.POST_TIMESTAMP, v.POST_NONCE)
 
 
@@ -1401,22 +1402,22 @@ def test_signature_covers_every_part(docs_crypto, field, value):
         "echostr": v.ECHOSTR,
         field: value,
     }
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_MISMATCH):
         docs_crypto.verify_url(**args)
 
 
 def test_other_token_rejected(core_impl):
     crypto = core_impl.MsgCrypto("other", v.ENCODING_AES_KEY, v.CORP_ID)
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_MISMATCH):
         crypto.verify_url(v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
 
 
 def test_signature_checked_before_decrypting(core_impl, docs_crypto):
     garbage = "!!not base64!!"
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_MISMATCH):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_MISMATCH):
         docs_crypto.verify_url(v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, garbage)
     sig = core_impl.msg_signature(v.TOKEN, v.ECHO_TIMESTAMP, v.ECHO_NONCE, garbage)
-    with raises_callback_error(Base64Error, errors.MSG_B64_CHAR):
+    with raises_callback_error(Base64Error, _spec.MSG_B64_CHAR):
         docs_crypto.verify_url(sig, v.ECHO_TIMESTAMP, v.ECHO_NONCE, garbage)
 
 
@@ -1430,9 +1431,9 @@ def test_corp_id_mismatch(core_impl):
     ):
         crypto = core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, corp)
         assert crypto.corp_id == corp
-        with raises_callback_error(CorpIdMismatchError, errors.MSG_CORP_MISMATCH):
+        with raises_callback_error(CorpIdMismatchError, _spec.MSG_CORP_MISMATCH):
             crypto.verify_url(v.ECHO_MSG_SIGNATURE, v.ECHO_TIMESTAMP, v.ECHO_NONCE, v.ECHOSTR)
-        with raises_callback_error(CorpIdMismatchError, errors.MSG_CORP_MISMATCH):
+        with raises_callback_error(CorpIdMismatchError, _spec.MSG_CORP_MISMATCH):
             crypto.decrypt(v.POST_BODY, v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE)
 
 
@@ -1440,12 +1441,12 @@ def test_frame_errors_win_over_corp_mismatch(core_impl, docs_crypto):
     plain = RANDOM16 + b"\x00\x00\x00\x05hello" + b"\x07" * 7
     encrypt = aes_cbc_encrypt(plain, DOCS_KEY)
     sig = core_impl.msg_signature(v.TOKEN, "1", "n", encrypt)
-    with raises_callback_error(DecryptError, errors.MSG_CORP_EMPTY):
+    with raises_callback_error(DecryptError, _spec.MSG_CORP_EMPTY):
         docs_crypto.verify_url(sig, "1", "n", encrypt)
 
 
 def test_msg_crypto_constructor(core_impl):
-    with raises_callback_error(InvalidAESKeyError, errors.MSG_AES_KEY_TEXT):
+    with raises_callback_error(InvalidAESKeyError, _spec.MSG_AES_KEY_TEXT):
         core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY[:-1], v.CORP_ID)
     for args in (
         (b"tok", v.ENCODING_AES_KEY, v.CORP_ID),
@@ -1455,7 +1456,7 @@ def test_msg_crypto_constructor(core_impl):
     ):
         with pytest.raises(TypeError):
             core_impl.MsgCrypto(*args)
-    with raises_callback_error(SignatureError, errors.MSG_SIGNATURE_ENCODING):
+    with raises_callback_error(SignatureError, _spec.MSG_SIGNATURE_ENCODING):
         core_impl.MsgCrypto("tok\udc80", v.ENCODING_AES_KEY, v.CORP_ID)
     with pytest.raises(ValueError):
         core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, "corp\udc80")
@@ -1490,7 +1491,7 @@ def test_msg_crypto_repr_hides_secrets(core_impl, docs_crypto):
 
 
 def test_decrypt_parses_the_envelope_first(docs_crypto):
-    with raises_callback_error(XMLParseError, errors.MSG_XML_MALFORMED):
+    with raises_callback_error(XMLParseError, _spec.MSG_XML_MALFORMED):
         docs_crypto.decrypt(b"garbage", v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE)
-    with raises_callback_error(XMLParseError, errors.MSG_XML_NO_ENCRYPT):
+    with raises_callback_error(XMLParseError, _spec.MSG_XML_NO_ENCRYPT):
         docs_crypto.decrypt(b"<xml/>", v.POST_MSG_SIGNATURE, v.POST_TIMESTAMP, v.POST_NONCE)

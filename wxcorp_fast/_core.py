@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING, Final
+
+from ._spec import truthy
 
 __all__ = ["core", "IMPLEMENTATION", "IMPORT_ERROR"]
 
 _log = logging.getLogger(__name__)
 
 
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
 IMPORT_ERROR: str | None = None
 
 if TYPE_CHECKING:
     from . import _core_py as core
-elif _truthy("WXCORP_FAST_NO_EXTENSIONS"):
+elif truthy("WXCORP_FAST_NO_EXTENSIONS"):
     from . import _core_py as core
 
     IMPORT_ERROR = "disabled by WXCORP_FAST_NO_EXTENSIONS"
@@ -38,7 +35,7 @@ else:
     try:
         core = importlib.import_module(f"{__package__}._core_c")
     except ImportError as exc:
-        if _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
+        if truthy("WXCORP_FAST_REQUIRE_COMPILED"):
             raise ImportError(
                 f"WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core_c failed to import: {exc}"
             ) from exc
@@ -50,7 +47,7 @@ else:
             IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
         _log.debug("using the pure-Python core: %s", IMPORT_ERROR)
 
-if IMPORT_ERROR is not None and _truthy("WXCORP_FAST_REQUIRE_COMPILED"):
+if IMPORT_ERROR is not None and truthy("WXCORP_FAST_REQUIRE_COMPILED"):
     raise ImportError(f"WXCORP_FAST_REQUIRE_COMPILED is set but {IMPORT_ERROR}")
 
 IMPLEMENTATION: Final = "python" if core.__name__.endswith("_core_py") else "compiled"

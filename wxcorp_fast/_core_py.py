@@ -19,15 +19,15 @@ from xml.parsers.expat import ExpatError, ParserCreate
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .errors import (
+from ._spec import (
+    MSG_B64_CHAR,
+    MSG_B64_PAD,
+    MSG_CORP_UTF8,
     MAX_XML_DEPTH,
     MSG_AES_KEY_RAW,
     MSG_AES_KEY_TEXT,
-    MSG_B64_CHAR,
-    MSG_B64_PAD,
     MSG_CORP_EMPTY,
     MSG_CORP_MISMATCH,
-    MSG_CORP_UTF8,
     MSG_CT_LENGTH,
     MSG_FRAME_LENGTH,
     MSG_FRAME_SHORT,
@@ -39,6 +39,8 @@ from .errors import (
     MSG_XML_MALFORMED,
     MSG_XML_NO_ENCRYPT,
     MSG_XML_NUMBER,
+)
+from .errors import (
     Base64Error,
     CorpIdMismatchError,
     DecryptError,

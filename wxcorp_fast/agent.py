@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from ._core import core
-from .errors import MSG_AES_KEY_RAW, InvalidAESKeyError
+from ._spec import MSG_AES_KEY_RAW
+from .errors import InvalidAESKeyError
 
 if TYPE_CHECKING:
     from .server import Request

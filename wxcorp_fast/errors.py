@@ -1,7 +1,7 @@
 """The error tree of API.md section 5, with the official WXBizMsgCrypt codes.
 
-Both crypto twins import their message texts from here, so that the compiled
-and the pure-Python core raise the same class, code and message for the same input.
+Classes only, as the Go original's ``error.go``; the message texts both crypto twins
+raise live in ``_spec``.
 """
 
 from __future__ import annotations
@@ -124,28 +124,3 @@ class TransportError(WXCorpError):
 
     def __str__(self) -> str:
         return self.message
-
-
-# Message texts shared by both twins (never containing input data or secrets).
-MSG_SIGNATURE_MISMATCH: Final = "signature mismatch"
-MSG_SIGNATURE_ENCODING: Final = "signed parameter is not encodable as UTF-8"
-MSG_AES_KEY_TEXT: Final = "EncodingAESKey must be 43 characters of the base64 alphabet"
-MSG_AES_KEY_RAW: Final = "AES key must be 32 bytes"
-MSG_B64_CHAR: Final = "invalid character in base64 input"
-MSG_B64_PAD: Final = "incorrect base64 padding"
-MSG_CT_LENGTH: Final = "ciphertext length is not a positive multiple of 32"
-MSG_PAD: Final = "bad PKCS#7 padding"
-MSG_FRAME_SHORT: Final = "frame shorter than 20 bytes"
-MSG_FRAME_LENGTH: Final = "frame length field overruns the frame"
-MSG_CORP_EMPTY: Final = "empty corp_id in frame"
-MSG_CORP_UTF8: Final = "corp_id in frame is not UTF-8"
-MSG_CORP_MISMATCH: Final = "corp_id mismatch"
-MSG_XML_MALFORMED: Final = "not well-formed XML"
-MSG_XML_DOCTYPE: Final = "DOCTYPE and ENTITY declarations are refused"
-MSG_XML_DEPTH: Final = "XML nested too deeply"
-MSG_XML_NO_ENCRYPT: Final = "no Encrypt element"
-MSG_XML_NUMBER: Final = "{} is not a number"
-MSG_CRYPTO_FAILURE: Final = "the crypto library reported an error"
-
-# Deepest element nesting the parsers accept (WeChat's messages nest 4 levels).
-MAX_XML_DEPTH: Final = 64

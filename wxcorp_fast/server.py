@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._core import core
 from .agent import AgentServer, AgentSettings, agent_settings
+from ._spec import MSG_SIGNATURE_MISMATCH
 from .errors import (
-    MSG_SIGNATURE_MISMATCH,
     CallbackError,
     CorpIdMismatchError,
     DecryptError,

@@ -31,9 +31,11 @@ import time
 from typing import Any, NoReturn
 
 from .._core import core
-from ..errors import (
+from .._spec import (
     MSG_CORP_MISMATCH,
     MSG_SIGNATURE_MISMATCH,
+)
+from ..errors import (
     CallbackError,
     CorpIdMismatchError,
     DecryptError,
