@@ -8,8 +8,9 @@ turns that run into the ratio table of README.md.
 from __future__ import annotations
 
 import importlib
-import os
+import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,15 +18,14 @@ import pytest
 
 from wxcorp_fast.testing import vectors as v
 
+# the project's test machinery, shared with tests/ by import
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from _twins import compiled_disabled, pytest_addoption  # noqa: E402,F401 - --no-compiled
+
 SIZES = (300, 2048, 16384)
 ALPHABETS = ("ascii", "cjk")
 NONCE = "1372623149"
 TIMESTAMP = "1409659813"
-
-
-def _pure_only() -> bool:
-    value = os.environ.get("WXCORP_FAST_NO_EXTENSIONS", "").strip().lower()
-    return value not in ("", "0", "false", "no")
 
 
 def text_message(size: int, alphabet: str) -> bytes:
@@ -131,8 +131,8 @@ IMPLS: dict[str, Callable[[], Impl]] = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (never skip) the compiled benchmarks in pure mode."""
-    if not _pure_only():
+    """Deselect (never skip) the compiled benchmarks in pure mode or with --no-compiled."""
+    if not compiled_disabled(config):
         return
     kept = [
         item

@@ -1,6 +1,6 @@
 """The comparison echo bots: wechatpy 1.8.18 behind Flask (WSGI) and Starlette (ASGI).
 
-They do what ``wxcorp_fast._echobot`` does, the way a wechatpy user writes it: verify and
+They do what ``wxcorp_fast.cli.echobot`` does, the way a wechatpy user writes it: verify and
 decrypt with ``WeChatCrypto``, parse with ``parse_message``, answer text with the same text
 and anything else with a one-line summary, encrypt the reply; 400 on a rejected request.
 Credentials: the WeChat Work docs' example (``wxcorp_fast.testing.vectors``).

@@ -8,6 +8,6 @@ exec 9>.venv/.build.lock
 flock 9
 .venv/bin/python -m pip install -q "setuptools>=77" "Cython>=3.1,<4" >/dev/null
 .venv/bin/python setup.py -q build_ext --inplace
-# Let .venv import the package from this tree (what the tests and tools/hooks expect in dev).
+# Let .venv import the package from this tree (what the tests expect in dev).
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n' "$PWD" > "$site/wxcorp_fast-dev.pth"

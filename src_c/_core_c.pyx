@@ -961,7 +961,7 @@ cdef int _scan(const char *data, Py_ssize_t n, const xs_handlers *handlers,
     raise XMLParseError(MSG_XML_MALFORMED)
 
 
-# ---- the raw tree (API.md section 2 `.raw`; _core_py._parse_tree is the specification)
+# ---- the raw tree (docs/reference.md section 2 `.raw`; _core_py._parse_tree is the specification)
 
 @cython.final
 cdef class _TreeBuilder:
@@ -1016,7 +1016,7 @@ _TREE_HANDLERS.end = _tree_end
 
 
 def _parse_tree(xml):
-    """Parse a document into the raw dict of API.md section 2 (root element dropped)."""
+    """Parse a document into the raw dict of docs/reference.md section 2 (root element dropped)."""
     cdef Py_ssize_t n
     cdef const char *data = _xml_data(xml, &n)
     cdef _TreeBuilder builder = _TreeBuilder.__new__(_TreeBuilder)

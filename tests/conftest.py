@@ -1,7 +1,8 @@
 """Shared test setup: the ``core_impl`` fixture over both twins, options, hypothesis profiles.
 
-The fixtures and hooks live in ``wxcorp_fast.testing.fixtures`` so that ``bench/`` and
-users' own suites get the same ones; this file only pulls them in.
+The twins' machinery lives in ``_twins.py`` (``bench/`` imports it too), the sample
+documents in ``_samples.py``; the ``fake_work`` fixture comes from the user-facing plugin
+``wxcorp_fast.testing.fixtures``, as users get it.
 
 - ``core_impl``: session fixture, ids ``compiled`` / ``python``; the compiled param is
   marked ``compiled``. A compiled core that fails to import errors its tests.
@@ -20,9 +21,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from wxcorp_fast.testing.fixtures import *  # noqa: F403 - fixtures and hooks
-
 from _redis_server import RedisServer
+from _twins import (  # noqa: F401 - the fixture and hooks pytest looks up here
+    core_impl,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+)
+
+pytest_plugins = ["wxcorp_fast.testing.fixtures"]
 
 _COMMON = {
     "deadline": None,  # timing varies wildly across machines and under valgrind

@@ -1,4 +1,4 @@
-"""The command line, ``python -m wxcorp_fast`` / ``wxcorp-fast`` (API.md section 8).
+"""The command line, ``python -m wxcorp_fast`` / ``wxcorp-fast`` (docs/reference.md section 8).
 
 Subprocess tests run ``sys.executable -m wxcorp_fast``: the package the test run imports (the
 installed wheel under scripts/test.sh and cibuildwheel), with a chosen selection environment.
@@ -22,6 +22,7 @@ import pytest
 
 import wxcorp_fast
 from wxcorp_fast import _core, cli
+from wxcorp_fast.cli import info, server
 from wxcorp_fast.testing import KINDS, vectors
 
 _SELECTION = ("WXCORP_FAST_NO_EXTENSIONS", "WXCORP_FAST_REQUIRE_COMPILED")
@@ -109,13 +110,13 @@ def test_require_compiled_with_extensions_disabled_fails_loudly() -> None:
 
 
 def test_self_check_passes_in_process() -> None:
-    assert cli.self_check() == []
+    assert info.self_check() == []
 
 
 def test_self_check_failure_exits_nonzero(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "KNOWN_ECHO_PLAIN", b"not the answer")
+    monkeypatch.setattr(info, "KNOWN_ECHO_PLAIN", b"not the answer")
     assert cli.main(["info"]) == 1
     out = capsys.readouterr().out
     assert "self-check: FAILED (verify_url: wrong result)" in out
@@ -184,9 +185,9 @@ def running_serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tup
                 line = proc.stdout.readline()
                 assert line, f"serve exited early ({proc.poll()}): {lines}"
                 lines.append(line)
-                if line.startswith(cli.URL_LINE):
+                if line.startswith(server.URL_LINE):
                     break
-            yield lines[-1][len(cli.URL_LINE) :].strip(), "".join(lines)
+            yield lines[-1][len(server.URL_LINE) :].strip(), "".join(lines)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0  # a clean stop on SIGTERM
         finally:
@@ -342,7 +343,7 @@ def test_serve_without_gunicorn_says_how_to_get_it(
 
 
 def test_echo_bot_summaries() -> None:
-    from wxcorp_fast._echobot import summary
+    from wxcorp_fast.cli.echobot import summary
     from wxcorp_fast.testing import CallbackSimulator
 
     sim = CallbackSimulator(
@@ -366,7 +367,7 @@ def test_echo_bot_summaries() -> None:
 
 
 def test_summary_percentiles_and_failures() -> None:
-    from wxcorp_fast._simulate import Outcome, Summary
+    from wxcorp_fast.cli.loadgen import Outcome, Summary
 
     outcomes = [Outcome("text", i / 1000, None) for i in range(1, 101)]
     outcomes += [
@@ -389,7 +390,7 @@ def test_summary_percentiles_and_failures() -> None:
 def test_progress_bar_without_a_terminal() -> None:
     import io
 
-    from wxcorp_fast._simulate import Progress
+    from wxcorp_fast.cli.loadgen import Progress
 
     stream = io.StringIO()
     progress = Progress(20, stream)

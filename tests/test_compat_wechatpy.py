@@ -1,4 +1,4 @@
-"""Differential tests against wechatpy 1.8.18 (API.md section 7, issue 2 point 4).
+"""Differential tests against wechatpy 1.8.18 (docs/reference.md section 7, issue 2 point 4).
 
 - wechatpy's encryptions open with our core and ours with wechatpy; signatures agree.
 - ``wxcorp_fast.compat.wechatpy.WeChatCrypto`` gives wechatpy's exact outputs (same str,
@@ -34,7 +34,7 @@ from wxcorp_fast import errors
 from wxcorp_fast import _spec
 from wxcorp_fast.compat import wechatpy as compat
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.fixtures import aes_cbc_encrypt
+from _samples import aes_cbc_encrypt
 
 RANDOM = "aBcDeFgH12345678"  # wechatpy draws 16 alphanumerics; any 16 bytes work for us
 KEY = compat.WeChatCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID).key

@@ -1,4 +1,4 @@
-"""API.md section 1 (and the parsing half of section 2), every case on both twins.
+"""docs/reference.md section 1 (and the parsing half of section 2), every case on both twins.
 
 Each test takes ``core_impl`` (ids ``compiled`` / ``python``) and calls the twin's own
 functions. Errors are checked as ``(class, code, str(exc))`` with the texts of
@@ -33,7 +33,7 @@ from wxcorp_fast.messages import (
     SendPicsInfo,
 )
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.fixtures import (
+from _samples import (
     CHANGE_CONTACT_EVENT,
     DOCS_INNER_XML,
     LINK_MSG,

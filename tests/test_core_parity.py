@@ -3,7 +3,7 @@
 Round trips run on each twin through ``core_impl``. Differential tests (marked
 ``compiled``, as they need both twins) feed the same input to ``_core_c`` and ``_core_py`` and
 demand the same value (types included) or the same error: class, code and message.
-Seeded corpora pin the malformed inputs STYLE.md 3.1 names; hypothesis adds random XML
+Seeded corpora pin the classic malformed inputs; hypothesis adds random XML
 fragments and byte mutations of real messages.
 """
 
@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.fixtures import SAMPLE_MESSAGES, aes_cbc_encrypt, outcome
+from _samples import SAMPLE_MESSAGES, aes_cbc_encrypt, outcome
 
 KEY = base64.b64decode(v.ENCODING_AES_KEY + "=")
 B64_ALPHABET = string.ascii_letters + string.digits + "+/"

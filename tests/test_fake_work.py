@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
-from wxcorp_fast.testing import FakeWorkServer, Request
+from wxcorp_fast.testing import FakeWorkServer, RecordedRequest
 from wxcorp_fast.testing.fake_work import (
     FAKE_CORP_SECRET,
     GETCALLBACKIP,
@@ -215,7 +215,7 @@ def test_counters_requests_connections_and_reset(fake_work: FakeWorkServer,
     for _ in range(3):
         get(http, fake_work, GETCALLBACKIP, access_token=token)
     assert fake_work.calls == {GETTOKEN: 1, GETCALLBACKIP: 3}
-    assert fake_work.requests[-1] == Request("GET", GETCALLBACKIP, {"access_token": token})
+    assert fake_work.requests[-1] == RecordedRequest("GET", GETCALLBACKIP, {"access_token": token})
     assert fake_work.connections == 1  # keep-alive: one connection for four calls
     fake_work.fail(-1)
     fake_work.reset()

@@ -323,6 +323,6 @@ def test_multi_add_and_delete_while_serving(wechat: WeChat, agent: DefaultAgentS
     ],
 )
 def test_parse_query(query_string: str, expected: dict[str, str]) -> None:
-    from wxcorp_fast._query import parse_query
+    from wxcorp_fast.callback._query import parse_query
 
     assert parse_query(query_string) == expected

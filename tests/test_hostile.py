@@ -25,7 +25,7 @@ from wxcorp_fast.errors import (
     SignatureError,
     XMLParseError,
 )
-from wxcorp_fast.testing.fixtures import aes_cbc_encrypt
+from _samples import aes_cbc_encrypt
 
 # Secrets chosen to be easy to spot in any text.
 TOKEN = "SecretTokenQ7"

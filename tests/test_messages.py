@@ -1,4 +1,4 @@
-"""API.md section 2: the message types themselves (``MixedMessage``, ``Envelope``, the
+"""docs/reference.md section 2: the message types themselves (``MixedMessage``, ``Envelope``, the
 ``*Info`` groups), as produced by both twins' parsers.
 
 Field-by-field parsing lives in ``test_core_contract.py``; this file covers the objects:
@@ -24,9 +24,9 @@ from wxcorp_fast.messages import (
     SendLocationInfo,
     SendPicsInfo,
 )
-from wxcorp_fast.testing.fixtures import SAMPLE_MESSAGES
+from _samples import SAMPLE_MESSAGES
 
-# API.md section 2, in its order, with the type each field must have.
+# docs/reference.md section 2, in its order, with the type each field must have.
 API_FIELDS = {
     "to_user_name": str,
     "from_user_name": str,

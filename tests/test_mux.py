@@ -1,4 +1,4 @@
-"""MessageServeMux routing (API.md section 3)."""
+"""MessageServeMux routing (docs/reference.md section 3)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The frontends under real servers, over real HTTP, driven by CallbackSimulator.
 
 - ``MultiAgentServerFrontend`` as WSGI under gunicorn and as ``.asgi`` under uvicorn, each in a
-  subprocess on an ephemeral 127.0.0.1 port (``wxcorp_fast.testing.servers``): every kind of
+  subprocess on an ephemeral 127.0.0.1 port (``wxcorp_fast.testing.runners``): every kind of
   message and event, the URL check, and hostile requests that must get the right 4xx without
   the handler ever running (it appends to a file the test reads), after which the server still
   answers good requests.
@@ -23,7 +23,7 @@ import pytest
 import wxcorp_fast
 from wxcorp_fast.testing import KINDS, CallbackSimulator
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.servers import ServerProcess, gunicorn, uvicorn
+from wxcorp_fast.testing.runners import ServerProcess, gunicorn, uvicorn
 
 TESTS = Path(__file__).resolve().parent
 README = TESTS.parent / "README.md"

@@ -1,4 +1,4 @@
-"""serve_http / serve_http_async / write_response: every check of API.md section 3."""
+"""serve_http / serve_http_async / write_response: every check of docs/reference.md section 3."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import pytest
 
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.fixtures import SAMPLE_MESSAGES
+from _samples import SAMPLE_MESSAGES
 
 THREADS = 8
 OPERATIONS = 20_000

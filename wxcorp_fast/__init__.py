@@ -1,9 +1,28 @@
-"""Fast, hardened SDK for WeChat Work (企业微信) callbacks and API calls."""
+"""Fast, hardened SDK for WeChat Work (企业微信) callbacks and API calls.
+
+The everyday names live here. The rooms behind them: ``crypto`` (the protocol primitives and
+``MsgCrypto``), ``messages``, ``callback`` (the callback server), ``api`` (the API client and
+access tokens), ``testing`` (simulator, fake API server), ``compat`` and ``cli``.
+"""
 
 from __future__ import annotations
 
-from ._core import IMPLEMENTATION, core
-from .agent import AgentServer, DefaultAgentServer
+from ._core import IMPLEMENTATION
+from .callback import (
+    URL_QUERY_AGENT_SERVER_KEY_NAME,
+    AgentServer,
+    AgentServerFrontend,
+    DefaultAgentServer,
+    MemoryDedupeStore,
+    MessageServeMux,
+    MultiAgentServerFrontend,
+    RedisDedupeStore,
+    Request,
+    Response,
+    serve_http,
+    serve_http_async,
+    write_response,
+)
 from .client import (
     DEFAULT_BASE_URL,
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
@@ -12,7 +31,20 @@ from .client import (
     CorpClient,
     MultipartFormField,
 )
-from .dedupe import MemoryDedupeStore, RedisDedupeStore
+from .crypto import (
+    MsgCrypto,
+    decode_aes_key,
+    decrypt_msg,
+    encrypt_msg,
+    msg_signature,
+    pack_frame,
+    parse_envelope,
+    parse_message,
+    pkcs7_pad,
+    pkcs7_unpad,
+    signature,
+    unpack_frame,
+)
 from .errors import (
     APIError,
     Base64Error,
@@ -28,34 +60,60 @@ from .errors import (
     WXCorpError,
     XMLParseError,
 )
-from .frontends import (
-    URL_QUERY_AGENT_SERVER_KEY_NAME,
-    AgentServerFrontend,
-    MultiAgentServerFrontend,
-)
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
-from .mux import MessageServeMux
-from .server import Request, Response, serve_http, serve_http_async, write_response
 from .token_servers import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
 __version__ = "0.1.0"
 
-decode_aes_key = core.decode_aes_key
-msg_signature = core.msg_signature
-signature = core.signature
-pkcs7_pad = core.pkcs7_pad
-pkcs7_unpad = core.pkcs7_unpad
-pack_frame = core.pack_frame
-unpack_frame = core.unpack_frame
-encrypt_msg = core.encrypt_msg
-decrypt_msg = core.decrypt_msg
-parse_envelope = core.parse_envelope
-parse_message = core.parse_message
-MsgCrypto = core.MsgCrypto
-
 __all__ = [
     "IMPLEMENTATION",
     "__version__",
+    # the callback server: endpoints, agents, routing, what a handler gets
+    "AgentServerFrontend",
+    "MultiAgentServerFrontend",
+    "URL_QUERY_AGENT_SERVER_KEY_NAME",
+    "DefaultAgentServer",
+    "AgentServer",
+    "MessageServeMux",
+    "Request",
+    "Response",
+    "serve_http",
+    "serve_http_async",
+    "write_response",
+    "MemoryDedupeStore",
+    "RedisDedupeStore",
+    # messages
+    "MixedMessage",
+    "Envelope",
+    "ScanCodeInfo",
+    "SendPicsInfo",
+    "SendLocationInfo",
+    # the API client and its access tokens
+    "CorpClient",
+    "MultipartFormField",
+    "AccessTokenServer",
+    "DefaultAccessTokenServer",
+    "RedisAccessTokenServer",
+    "DEFAULT_BASE_URL",
+    "ERR_CODE_OK",
+    "ERR_CODE_ACCESS_TOKEN_EXPIRED",
+    "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
+    # errors
+    "WXCorpError",
+    "CallbackError",
+    "SignatureError",
+    "StaleRequestError",
+    "XMLParseError",
+    "InvalidAESKeyError",
+    "CorpIdMismatchError",
+    "UnknownAgentError",
+    "DecryptError",
+    "Base64Error",
+    "APIError",
+    "RateLimitError",
+    "TransportError",
+    # the protocol primitives (their room is wxcorp_fast.crypto)
+    "MsgCrypto",
     "decode_aes_key",
     "msg_signature",
     "signature",
@@ -67,45 +125,4 @@ __all__ = [
     "decrypt_msg",
     "parse_envelope",
     "parse_message",
-    "MsgCrypto",
-    "Envelope",
-    "MixedMessage",
-    "ScanCodeInfo",
-    "SendPicsInfo",
-    "SendLocationInfo",
-    "WXCorpError",
-    "CallbackError",
-    "SignatureError",
-    "XMLParseError",
-    "InvalidAESKeyError",
-    "CorpIdMismatchError",
-    "DecryptError",
-    "Base64Error",
-    "StaleRequestError",
-    "UnknownAgentError",
-    "APIError",
-    "RateLimitError",
-    "TransportError",
-    "ERR_CODE_OK",
-    "ERR_CODE_ACCESS_TOKEN_EXPIRED",
-    "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
-    "DEFAULT_BASE_URL",
-    "AccessTokenServer",
-    "DefaultAccessTokenServer",
-    "RedisAccessTokenServer",
-    "CorpClient",
-    "MultipartFormField",
-    "Request",
-    "Response",
-    "MessageServeMux",
-    "AgentServer",
-    "DefaultAgentServer",
-    "serve_http",
-    "serve_http_async",
-    "write_response",
-    "AgentServerFrontend",
-    "MultiAgentServerFrontend",
-    "URL_QUERY_AGENT_SERVER_KEY_NAME",
-    "MemoryDedupeStore",
-    "RedisDedupeStore",
 ]

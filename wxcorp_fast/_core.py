@@ -12,6 +12,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Final
 
+from . import messages
 from ._spec import truthy
 
 __all__ = ["core", "IMPLEMENTATION", "IMPORT_ERROR"]
@@ -51,3 +52,4 @@ if IMPORT_ERROR is not None and truthy("WXCORP_FAST_REQUIRE_COMPILED"):
     raise ImportError(f"WXCORP_FAST_REQUIRE_COMPILED is set but {IMPORT_ERROR}")
 
 IMPLEMENTATION: Final = "python" if core.__name__.endswith("_core_py") else "compiled"
+messages.use_tree_parser(core._parse_tree)

@@ -1,6 +1,6 @@
 """Pure-Python twin of the crypto core, on ``cryptography``, ``hashlib`` and ``pyexpat``.
 
-This module is the executable specification of API.md section 1: the compiled
+This module is the executable specification of docs/reference.md section 1: the compiled
 ``wxcorp_fast._core_c`` gives the same results and raises the same errors (class,
 code and message) for the same input. The protocol is WeChat Work's
 "WXBizMsgCrypt" (developer docs: 加解密方案说明, 回调配置).
@@ -424,7 +424,7 @@ def _parse_flat(data: bytes) -> dict[str, Any] | None:
 
 
 def _parse_tree(xml: bytes | str) -> dict[str, Any]:
-    """Parse a document into the ``raw`` dict of API.md section 2 (root element dropped)."""
+    """Parse a document into the ``raw`` dict of docs/reference.md section 2 (root element dropped)."""
     data = _xml_bytes(xml)
     raw = _parse_flat(data)
     return _parse_expat(data) if raw is None else raw

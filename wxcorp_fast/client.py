@@ -2,7 +2,7 @@
 
 The access_token is added to each call's query; neither it nor the corp secret appears in
 a log record (urllib3's own included, see ``_http``), an exception or a repr. Retry rules
-(API.md section 4):
+(docs/reference.md section 4):
 
 - errcode 42001 (expired) or 40014 (invalid): one ``token_refresh()`` and one retry;
 - errcode -1 (system busy), GET only: retried after 0.2, 0.4 and 0.8 s, at most 3 times;

@@ -1,4 +1,4 @@
-"""The error tree of API.md section 5, with the official WXBizMsgCrypt codes.
+"""The error tree of docs/reference.md section 5, with the official WXBizMsgCrypt codes.
 
 Classes only, as the Go original's ``error.go``; the message texts both crypto twins
 raise live in ``_spec``.

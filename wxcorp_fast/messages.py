@@ -1,4 +1,4 @@
-"""Parsed callback documents: the POST envelope and the decrypted message (API.md section 2).
+"""Parsed callback documents: the POST envelope and the decrypted message (docs/reference.md section 2).
 
 The parsers themselves live in the crypto twins (``parse_envelope``, ``parse_message``);
 this module holds the result types and the table that maps WeChat's XML tags to typed
@@ -7,6 +7,7 @@ fields. Both twins read ``FIELDS`` so the mapping exists once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 __all__ = [
@@ -45,7 +46,7 @@ class ScanCodeInfo(NamedTuple):
 class SendPicsInfo(NamedTuple):
     """``SendPicsInfo`` of the pic_* events; ``pic_list`` holds the PicMd5Sum values."""
 
-    count: int  # type: ignore[assignment]  # the field API.md names; shadows tuple.count
+    count: int  # type: ignore[assignment]  # the documented field name; shadows tuple.count
     pic_list: list[str]
 
 
@@ -188,10 +189,9 @@ class MixedMessage:
         """The whole document under the root element, as dicts, lists and strings."""
         raw = self._raw
         if raw is None:
-            from ._core import core
-
             assert self._source is not None  # a message without raw keeps its source
-            raw = core._parse_tree(self._source)
+            assert _tree_parser is not None  # set when the core is selected
+            raw = _tree_parser(self._source)
             object.__setattr__(self, "_raw", raw)
         return raw
 
@@ -231,6 +231,17 @@ class MixedMessage:
             else:
                 out[name] = value
         return out
+
+
+#: The raw-tree parser of the selected core (``_core`` sets it at import), for the compiled
+#: core's messages, which parse their raw tree only when ``.raw`` is first read.
+_tree_parser: Callable[[bytes], dict[str, Any]] | None = None
+
+
+def use_tree_parser(parse_tree: Callable[[bytes], dict[str, Any]]) -> None:
+    """Make ``parse_tree`` the parser of ``MixedMessage.raw`` for messages parsed lazily."""
+    global _tree_parser
+    _tree_parser = parse_tree
 
 
 def _field_getter(index: int) -> property:

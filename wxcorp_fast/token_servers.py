@@ -1,4 +1,4 @@
-"""Access-token servers: where ``CorpClient`` gets its access_token (API.md section 4).
+"""Access-token servers: where ``CorpClient`` gets its access_token (docs/reference.md section 4).
 
 Both servers refresh lazily, on the first ``token()`` call past the refresh time, with no
 background thread (threads do not survive ``fork()`` in pre-forking servers). Refresh

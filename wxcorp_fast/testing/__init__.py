@@ -2,26 +2,30 @@
 
 - ``CallbackSimulator``: plays WeChat Work's side of a callback — builds signed, encrypted
   URL checks, messages and events, posts them over HTTP, and verifies and opens replies.
-- ``FakeWorkServer`` (``wxcorp_fast.testing.fake_work``): a real HTTP server on 127.0.0.1
-  answering like the WeChat Work API, with knobs for expired tokens, errcodes, 5xx answers
-  and delays, and counters of the calls it got.
+- ``FakeWorkServer``: a real HTTP server on 127.0.0.1 answering like the WeChat Work API,
+  with knobs for expired tokens, errcodes, 5xx answers and delays, and the requests it got
+  (``RecordedRequest``).
 - ``wxcorp_fast.testing.vectors``: known-answer vectors (the WeChat Work docs' example).
-- ``wxcorp_fast.testing.fixtures``: pytest fixtures (``core_impl`` over both crypto twins,
-  ``fake_work``) and helpers; import it from a ``conftest.py`` or list it in
-  ``pytest_plugins``. It needs pytest, so it is not imported here.
+- ``wxcorp_fast.testing.runners``: run a WSGI/ASGI app under gunicorn or uvicorn in a
+  subprocess on a free 127.0.0.1 port.
+- ``wxcorp_fast.testing.fixtures``: a pytest plugin with the ``fake_work`` fixture (list it
+  in ``pytest_plugins``). It needs pytest, so it is not imported here.
 """
 
 from __future__ import annotations
 
-from .fake_work import FakeWorkServer, Request, Upload
+from .fake_work import FakeWorkServer, RecordedRequest, Upload
 from .simulator import KINDS, CallbackSimulator, HTTPResult, UrlVerification
+
+#: The former name of ``RecordedRequest``, kept importable.
+Request = RecordedRequest
 
 __all__ = [
     "CallbackSimulator",
     "FakeWorkServer",
     "HTTPResult",
     "KINDS",
-    "Request",
+    "RecordedRequest",
     "Upload",
     "UrlVerification",
 ]

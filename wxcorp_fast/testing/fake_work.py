@@ -38,7 +38,7 @@ from . import vectors
 __all__ = [
     "FakeWorkServer",
     "Upload",
-    "Request",
+    "RecordedRequest",
     "FAKE_CORP_SECRET",
     "GETTOKEN",
     "GETCALLBACKIP",
@@ -100,7 +100,7 @@ class Upload:
 
 
 @dataclass(frozen=True)
-class Request:
+class RecordedRequest:
     """One call the fake server got: method, path and query (as sent, secrets included)."""
 
     method: str
@@ -157,7 +157,7 @@ class FakeWorkServer:
         self.messages: list[dict[str, Any]] = []
         self.uploads: list[Upload] = []
         self.tokens: list[str] = []
-        self.requests: list[Request] = []
+        self.requests: list[RecordedRequest] = []
         self.connections = 0
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
@@ -276,7 +276,7 @@ class FakeWorkServer:
 
     # ----------------------------------------------------------------- answers
 
-    def _before(self, request: Request) -> _Injection | None:
+    def _before(self, request: RecordedRequest) -> _Injection | None:
         """Count the call, apply the delay, and pop an injected failure that matches."""
         path = request.path
         with self._lock:
@@ -300,7 +300,7 @@ class FakeWorkServer:
         split = urlsplit(target)
         path = split.path
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        injected = self._before(Request(method, path, query))
+        injected = self._before(RecordedRequest(method, path, query))
         if injected is not None:
             if injected.kind == "status":
                 return injected.value, None

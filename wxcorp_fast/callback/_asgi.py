@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ._wsgi import content_length
-from .server import Response
+from .request import Response
 
 __all__ = ["Disconnected", "Receive", "Send", "Scope", "read_body", "send_response", "lifespan"]
 

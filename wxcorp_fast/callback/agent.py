@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from ._core import core
-from ._spec import MSG_AES_KEY_RAW
-from .errors import InvalidAESKeyError
-
-if TYPE_CHECKING:
-    from .server import Request
+from .._core import core
+from .._spec import MSG_AES_KEY_RAW
+from ..errors import InvalidAESKeyError
+from .request import Request
 
 __all__ = ["AgentServer", "DefaultAgentServer", "AgentSettings", "agent_settings"]
 

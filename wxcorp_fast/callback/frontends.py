@@ -21,20 +21,14 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from ..errors import CallbackError, UnknownAgentError
 from . import _asgi, _wsgi
 from ._query import parse_query
 from .agent import AgentServer
-from .errors import CallbackError, UnknownAgentError
-from .server import (
-    DedupeStore,
-    InvalidRequestHandler,
-    Response,
-    method_not_allowed,
-    plain_response,
-    reject,
-    serve_http,
-    serve_http_async,
-)
+from .rejections import reject
+from .request import DedupeStore, InvalidRequestHandler, Response
+from .responses import method_not_allowed, plain_response
+from .serve import serve_http, serve_http_async
 
 __all__ = ["AgentServerFrontend", "MultiAgentServerFrontend", "URL_QUERY_AGENT_SERVER_KEY_NAME"]
 

@@ -1,8 +1,8 @@
 """The echo bot of ``python -m wxcorp_fast serve``: one agent, text echoed, the rest summarized.
 
 ``build_app()`` is also a WSGI application factory for any server
-(``gunicorn 'wxcorp_fast._echobot:build_app()'``), and ``build_asgi_app()`` the ASGI one
-(``uvicorn --factory wxcorp_fast._echobot:build_asgi_app``); both default to the WeChat Work
+(``gunicorn 'wxcorp_fast.cli.echobot:build_app()'``), and ``build_asgi_app()`` the ASGI one
+(``uvicorn --factory wxcorp_fast.cli.echobot:build_asgi_app``); both default to the WeChat Work
 docs' example credentials.
 """
 
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxcorp_fast.agent import DefaultAgentServer
-from wxcorp_fast.frontends import AgentServerFrontend
-from wxcorp_fast.messages import MixedMessage
-from wxcorp_fast.mux import MessageServeMux
-from wxcorp_fast.replies import TextReply
-from wxcorp_fast.server import Request
-from wxcorp_fast.testing import vectors
+from ..callback import (
+    AgentServerFrontend,
+    DefaultAgentServer,
+    MessageServeMux,
+    Request,
+    TextReply,
+)
+from ..messages import MixedMessage
+from ..testing import vectors
 
 __all__ = ["build_app", "build_asgi_app", "build_mux", "summary"]
 

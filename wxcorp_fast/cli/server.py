@@ -1,150 +1,23 @@
-"""Command line: ``python -m wxcorp_fast`` and the ``wxcorp-fast`` console script.
-
-Subcommands (API.md section 8): ``info``; ``serve`` (the echo bot under gunicorn),
-``simulate`` (plays WeChat against a callback URL) and ``demo`` (both, on a free local port).
-"""
+"""``serve``, ``simulate`` and ``demo``: the echo bot, the load generator, and both together."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import logging
 import os
-import platform
 import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
-
-import wxcorp_fast
-from wxcorp_fast import _core
 
 if TYPE_CHECKING:
     from wxcorp_fast.testing import CallbackSimulator
 
-__all__ = ["build_parser", "main", "self_check"]
-
-_log = logging.getLogger(__name__)
-
-Command = Callable[[argparse.Namespace], int]
-
-# Known answers for the official example in wxcorp_fast.testing.vectors (WeChat Work docs,
-# "加解密方案说明" / Tencent's WXBizMsgCrypt samples). Public example data, no secret.
-KNOWN_ECHO_PLAIN: Final = b"1616140317555161061"
-KNOWN_POST_FIELDS: Final = {
-    "to_user_name": "wx5823bf96d3bd56c7",
-    "from_user_name": "mycreate",
-    "create_time": 1409659813,
-    "msg_type": "text",
-    "content": "hello",
-    "msg_id": 4561255354251345929,
-    "agent_id": 218,
-}
-_REPLY: Final = b"<xml><Content><![CDATA[self-check]]></Content></xml>"
-
-
-def self_check() -> list[str]:
-    """Run the official docs' example through the implementation in use.
-
-    Verifies and decrypts the URL check and the POST message, parses the message, and
-    round-trips a reply through ``MsgCrypto.encrypt`` and ``MsgCrypto.decrypt``.
-
-    Returns:
-        The problems found, empty when every known answer matched. Problems name the
-        step and the error class, never decrypted content.
-    """
-    from wxcorp_fast.testing import vectors
-
-    problems: list[str] = []
-    crypto = wxcorp_fast.MsgCrypto(vectors.TOKEN, vectors.ENCODING_AES_KEY, vectors.CORP_ID)
-
-    def verify_url() -> bool:
-        echo = crypto.verify_url(
-            vectors.ECHO_MSG_SIGNATURE, vectors.ECHO_TIMESTAMP, vectors.ECHO_NONCE, vectors.ECHOSTR
-        )
-        return echo == KNOWN_ECHO_PLAIN
-
-    def decrypt() -> bool:
-        xml = crypto.decrypt(
-            vectors.POST_BODY,
-            vectors.POST_MSG_SIGNATURE,
-            vectors.POST_TIMESTAMP,
-            vectors.POST_NONCE,
-        )
-        msg = wxcorp_fast.parse_message(xml)
-        return all(getattr(msg, name) == value for name, value in KNOWN_POST_FIELDS.items())
-
-    def round_trip() -> bool:
-        envelope = crypto.encrypt(_REPLY, nonce=vectors.POST_NONCE)
-        raw = wxcorp_fast.parse_message(envelope).raw
-        opened = crypto.decrypt(envelope, raw["MsgSignature"], raw["TimeStamp"], raw["Nonce"])
-        return opened == _REPLY
-
-    steps: dict[str, Callable[[], bool]] = {
-        "verify_url": verify_url,
-        "decrypt + parse_message": decrypt,
-        "encrypt round trip": round_trip,
-    }
-    for name, run in steps.items():
-        try:
-            if not run():
-                problems.append(f"{name}: wrong result")
-        except Exception as exc:  # a self-check reports, it does not crash
-            code = getattr(exc, "code", None)
-            problems.append(f"{name}: {type(exc).__name__}" + (f" ({code})" if code else ""))
-    return problems
-
-
-def _loaded_libcrypto() -> list[str]:
-    """Return the libcrypto files mapped into this process (Linux only, else empty)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            paths = {line.split(None, 5)[-1].strip() for line in maps if "libcrypto" in line}
-    except OSError:
-        return []
-    return sorted(p for p in paths if p.startswith("/"))
-
-
-def _cmd_info(args: argparse.Namespace) -> int:
-    """Print the version, the core in use, OpenSSL, and run the known-answer self-check."""
-    lines = [
-        f"wxcorp_fast {wxcorp_fast.__version__}",
-        f"location: {wxcorp_fast.__file__}",
-        f"python: {platform.python_implementation()} {platform.python_version()}"
-        f" ({sys.executable})",
-        f"implementation: {wxcorp_fast.IMPLEMENTATION}",
-    ]
-    if wxcorp_fast.IMPLEMENTATION == "compiled":
-        from wxcorp_fast import _core_c
-
-        lines.append(f"openssl: {_core_c.OPENSSL_VERSION}")
-        lines.extend(f"libcrypto: {path}" for path in _loaded_libcrypto())
-    else:
-        lines.append(f"compiled core missing: {_core.IMPORT_ERROR}")
-        try:
-            from cryptography import __version__ as crypto_version
-            from cryptography.hazmat.backends.openssl.backend import backend
-
-            lines.append(
-                f"openssl: {backend.openssl_version_text()} (via cryptography {crypto_version})"
-            )
-        except Exception as exc:  # informational only
-            _log.debug("cannot read cryptography's OpenSSL version: %r", exc)
-    print("\n".join(lines))
-
-    problems = self_check()
-    if problems:
-        print(f"self-check: FAILED ({'; '.join(problems)})")
-        return 1
-    print("self-check: ok (official docs example: verify_url, decrypt, parse_message, encrypt)")
-    return 0
-
-
-# --------------------------------------------------------------------------- serve, simulate, demo
+__all__ = ["add_server_commands", "URL_LINE"]
 
 URL_LINE: Final = "callback URL: "
 DEMO_START_TIMEOUT: Final = 60.0
@@ -204,8 +77,8 @@ def _is_docs_example(args: argparse.Namespace) -> bool:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     """Run the echo bot for one agent under gunicorn until interrupted."""
-    from wxcorp_fast import _gunicorn
-    from wxcorp_fast._echobot import build_app
+    from . import gunicorn as _gunicorn
+    from .echobot import build_app
 
     if importlib.util.find_spec("gunicorn") is None:
         print(f"error: {_gunicorn.MISSING_GUNICORN}", file=sys.stderr)
@@ -235,7 +108,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace, url: str, echo: bool) -> int:
-    from wxcorp_fast import _simulate
+    from . import loadgen as _simulate
 
     sim = _simulator(args, args.concurrency)
     progress = None if args.quiet else _simulate.Progress(args.count, sys.stderr)
@@ -356,7 +229,7 @@ def _add_workers(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_server_commands(commands: Any) -> None:
+def add_server_commands(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="run an echo bot for one agent under gunicorn",
@@ -399,35 +272,3 @@ def _add_server_commands(commands: Any) -> None:
     demo.set_defaults(func=_cmd_demo)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the ``wxcorp-fast`` argument parser with one subparser per command."""
-    parser = argparse.ArgumentParser(
-        prog="wxcorp-fast",
-        description="WeChat Work (企业微信) callback SDK: tools and diagnostics.",
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {wxcorp_fast.__version__}"
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    info = commands.add_parser(
-        "info",
-        help="show the core in use, the OpenSSL it links, and run a self-check",
-        description="Show the version, the crypto core in use (compiled or python), the "
-        "OpenSSL version it links or why the compiled core is missing, and verify the "
-        "official WeChat Work docs example. Exits 1 when the self-check fails.",
-    )
-    info.set_defaults(func=_cmd_info)
-    _add_server_commands(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return the exit status."""
-    args = build_parser().parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    command: Command = args.func
-    return command(args)

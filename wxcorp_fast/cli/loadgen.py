@@ -17,8 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from wxcorp_fast import CallbackError, parse_message
-from wxcorp_fast.testing.simulator import KINDS, CallbackSimulator
+from ..crypto import parse_message
+from ..errors import CallbackError
+from ..testing.simulator import KINDS, CallbackSimulator
 
 __all__ = ["MIX", "Progress", "Summary", "run"]
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-if TYPE_CHECKING:
-    from .server import Request
+from .request import Request
+
 
 __all__ = ["MessageServeMux"]
 

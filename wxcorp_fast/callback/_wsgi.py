@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, Final
 
-from .server import Response
+from .request import Response
 
 __all__ = ["BadContentLength", "read_body", "respond"]
 

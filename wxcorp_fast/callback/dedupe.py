@@ -19,12 +19,18 @@ turns retries into empty answers until then).
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from typing import Any, Final
 
-__all__ = ["MemoryDedupeStore", "RedisDedupeStore"]
+from .request import DedupeStore, Request
+
+__all__ = ["MemoryDedupeStore", "RedisDedupeStore", "dedupe_key", "claim", "settle"]
+
+_log = logging.getLogger(__name__)
 
 _IN_FLIGHT: Final = b"P"
 _DONE: Final = b"R"
@@ -146,3 +152,39 @@ class RedisDedupeStore:
     def discard(self, key: str) -> None:
         """Forget ``key`` while it is in flight (a stored reply stays)."""
         self._discard(keys=[self._prefix + key], args=[_IN_FLIGHT])
+
+
+def dedupe_key(request: Request) -> str:
+    """Return a message's identity: corp, AgentID and MsgId, else the SHA-1 of its XML."""
+    msg_id = request.msg.msg_id
+    if msg_id:
+        return f"{request.corp_id}:{request.agent_id}:{msg_id}"
+    digest = hashlib.sha1(request.raw_msg_xml, usedforsecurity=False).hexdigest()
+    return f"{request.corp_id}:{request.agent_id}:sha1:{digest}"
+
+
+def claim(request: Request, dedupe: DedupeStore) -> tuple[str | None, bytes | None]:
+    """Claim the message in the store: ``(key, None)`` to handle it, ``(key, reply)`` if seen.
+
+    ``reply`` is the stored inner XML (``b""``: answer empty). A store that fails is logged
+    and the message is handled without it: ``(None, None)``.
+    """
+    key = dedupe_key(request)
+    try:
+        return key, dedupe.begin(key)
+    except Exception:
+        _log.exception("dedupe store failed; handling the message without it")
+        return None, None
+
+
+def settle(dedupe: DedupeStore | None, key: str | None, inner: bytes | None) -> None:
+    """Store the reply (``inner``) or forget the claim (``None``); store failures are logged."""
+    if dedupe is None or key is None:
+        return  # no store, or the claim itself failed
+    try:
+        if inner is None:
+            dedupe.discard(key)
+        else:
+            dedupe.finish(key, inner)
+    except Exception:
+        _log.exception("dedupe store failed")

@@ -1,0 +1,165 @@
+"""The checks a callback passes before its handler runs, in the Go original's order.
+
+POST: msg_signature / timestamp / nonce present (timestamp an integer) -> the envelope
+parses -> when the agent's corp_id is set, the envelope's ToUserName equals it and its
+AgentID is the agent's or 0 -> the signature matches -> the timestamp is inside
+``replay_window`` -> the Encrypt text opens with the current AES key, else with the last
+one -> the frame's corp id equals the envelope's ToUserName -> the message parses -> its
+ToUserName and AgentID equal the envelope's -> an AgentID other than the agent's is only
+accepted for subscribe/unsubscribe events. Checks against the agent's corp_id and agent_id
+are skipped when its corp_id is empty; the envelope/frame/message consistency checks never are.
+
+GET (URL verification): the same parameters plus echostr -> signature -> replay window ->
+echostr opens with the current key, else the last -> when corp_id is set, the frame's corp
+id equals it -> the answer is the decrypted echostr.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Final
+
+from .._core import core
+from .._spec import MSG_SIGNATURE_MISMATCH
+from ..errors import (
+    CallbackError,
+    CorpIdMismatchError,
+    DecryptError,
+    SignatureError,
+    StaleRequestError,
+)
+from ..messages import MixedMessage
+from .agent import AgentSettings
+
+__all__ = [
+    "signed_params",
+    "check_signed",
+    "open_encrypt",
+    "check_envelope",
+    "check_message",
+    "echo",
+]
+
+MSG_MISSING_PARAMS: Final = "missing or empty msg_signature, timestamp or nonce"
+MSG_MISSING_ECHOSTR: Final = "missing or empty echostr"
+MSG_TIMESTAMP: Final = "timestamp is not an integer"
+MSG_STALE: Final = "timestamp outside the replay window"
+MSG_ENVELOPE_CORP: Final = "envelope ToUserName is not the agent's corp_id"
+MSG_ENVELOPE_AGENT: Final = "envelope AgentID is not the agent's"
+MSG_FRAME_CORP: Final = "corp_id in frame is not the envelope's ToUserName"
+MSG_INNER_CORP: Final = "message ToUserName is not the envelope's"
+MSG_INNER_AGENT: Final = "message AgentID is not the envelope's"
+MSG_AGENT: Final = "AgentID is not the agent's"
+
+# The core's functions, bound once (the hot path looks them up per request otherwise).
+_decrypt_msg = core.decrypt_msg
+_msg_signature = core.msg_signature
+_compare_digest = hmac.compare_digest
+_now = time.time
+
+_MAX_TIMESTAMP_DIGITS: Final = 20
+_SUBSCRIPTION_EVENTS: Final = frozenset({"subscribe", "unsubscribe"})
+
+
+def signed_params(query: Mapping[str, str]) -> tuple[str, str, str, int]:
+    """Return ``(msg_signature, timestamp text, nonce, timestamp)`` of a callback's query.
+
+    Raises:
+        SignatureError (-40001): a parameter is missing or empty, or the timestamp is not
+            an integer.
+    """
+    sig = query.get("msg_signature")
+    ts_text = query.get("timestamp")
+    nonce = query.get("nonce")
+    if not sig or not ts_text or not nonce:
+        raise SignatureError(MSG_MISSING_PARAMS)
+    if not (len(ts_text) <= _MAX_TIMESTAMP_DIGITS and ts_text.isascii() and ts_text.isdigit()):
+        raise SignatureError(MSG_TIMESTAMP)
+    return sig, ts_text, nonce, int(ts_text)
+
+
+def check_signed(
+    token: str,
+    ts_text: str,
+    nonce: str,
+    encrypt: str,
+    given: str,
+    timestamp: int,
+    replay_window: float | None,
+) -> None:
+    """Check the signature ``given`` of ``encrypt``, then the replay window."""
+    expected = _msg_signature(token, ts_text, nonce, encrypt)
+    if not (given.isascii() and _compare_digest(expected, given)):
+        raise SignatureError(MSG_SIGNATURE_MISMATCH)
+    if replay_window is not None and abs(_now() - timestamp) > replay_window:
+        raise StaleRequestError(MSG_STALE)
+
+
+def open_encrypt(
+    encrypt: str, agent: AgentSettings, frame_corp_id: str | None
+) -> tuple[bytes, bytes, bytes]:
+    """Decrypt with the current key, else the last: ``(aes_key, random, msg)``.
+
+    A key that does not open the frame, or opens it to a corp id other than
+    ``frame_corp_id`` (when given), counts as failed. Base64 errors do not depend on the
+    key and are raised at once.
+    """
+    current = agent.current_aes_key
+    error: CallbackError
+    try:
+        random, msg, corp_id = _decrypt_msg(encrypt, current)
+    except DecryptError as exc:
+        error = exc
+    else:
+        if frame_corp_id is None or corp_id == frame_corp_id:
+            return current, random, msg
+        error = CorpIdMismatchError(MSG_FRAME_CORP)
+    last = agent.last_aes_key
+    if last == current:
+        raise error
+    random, msg, corp_id = _decrypt_msg(encrypt, last)
+    if frame_corp_id is not None and corp_id != frame_corp_id:
+        raise CorpIdMismatchError(MSG_FRAME_CORP)
+    return last, random, msg
+
+
+def echo(
+    query: Mapping[str, str],
+    agent: AgentSettings,
+    sig: str,
+    ts_text: str,
+    nonce: str,
+    timestamp: int,
+    replay_window: float | None,
+) -> bytes:
+    """Verify a URL check (GET) and return its decrypted echostr."""
+    echostr = query.get("echostr")
+    if not echostr:
+        raise SignatureError(MSG_MISSING_ECHOSTR)
+    check_signed(agent.token, ts_text, nonce, echostr, sig, timestamp, replay_window)
+    return open_encrypt(echostr, agent, agent.corp_id or None)[2]
+
+
+def check_envelope(corp_id: str, agent_id: int, agent: AgentSettings) -> None:
+    """Check the envelope's ToUserName and AgentID against the agent (when its corp_id is set)."""
+    if agent.corp_id:
+        if corp_id != agent.corp_id:
+            raise CorpIdMismatchError(MSG_ENVELOPE_CORP)
+        if agent_id != agent.agent_id and agent_id != 0:
+            raise CorpIdMismatchError(MSG_ENVELOPE_AGENT)
+
+
+def check_message(msg: MixedMessage, corp_id: str, agent_id: int, agent: AgentSettings) -> None:
+    """Check the message against its envelope, and an AgentID 0 against the agent."""
+    if msg.to_user_name != corp_id:
+        raise CorpIdMismatchError(MSG_INNER_CORP)
+    if msg.agent_id != agent_id:
+        raise CorpIdMismatchError(MSG_INNER_AGENT)
+    if (
+        agent.corp_id
+        and agent_id != agent.agent_id
+        and not (msg.msg_type == "event" and msg.event in _SUBSCRIPTION_EVENTS)
+    ):
+        raise CorpIdMismatchError(MSG_AGENT)
