@@ -19,6 +19,7 @@ from wxcorp_fast import (
     DefaultAgentServer,
     Request,
     Response,
+    parse_message,
     serve_http,
     serve_http_async,
     write_response,
@@ -102,16 +103,34 @@ def test_two_replies_to_one_request_use_fresh_randoms(
     assert wechat.open_reply(first, query) == wechat.open_reply(second, query)
 
 
-@pytest.mark.parametrize(
-    "reply",
-    [b"<xml><MsgType>text</MsgType></xml>", "<xml><MsgType>text</MsgType></xml>"],
-    ids=["bytes", "str"],
-)
-def test_inner_xml_replies_are_encrypted_as_given(wechat: WeChat, reply: bytes | str) -> None:
+def test_bytes_replies_are_inner_xml_encrypted_as_given(wechat: WeChat) -> None:
+    reply = b"<xml><MsgType>text</MsgType></xml>"
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
     query, body = wechat.text()
     response = serve_http("POST", query, body, agent)
-    assert wechat.open_reply(response.body, query) == b"<xml><MsgType>text</MsgType></xml>"
+    assert wechat.open_reply(response.body, query) == reply
+
+
+@pytest.mark.parametrize("text", ["pong", "<xml>not inner xml</xml>", "企业微信 ]]> 回复"])
+def test_a_str_reply_is_a_text_reply(wechat: WeChat, text: str) -> None:
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: text)
+    query, body = wechat.text()
+    response = serve_http("POST", query, body, agent)
+    msg = parse_message(wechat.open_reply(response.body, query))
+    assert (msg.msg_type, msg.content) == ("text", text)
+    assert (msg.to_user_name, msg.from_user_name) == ("zhangsan", v.CORP_ID)
+
+
+@pytest.mark.parametrize("reply", [{"content": "hi"}, ["hi"], 42, 1.5])
+def test_other_reply_types_are_a_logged_500(
+    wechat: WeChat, reply: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
+    query, body = wechat.text()
+    with caplog.at_level(logging.ERROR):
+        response = serve_http("POST", query, body, agent)
+    assert response.status == 500
+    assert f"cannot return {type(reply).__name__}" in caplog.text
 
 
 def test_none_reply_is_an_empty_200(wechat: WeChat) -> None:

@@ -13,6 +13,7 @@ import inspect
 from typing import Any, Final
 
 from .._core import core
+from .replies import TextReply
 from .request import Request, Response
 
 __all__ = [
@@ -71,7 +72,13 @@ def answer(request: Request, inner: bytes) -> Response:
 
 
 def inner_xml(request: Request, reply: object) -> bytes:
-    """Render a handler's reply into inner XML (``b""`` for no reply)."""
+    """Render a handler's reply into inner XML (``b""`` for no reply).
+
+    A reply object is rendered; a ``str`` is a text reply (``TextReply(str)``); ``bytes``
+    are inner XML, sent as they are; ``None`` is no reply. Anything else is a ``TypeError``.
+    """
+    if isinstance(reply, str):
+        reply = TextReply(reply)
     render = getattr(reply, "render", None)
     if render is not None:
         msg = request.msg
@@ -83,21 +90,23 @@ def inner_xml(request: Request, reply: object) -> bytes:
         return b""
     if isinstance(reply, bytes):
         return reply
-    if isinstance(reply, str):
-        return reply.encode()
     if inspect.iscoroutine(reply):
         reply.close()  # never awaited: close it so it does not warn later
     if inspect.isawaitable(reply):
         raise TypeError(
             "the message handler returned an awaitable; serve it with serve_http_async or .asgi"
         )
-    raise TypeError(f"a message handler cannot return {type(reply).__name__}")
+    raise TypeError(
+        f"a message handler cannot return {type(reply).__name__}: return a reply object, "
+        "a str (a text reply), bytes (inner XML) or None"
+    )
 
 
 def write_response(request: Request, reply: object) -> bytes:
     """Return the encrypted reply envelope answering ``request`` (``b""`` for ``None``).
 
-    ``reply`` is a reply object (anything with ``render``), or inner XML as bytes or str.
+    ``reply`` is a reply object (anything with ``render``), a str (a text reply), or inner
+    XML as bytes.
     The envelope reuses the request's timestamp and nonce, with a fresh random.
     """
     return answer(request, inner_xml(request, reply)).body
