@@ -326,3 +326,43 @@ def test_parse_query(query_string: str, expected: dict[str, str]) -> None:
     from wxcorp_fast.callback._query import parse_query
 
     assert parse_query(query_string) == expected
+
+
+@pytest.mark.parametrize("frontend", ["single", "multi"])
+def test_dedupe_is_on_by_default_and_covers_the_replay_window(
+    wechat: WeChat, frontend: str
+) -> None:
+    calls: list[Request] = []
+    agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, calls.append)
+
+    def make(**kwargs: Any) -> Any:
+        if frontend == "single":
+            return AgentServerFrontend(agent, **kwargs), {}
+        multi = MultiAgentServerFrontend(**kwargs)
+        multi.set_agent_server("a", agent)
+        return multi, {URL_QUERY_AGENT_SERVER_KEY_NAME: "a"}
+
+    app, extra = make()
+    query, body = wechat.text(timestamp=int(time.time()) - 250)  # inside the 300 s window
+    for _ in range(3):  # a captured callback replayed
+        assert call_wsgi(app, environ("POST", {**query, **extra}, body))[0] == 200
+    assert len(calls) == 1
+    assert app._dedupe.ttl >= 300
+
+    off, extra = make(dedupe=False)
+    for _ in range(2):
+        assert call_wsgi(off, environ("POST", {**query, **extra}, body))[0] == 200
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("cls", [AgentServerFrontend, MultiAgentServerFrontend])
+def test_a_store_shorter_than_the_replay_window_is_refused(
+    agent: DefaultAgentServer, cls: Any
+) -> None:
+    args = (agent,) if cls is AgentServerFrontend else ()
+    with pytest.raises(ValueError, match=r"ttl \(60 s\) is shorter than replay_window \(300 s\)"):
+        cls(*args, dedupe=MemoryDedupeStore(ttl=60))
+    with pytest.raises(ValueError, match="ttl >= 120"):
+        cls(*args, dedupe=MemoryDedupeStore(ttl=60), replay_window=120)
+    cls(*args, dedupe=MemoryDedupeStore(ttl=60), replay_window=60)  # covers it
+    cls(*args, dedupe=MemoryDedupeStore(ttl=60), replay_window=None)  # no window to cover

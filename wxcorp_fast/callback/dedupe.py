@@ -52,7 +52,7 @@ class MemoryDedupeStore:
 
     __slots__ = ("_ttl", "_max_entries", "_entries", "_lock")
 
-    def __init__(self, ttl: float = 60, max_entries: int = 100_000) -> None:
+    def __init__(self, ttl: float = 300, max_entries: int = 100_000) -> None:
         self._ttl = _check_ttl(ttl)
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise ValueError("max_entries must be a positive int")
@@ -64,6 +64,11 @@ class MemoryDedupeStore:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def ttl(self) -> float:
+        """Seconds an entry lives."""
+        return self._ttl
 
     def _evict(self, now: float) -> None:
         entries = self._entries
@@ -127,7 +132,7 @@ class RedisDedupeStore:
     __slots__ = ("_redis", "_ttl_ms", "_prefix", "_claim", "_discard")
 
     def __init__(
-        self, redis: Any, ttl: float = 60, key_prefix: str = "wxcorp_fast:dedupe:"
+        self, redis: Any, ttl: float = 300, key_prefix: str = "wxcorp_fast:dedupe:"
     ) -> None:
         self._redis = redis
         self._ttl_ms = max(1, int(_check_ttl(ttl) * 1000))
@@ -136,6 +141,11 @@ class RedisDedupeStore:
         self._prefix = key_prefix
         self._claim = redis.register_script(_CLAIM_SCRIPT)
         self._discard = redis.register_script(_DISCARD_SCRIPT)
+
+    @property
+    def ttl(self) -> float:
+        """Seconds an entry lives."""
+        return self._ttl_ms / 1000
 
     def begin(self, key: str) -> bytes | None:
         """Claim ``key``: ``None`` if new (now in flight), else the stored reply (``b""``: none)."""

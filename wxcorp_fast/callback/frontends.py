@@ -13,18 +13,24 @@ request to ``serve_http`` / ``serve_http_async``:
   loop (a callback costs microseconds, a thread hop more), unless ``run_sync_in_thread=True``
   sends it to ``asyncio.to_thread``: use that for handlers that block (database, HTTP calls).
 - ``.asgi`` answers the lifespan protocol, and raises for other scope types (websocket).
+- Dedupe is on by default: ``dedupe=None`` gives each frontend a ``MemoryDedupeStore`` whose
+  ttl is twice the replay window (a replay is accepted until the window closes, and the first
+  copy may have been handled up to one window earlier); ``dedupe=False`` turns it off. A
+  store whose ttl is shorter than the replay window is refused: a replay accepted after its
+  entry expired would run the handler again.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from ..errors import CallbackError, UnknownAgentError
 from . import _asgi, _wsgi
 from ._query import parse_query
 from .agent import AgentServer
+from .dedupe import MemoryDedupeStore
 from .rejections import reject
 from .request import DedupeStore, InvalidRequestHandler, Response
 from .responses import method_not_allowed, plain_response
@@ -35,6 +41,24 @@ __all__ = ["AgentServerFrontend", "MultiAgentServerFrontend", "URL_QUERY_AGENT_S
 URL_QUERY_AGENT_SERVER_KEY_NAME: Final = "agent_server"
 
 MSG_UNKNOWN_AGENT: Final = "no agent server under this key"
+
+
+def _dedupe_store(
+    dedupe: DedupeStore | None | Literal[False], replay_window: float | None
+) -> DedupeStore | None:
+    """Return the store a frontend uses: the default one for ``None``, none for ``False``."""
+    if dedupe is False:
+        return None
+    if dedupe is None:
+        return MemoryDedupeStore(ttl=300 if replay_window is None else 2 * replay_window)
+    ttl = getattr(dedupe, "ttl", None)
+    if replay_window is not None and isinstance(ttl, (int, float)) and ttl < replay_window:
+        raise ValueError(
+            f"dedupe store ttl ({ttl:g} s) is shorter than replay_window ({replay_window:g} s):"
+            f" a replay accepted after its entry expired would run the handler again; give the"
+            f" store ttl >= {replay_window:g}"
+        )
+    return dedupe
 
 
 def _too_large() -> Response:
@@ -62,7 +86,7 @@ class _Frontend:
         invalid_request_handler: InvalidRequestHandler | None,
         max_body_size: int,
         replay_window: float | None,
-        dedupe: DedupeStore | None,
+        dedupe: DedupeStore | None | Literal[False],
         run_sync_in_thread: bool,
     ) -> None:
         if (
@@ -76,7 +100,7 @@ class _Frontend:
         self._invalid_request_handler = invalid_request_handler
         self._max_body_size = max_body_size
         self._replay_window = replay_window
-        self._dedupe = dedupe
+        self._dedupe = _dedupe_store(dedupe, replay_window)
         self._run_sync_in_thread = run_sync_in_thread
         serve = self._serve_asgi
 
@@ -191,7 +215,8 @@ class AgentServerFrontend(_Frontend):
             rejected requests (``None``: the default 400).
         max_body_size: POST bodies over this many bytes get 413.
         replay_window: seconds a request's timestamp may be from now (``None``: no check).
-        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``) or ``None``.
+        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``); ``None`` (the
+            default) gives a ``MemoryDedupeStore`` covering the replay window, ``False`` none.
         run_sync_in_thread: under ASGI, run sync handlers in ``asyncio.to_thread``.
     """
 
@@ -204,7 +229,7 @@ class AgentServerFrontend(_Frontend):
         *,
         max_body_size: int = 1_048_576,
         replay_window: float | None = 300,
-        dedupe: DedupeStore | None = None,
+        dedupe: DedupeStore | None | Literal[False] = None,
         run_sync_in_thread: bool = False,
     ) -> None:
         super().__init__(
@@ -236,7 +261,7 @@ class MultiAgentServerFrontend(_Frontend):
         *,
         max_body_size: int = 1_048_576,
         replay_window: float | None = 300,
-        dedupe: DedupeStore | None = None,
+        dedupe: DedupeStore | None | Literal[False] = None,
         run_sync_in_thread: bool = False,
     ) -> None:
         super().__init__(
