@@ -71,6 +71,13 @@ class AgentSettings(NamedTuple):
     last_aes_key: bytes
     message_handler: Callable[[Request], Any]
 
+    def __repr__(self) -> str:
+        """Show the ids and the handler, never the Token or the keys."""
+        return (
+            f"AgentSettings(corp_id={self.corp_id!r}, agent_id={self.agent_id!r}, "
+            f"message_handler={self.message_handler!r})"
+        )
+
 
 def agent_settings(agent_server: AgentServer) -> AgentSettings:
     """Return a snapshot of ``agent_server``'s settings (one read for a DefaultAgentServer)."""

@@ -6,7 +6,7 @@ A leaf module: the other callback modules import these types, and it imports non
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import CallbackError
@@ -17,7 +17,11 @@ __all__ = ["Request", "Response", "DedupeStore", "MessageHandler", "InvalidReque
 
 @dataclass(slots=True)
 class Request:
-    """A verified, decrypted callback message: what a message handler gets."""
+    """A verified, decrypted callback message: what a message handler gets.
+
+    Its repr leaves out the AES key, the agent's Token, the frame's random and the raw
+    decrypted XML (``msg`` shows the message).
+    """
 
     http_request: Any
     """The WSGI environ or ASGI scope, or whatever the caller of ``serve_http`` passed."""
@@ -25,17 +29,17 @@ class Request:
     msg_signature: str
     timestamp: int
     nonce: str
-    raw_msg_xml: bytes
+    raw_msg_xml: bytes = field(repr=False)
     """The decrypted inner XML."""
     msg: MixedMessage
-    aes_key: bytes
+    aes_key: bytes = field(repr=False)
     """The AES key that opened this message (the last one after a rotation, if needed)."""
-    random: bytes
+    random: bytes = field(repr=False)
     """The 16 random bytes of the request's frame."""
     corp_id: str
     """The envelope's ToUserName (the corp id the frame carries)."""
     agent_id: int
-    agent_token: str
+    agent_token: str = field(repr=False)
 
 
 @dataclass(slots=True)

@@ -101,11 +101,21 @@ class Upload:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One call the fake server got: method, path and query (as sent, secrets included)."""
+    """One call the fake server got: method, path and query (as sent, secrets included).
+
+    Its repr shows ``access_token`` and ``corpsecret`` as ``***``.
+    """
 
     method: str
     path: str
     query: dict[str, str]
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if k in _SECRET_PARAMS else v for k, v in self.query.items()}
+        return f"RecordedRequest(method={self.method!r}, path={self.path!r}, query={shown!r})"
+
+
+_SECRET_PARAMS: Final = frozenset({"access_token", "corpsecret"})
 
 
 @dataclass
