@@ -455,12 +455,61 @@ def test_default_invalid_request_answer_is_logged_without_secrets(
 ) -> None:
     query, body = wechat.text("plaintext")
     bad = {**query, "msg_signature": "f" * 40}
-    with caplog.at_level(logging.WARNING, logger="wxcorp_fast.server"):
+    with caplog.at_level(logging.WARNING, logger="wxcorp_fast"):
         response = serve_http("POST", bad, body, agent)
     assert response.body == b"SignatureError (-40001)\n"
     [record] = caplog.records
     assert record.levelno == logging.WARNING
-    assert record.getMessage() == "rejected callback: SignatureError (-40001)"
+    assert record.getMessage().startswith(
+        "rejected callback: SignatureError (-40001): signature mismatch — check the Token"
+        " configured for agent 218"
+    )
+    for secret in (v.TOKEN, v.ENCODING_AES_KEY, bad["msg_signature"], "plaintext"):
+        assert secret not in record.getMessage()
+
+
+OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.mark.parametrize(
+    ("misconfigured", "request_kw", "expected"),
+    [
+        ({"token": "not-the-token"}, {}, "SignatureError (-40001): signature mismatch — check"
+         " the Token configured for agent 218"),
+        ({"aes_key": OTHER_KEY}, {}, "DecryptError (-40007): bad PKCS#7 padding — the"
+         " EncodingAESKey does not match the one in the admin console"),
+        ({"corp_id": "ww-other-corp"}, {}, "CorpIdMismatchError (-40005): envelope ToUserName"
+         " is not the agent's corp_id: envelope 'wx5823bf96d3bd56c7', agent 'ww-other-corp'"
+         " — check the corp_id configured for agent 218"),
+        ({}, {"envelope_agent": 1000002}, "CorpIdMismatchError (-40005): envelope AgentID is"
+         " not the agent's: envelope AgentID 1000002, this agent's 218 — this callback is for"
+         " another app"),
+        ({}, {"timestamp": 1409659813}, "StaleRequestError (-40001): timestamp outside the"
+         " replay window: +"),
+    ],
+    ids=["token", "aes_key", "corp_id", "agent_id", "clock"],
+)
+def test_rejection_log_says_what_to_fix(
+    wechat: WeChat,
+    misconfigured: dict[str, Any],
+    request_kw: dict[str, Any],
+    expected: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings: dict[str, Any] = {
+        "corp_id": v.CORP_ID, "agent_id": 218, "token": v.TOKEN, "aes_key": v.ENCODING_AES_KEY,
+        **misconfigured,
+    }
+    agent = DefaultAgentServer(message_handler=Recorder(None), **settings)
+    query, body = wechat.text(**request_kw)
+    with caplog.at_level(logging.WARNING, logger="wxcorp_fast"):
+        response = serve_http("POST", query, body, agent)
+    assert response.status == 400
+    assert b":" not in response.body  # the caller gets class and code only
+    [record] = caplog.records
+    assert record.getMessage().startswith("rejected callback: " + expected)
+    for secret in (v.TOKEN, v.ENCODING_AES_KEY, "not-the-token", OTHER_KEY):
+        assert secret not in record.getMessage()
 
 
 def test_custom_invalid_request_handler(wechat: WeChat, agent: DefaultAgentServer) -> None:

@@ -93,8 +93,12 @@ def check_signed(
     expected = _msg_signature(token, ts_text, nonce, encrypt)
     if not (given.isascii() and _compare_digest(expected, given)):
         raise SignatureError(MSG_SIGNATURE_MISMATCH)
-    if replay_window is not None and abs(_now() - timestamp) > replay_window:
-        raise StaleRequestError(MSG_STALE)
+    if replay_window is not None:
+        age = _now() - timestamp
+        if abs(age) > replay_window:
+            raise StaleRequestError(
+                f"{MSG_STALE}: {age:+.0f} s from this server's clock, window {replay_window:g} s"
+            )
 
 
 def open_encrypt(
@@ -146,9 +150,13 @@ def check_envelope(corp_id: str, agent_id: int, agent: AgentSettings) -> None:
     """Check the envelope's ToUserName and AgentID against the agent (when its corp_id is set)."""
     if agent.corp_id:
         if corp_id != agent.corp_id:
-            raise CorpIdMismatchError(MSG_ENVELOPE_CORP)
+            raise CorpIdMismatchError(
+                f"{MSG_ENVELOPE_CORP}: envelope {corp_id!r}, agent {agent.corp_id!r}"
+            )
         if agent_id != agent.agent_id and agent_id != 0:
-            raise CorpIdMismatchError(MSG_ENVELOPE_AGENT)
+            raise CorpIdMismatchError(
+                f"{MSG_ENVELOPE_AGENT}: envelope AgentID {agent_id}, this agent's {agent.agent_id}"
+            )
 
 
 def check_message(msg: MixedMessage, corp_id: str, agent_id: int, agent: AgentSettings) -> None:
@@ -162,4 +170,4 @@ def check_message(msg: MixedMessage, corp_id: str, agent_id: int, agent: AgentSe
         and agent_id != agent.agent_id
         and not (msg.msg_type == "event" and msg.event in _SUBSCRIPTION_EVENTS)
     ):
-        raise CorpIdMismatchError(MSG_AGENT)
+        raise CorpIdMismatchError(f"{MSG_AGENT}: AgentID {agent_id}, this agent's {agent.agent_id}")

@@ -105,7 +105,7 @@ def _admit(
             token,
         )
     except CallbackError as error:
-        return reject(invalid_request_handler, http_request, error)
+        return reject(invalid_request_handler, http_request, error, agent)
     if dedupe is None:
         return request, None
     key, seen = claim(request, dedupe)
