@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,20 @@ def test_rotation_under_concurrent_readers() -> None:
             t.join(timeout=10)
     assert torn == []
     assert agent.aes_keys == (keys[-1], keys[-2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"token": ""}, "token is empty: set the Token shown in the admin console"),
+        ({"agent_id": -1}, "agent_id must be the app's AgentID"),
+        ({"aes_key": "too-short"}, "EncodingAESKey must be 43 characters"),
+    ],
+)
+def test_settings_are_checked_at_construction(kwargs: dict[str, Any], message: str) -> None:
+    settings: dict[str, Any] = {
+        "corp_id": v.CORP_ID, "agent_id": 218, "token": v.TOKEN, "aes_key": v.ENCODING_AES_KEY,
+        "message_handler": lambda r: None, **kwargs,
+    }
+    with pytest.raises((ValueError, InvalidAESKeyError), match=message):
+        DefaultAgentServer(**settings)

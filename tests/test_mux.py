@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import warnings
 from types import SimpleNamespace
 from typing import Any
 
@@ -138,7 +139,7 @@ def test_decorator_forms() -> None:
 def test_registration_is_validated() -> None:
     mux = MessageServeMux()
     with pytest.raises(TypeError):
-        mux.message_handle("text", named("x"), match="^a")  # type: ignore[arg-type]
+        mux.message_handle("text", named("x"), match=b"^a")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         mux.event_handle("click", named("x"), key=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -202,3 +203,35 @@ def test_mux_under_run_sync_in_thread() -> None:
     query, body = wechat.post(inner_xml("event", Event="click", EventKey="K"))
     content, loop_thread = asyncio.run(serve(query, body))
     assert content == "async" and ran_on["async"] == loop_thread
+
+
+def test_an_unknown_message_type_warns_at_the_users_line() -> None:
+    mux = MessageServeMux()
+    with pytest.warns(UserWarning, match=r"no message of type 'txt'; the known types are text,") as seen:
+        mux.message_handle("txt", lambda r: None)
+    assert seen[0].filename == __file__
+    with pytest.warns(UserWarning, match="'Txt'") as seen:
+
+        @mux.message("Txt")
+        def handler(request: Any) -> None:
+            return None
+
+    assert seen[0].filename == __file__
+
+
+def test_known_message_types_do_not_warn() -> None:
+    mux = MessageServeMux()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for msg_type in ("text", "IMAGE", "voice", "video", "location", "link", "file"):
+            mux.message_handle(msg_type, lambda r: None)
+
+
+def test_match_accepts_a_str_pattern() -> None:
+    mux = MessageServeMux()
+    mux.message_handle("text", lambda r: "weather", match=r"^天气\s*\d+")
+    mux.message_handle("text", lambda r: "plain")
+    assert mux(req("text", Content="天气 42")) == "weather"
+    assert mux(req("text", Content="说 天气 42")) == "plain"
+    with pytest.raises(TypeError, match="str pattern or a compiled"):
+        mux.message_handle("text", lambda r: None, match=42)  # type: ignore[arg-type]

@@ -109,6 +109,7 @@ class DefaultAgentServer:
 
     Raises:
         InvalidAESKeyError (-40004): ``aes_key`` is not a valid key.
+        ValueError: ``token`` is empty or ``agent_id`` negative (the message names it).
     """
 
     __slots__ = ("_settings", "_lock")
@@ -127,6 +128,13 @@ class DefaultAgentServer:
             raise TypeError("agent_id must be int")
         if not callable(message_handler):
             raise TypeError("message_handler must be callable")
+        if not token:
+            raise ValueError(
+                "token is empty: set the Token shown in the admin console (app > Receive"
+                " messages > Set API receive)"
+            )
+        if agent_id < 0:
+            raise ValueError(f"agent_id must be the app's AgentID (a positive int), not {agent_id}")
         key = _aes_key(aes_key)
         self._settings = AgentSettings(corp_id, agent_id, token, key, key, message_handler)
         self._lock = threading.Lock()

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from .request import Request
 
+__all__ = ["MessageServeMux", "MESSAGE_TYPES"]
 
-__all__ = ["MessageServeMux"]
+#: The MsgType values WeChat Work pushes to an app ("event" is routed by ``event_handle``).
+MESSAGE_TYPES: Final = ("text", "image", "voice", "video", "location", "link", "file", "event")
 
 H = TypeVar("H", bound="Callable[[Request], Any]")
 Handler = Callable[["Request"], Any]
@@ -99,13 +102,33 @@ class MessageServeMux:
     # -- registration ---------------------------------------------------------------------
 
     def message_handle(
-        self, msg_type: str, handler: Handler, *, match: re.Pattern[str] | None = None
+        self, msg_type: str, handler: Handler, *, match: re.Pattern[str] | str | None = None
     ) -> None:
-        """Route messages of ``msg_type`` (whose Content ``match`` searches, if given)."""
+        """Route messages of ``msg_type`` (whose Content ``match`` searches, if given).
+
+        ``match`` is a compiled regular expression or a str pattern (compiled here). A type
+        WeChat never sends (a typo such as ``"txt"``) draws a ``UserWarning`` naming the
+        known types.
+        """
+        self._add_message(msg_type, handler, match)
+
+    def _add_message(
+        self, msg_type: str, handler: Handler, match: re.Pattern[str] | str | None
+    ) -> None:
+        """Register a message route (called by the public forms, hence the stack level)."""
         name = _type_name(msg_type, "msg_type")
         _check_handler(handler)
-        if match is not None and not isinstance(match, re.Pattern):
-            raise TypeError("match must be a compiled regular expression")
+        if name not in MESSAGE_TYPES:
+            warnings.warn(
+                f"MessageServeMux: WeChat Work sends no message of type {msg_type!r}; the known"
+                f" types are {', '.join(MESSAGE_TYPES)} (events: use event_handle)",
+                UserWarning,
+                stacklevel=3,  # the user's line: it called message_handle or decorated
+            )
+        if isinstance(match, str):
+            match = re.compile(match)
+        elif match is not None and not isinstance(match, re.Pattern):
+            raise TypeError("match must be a str pattern or a compiled regular expression")
         with self._lock:
             table = dict(self._messages)
             table[name] = _with(table.get(name, _Route()), match, handler)
@@ -136,11 +159,13 @@ class MessageServeMux:
 
     # -- decorator forms ------------------------------------------------------------------
 
-    def message(self, msg_type: str, match: re.Pattern[str] | None = None) -> Callable[[H], H]:
+    def message(
+        self, msg_type: str, match: re.Pattern[str] | str | None = None
+    ) -> Callable[[H], H]:
         """Decorator form of ``message_handle``."""
 
         def register(handler: H) -> H:
-            self.message_handle(msg_type, handler, match=match)
+            self._add_message(msg_type, handler, match)
             return handler
 
         return register
