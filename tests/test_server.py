@@ -485,7 +485,7 @@ OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
          " not the agent's: envelope AgentID 1000002, this agent's 218 — this callback is for"
          " another app"),
         ({}, {"timestamp": 1409659813}, "StaleRequestError (-40001): timestamp outside the"
-         " replay window: +"),
+         " replay window: "),
     ],
     ids=["token", "aes_key", "corp_id", "agent_id", "clock"],
 )

@@ -35,6 +35,7 @@ from .agent import AgentSettings
 
 __all__ = [
     "signed_params",
+    "age_text",
     "check_signed",
     "open_encrypt",
     "check_envelope",
@@ -61,6 +62,11 @@ _now = time.time
 
 _MAX_TIMESTAMP_DIGITS: Final = 20
 _SUBSCRIPTION_EVENTS: Final = frozenset({"subscribe", "unsubscribe"})
+
+
+def age_text(age: float) -> str:
+    """Say how far a timestamp ``age`` seconds old is: ``"42 s old"`` or ``"5 s in the future"``."""
+    return f"{age:.0f} s old" if age >= 0 else f"{-age:.0f} s in the future"
 
 
 def signed_params(query: Mapping[str, str]) -> tuple[str, str, str, int]:
@@ -97,7 +103,7 @@ def check_signed(
         age = _now() - timestamp
         if abs(age) > replay_window:
             raise StaleRequestError(
-                f"{MSG_STALE}: {age:+.0f} s from this server's clock, window {replay_window:g} s"
+                f"{MSG_STALE}: {age_text(age)} by this server's clock, window {replay_window:g} s"
             )
 
 

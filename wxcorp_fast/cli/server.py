@@ -17,45 +17,12 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from wxcorp_fast.testing import CallbackSimulator
 
+from ._options import add_credentials
+
 __all__ = ["add_server_commands", "URL_LINE"]
 
 URL_LINE: Final = "callback URL: "
 DEMO_START_TIMEOUT: Final = 60.0
-
-
-def _agent_id(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer (flag or WXCORP_AGENT_ID), not {text!r}"
-        ) from None
-
-
-def _add_credentials(parser: argparse.ArgumentParser) -> None:
-    """Add the agent's credential flags, each defaulting to its WXCORP_* variable."""
-    from wxcorp_fast.testing import vectors
-
-    group = parser.add_argument_group(
-        "agent credentials",
-        "each flag falls back to its environment variable, then to the WeChat Work docs' "
-        "example (corp wx5823bf96d3bd56c7, agent 218)",
-    )
-    credentials: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
-        ("--corp-id", "WXCORP_CORP_ID", str, vectors.CORP_ID),
-        ("--agent-id", "WXCORP_AGENT_ID", _agent_id, str(vectors.AGENT_ID)),
-        ("--token", "WXCORP_TOKEN", str, vectors.TOKEN),
-        ("--encoding-aes-key", "WXCORP_ENCODING_AES_KEY", str, vectors.ENCODING_AES_KEY),
-    )
-    for flag, env, kind, default in credentials:
-        # a string default goes through `type` too, and only for the command in use
-        group.add_argument(
-            flag,
-            type=kind,
-            default=os.environ.get(env) or default,
-            metavar=env.removeprefix("WXCORP_"),
-            help=f"(env {env})",
-        )
 
 
 def _simulator(args: argparse.Namespace, concurrency: int = 1) -> CallbackSimulator:
@@ -240,7 +207,7 @@ def add_server_commands(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
     _add_workers(serve)
-    _add_credentials(serve)
+    add_credentials(serve)
     serve.set_defaults(func=_cmd_serve)
 
     simulate = commands.add_parser(
@@ -257,7 +224,7 @@ def add_server_commands(commands: Any) -> None:
     simulate.add_argument(
         "--echo", action="store_true", help="also expect the echo bot's answers (as `serve` gives)"
     )
-    _add_credentials(simulate)
+    add_credentials(simulate)
     simulate.set_defaults(func=_cmd_simulate)
 
     demo = commands.add_parser(
@@ -268,7 +235,7 @@ def add_server_commands(commands: Any) -> None:
     )
     _add_workers(demo)
     _add_simulate_options(demo, count=200)
-    _add_credentials(demo)
+    add_credentials(demo)
     demo.set_defaults(func=_cmd_demo)
 
 
