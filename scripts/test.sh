@@ -49,7 +49,7 @@ run=$WX_TMP/run
 mkdir -p "$run"
 # from the clean copy the wheel was built from: no caches, no ignored files
 # (README.md: tests/test_real_servers.py runs its "Mounting in Flask / FastAPI" blocks)
-for item in tests bench pyproject.toml README.md; do
+for item in tests bench docs pyproject.toml README.md; do
     if [[ -e $WX_SRC/$item ]]; then cp -R "$WX_SRC/$item" "$run/"; fi
 done
 cd "$run"
