@@ -45,3 +45,21 @@ def test_readme_callback_server_example() -> None:
     assert call_wsgi(app, environ("GET", wechat.get(b"echo")))[2] == b"echo"
     bad = {**wechat.get(), "msg_signature": "0" * 40}
     assert call_wsgi(app, environ("GET", bad))[:3:2] == (400, b"SignatureError (-40001)\n")
+
+
+def test_readme_testing_your_app_runs_as_a_users_suite(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    section = README.read_text(encoding="utf-8").split("## Testing your app", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["wxcorp_fast.testing.fixtures"]\n')
+    (tmp_path / "test_bot.py").write_text(match.group(1))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
