@@ -4,10 +4,10 @@
                                [--pair gunicorn] [--worker-class gthread --threads 4]
 
 Pairs (each side with 2 worker processes, started from the same ``ServerProcess`` harness):
-- gunicorn (sync workers unless ``--worker-class``): ``wxcorp_fast.cli.echobot:build_app()`` vs
+- gunicorn (sync workers unless ``--worker-class``): ``our_apps:wsgi_app()`` (the echo bot) vs
   Flask + wechatpy 1.8.18
 - uvicorn (its multiprocess supervisor, through ``uvicorn_workers.py``, which only adds
-  TCP_NODELAY: uvicorn issue #3149): ``build_asgi_app`` (``.asgi``) vs Starlette + wechatpy
+  TCP_NODELAY: uvicorn issue #3149): ``our_apps:asgi_app`` (``.asgi``) vs Starlette + wechatpy
 
 Each pair also runs a do-nothing app under the same server (``null_apps.py``): the server's
 ceiling, the requests/s that no app can pass there. Besides requests/s, the table gives the
@@ -89,12 +89,12 @@ def _uvicorn(app: str) -> Callable[[Sequence[str]], ServerProcess]:
 
 PAIRS: dict[str, Pair] = {
     "gunicorn": Pair(
-        App("wxcorp_fast (WSGI)", _gunicorn("wxcorp_fast.cli.echobot:build_app()")),
+        App("wxcorp_fast (WSGI)", _gunicorn("our_apps:wsgi_app()")),
         App("Flask + wechatpy", _gunicorn("wechatpy_apps:flask_app()")),
         App("do-nothing WSGI app", _gunicorn("null_apps:wsgi_app()")),
     ),
     "uvicorn": Pair(
-        App("wxcorp_fast (.asgi)", _uvicorn("wxcorp_fast.cli.echobot:build_asgi_app")),
+        App("wxcorp_fast (.asgi)", _uvicorn("our_apps:asgi_app")),
         App("Starlette + wechatpy", _uvicorn("wechatpy_apps:starlette_app")),
         App("do-nothing ASGI app", _uvicorn("null_apps:asgi_app")),
     ),
