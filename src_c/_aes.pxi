@@ -3,42 +3,39 @@
 # --------------------------------------------------------------------------- AES
 
 # RAND_bytes costs ~1.5 us a call on OpenSSL 3.0, so draw 4 KiB at a time and hand out
-# 16 bytes per frame, wiping what was handed out. Only touched with the GIL held; a
-# forked child drops the parent's remainder so no two processes share random bytes.
+# 16 bytes per frame, wiping what was handed out. Only touched with the GIL held. The pool
+# belongs to the process that filled it: a child forked in any way (os.fork, or a fork from
+# C that runs no Python fork hook: uWSGI, ctypes) sees another pid and refills, so no two
+# processes ever hand out the same bytes (the protocol's IV is fixed: equal randoms would
+# make equal ciphertexts).
 DEF RAND_POOL = 4096
 cdef uint8_t _rand_pool[RAND_POOL]
 cdef Py_ssize_t _rand_left = 0
+cdef long _rand_pid = -1
 
 
 cdef int _random16(uint8_t *out) except -1:
-    global _rand_left
-    if _rand_left < 16:
+    global _rand_left, _rand_pid
+    cdef long pid = getpid()
+    if _rand_left < 16 or pid != _rand_pid:
         if RAND_bytes(_rand_pool, RAND_POOL) != 1:
             ERR_clear_error()
             raise DecryptError(MSG_CRYPTO_FAILURE)
         _rand_left = RAND_POOL
+        _rand_pid = pid
     _rand_left -= 16
     memcpy(out, _rand_pool + _rand_left, 16)
     OPENSSL_cleanse(_rand_pool + _rand_left, 16)
     return 0
 
 
-def _drop_random_pool():
-    global _rand_left
-    OPENSSL_cleanse(_rand_pool, RAND_POOL)
-    _rand_left = 0
-
-
-os.register_at_fork(after_in_child=_drop_random_pool)
-
-
 cdef Py_ssize_t _frame_size(bytes msg, bytes corp) except -1:
-    """The padded frame's length for msg and corp (msg at most 4 GiB)."""
-    cdef Py_ssize_t mlen = PyBytes_GET_SIZE(msg)
-    if <uint64_t>mlen > 0xFFFFFFFF:
-        raise ValueError("msg is longer than 4 GiB")
-    mlen += 20 + PyBytes_GET_SIZE(corp)
-    return mlen + BLOCK - mlen % BLOCK
+    """The padded frame's length for msg and corp; OverflowError past one AES call."""
+    cdef uint64_t flen = <uint64_t>PyBytes_GET_SIZE(msg) + 20 + <uint64_t>PyBytes_GET_SIZE(corp)
+    flen += BLOCK - flen % BLOCK
+    if flen > <uint64_t>(INT_MAX - BLOCK):
+        raise OverflowError(MSG_TOO_LONG)
+    return <Py_ssize_t>flen
 
 
 cdef void _fill_frame(uint8_t *buf, const uint8_t *rnd, bytes msg, bytes corp,

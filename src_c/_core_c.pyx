@@ -13,10 +13,10 @@ from libc.limits cimport INT_MAX
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
+from posix.unistd cimport getpid
 
 from _openssl cimport *
 
-import os
 import time
 
 from wxcorp_fast._spec import (
@@ -40,6 +40,8 @@ from wxcorp_fast._spec import (
     MSG_XML_MALFORMED,
     MSG_XML_NO_ENCRYPT,
     MSG_XML_NUMBER,
+    MSG_TOO_LONG,
+    MSG_REINIT,
 )
 from wxcorp_fast.errors import (
     Base64Error,

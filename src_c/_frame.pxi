@@ -57,6 +57,12 @@ cdef inline void _put_be32(uint8_t *p, uint32_t v) noexcept nogil:
     p[3] = <uint8_t>v
 
 
+cdef inline uint64_t _get_be32(const uint8_t *p) noexcept nogil:
+    """The frame's 4-byte big-endian length, in unsigned arithmetic (no sign, no UB)."""
+    return ((<uint64_t>p[0] << 24) | (<uint64_t>p[1] << 16) | (<uint64_t>p[2] << 8)
+            | <uint64_t>p[3])
+
+
 cdef bytes _bytes_of(const uint8_t *p, Py_ssize_t n):
     """A new bytes object holding p[0:n] (copied without glibc's slow large-block path)."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
@@ -88,8 +94,7 @@ cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
     cdef uint64_t mlen
     if n < 20:
         raise DecryptError(MSG_FRAME_SHORT)
-    mlen = ((<uint64_t>plain[16] << 24) | (<uint64_t>plain[17] << 16)
-            | (<uint64_t>plain[18] << 8) | plain[19])
+    mlen = _get_be32(plain + 16)
     if mlen > <uint64_t>(n - 20):
         raise DecryptError(MSG_FRAME_LENGTH)
     cdef Py_ssize_t cstart = 20 + <Py_ssize_t>mlen
@@ -110,10 +115,11 @@ cdef bytes _open_frame(const uint8_t *plain, Py_ssize_t n, bytes corp):
     """The message of a frame whose corp_id must equal corp (errors as _unpack, then
     CorpIdMismatchError)."""
     cdef Py_ssize_t mlen, clen = PyBytes_GET_SIZE(corp)
+    cdef uint64_t mlen64
     if n >= 20:
-        mlen = ((<Py_ssize_t>plain[16] << 24) | (<Py_ssize_t>plain[17] << 16)
-                | (<Py_ssize_t>plain[18] << 8) | plain[19])
-        if (mlen <= n - 20 and n - 20 - mlen == clen and clen > 0
+        mlen64 = _get_be32(plain + 16)
+        mlen = <Py_ssize_t>mlen64
+        if (mlen64 <= <uint64_t>(n - 20) and n - 20 - mlen == clen and clen > 0
                 and memcmp(plain + 20 + mlen, PyBytes_AS_STRING(corp), clen) == 0):
             return _bytes_of(plain + 20, mlen)
     _unpack(plain, n)  # raises the frame's own error, if it has one

@@ -47,6 +47,8 @@ cdef class _Key:
     cdef uint8_t dec_chain[16]
 
     def __cinit__(self, bytes key):
+        if PyBytes_GET_SIZE(key) != 32:  # read 32 bytes below: never past a shorter key
+            raise InvalidAESKeyError(MSG_AES_KEY_RAW)
         cdef const unsigned char *k = <const unsigned char *>PyBytes_AS_STRING(key)
         memcpy(self.iv, k, 16)
         self.enc = EVP_CIPHER_CTX_new()

@@ -71,6 +71,7 @@ cdef int _open_body(_BodyJob *job) noexcept nogil:
     cdef uint8_t *plain = <uint8_t *>job.work
     cdef const uint8_t *encrypt
     cdef Py_ssize_t dlen, plen, mlen
+    cdef uint64_t mlen64
     memset(&st, 0, sizeof(_Typed))
     st.tags = _ENVELOPE_TAGS
     st.capture = job.work + job.n
@@ -94,9 +95,11 @@ cdef int _open_body(_BodyJob *job) noexcept nogil:
     plen = _unpad_len(plain, dlen, BLOCK)
     if plen < 20:
         return -1
-    mlen = ((<Py_ssize_t>plain[16] << 24) | (<Py_ssize_t>plain[17] << 16)
-            | (<Py_ssize_t>plain[18] << 8) | plain[19])
-    if (mlen > plen - 20 or plen - 20 - mlen != job.corp_len or job.corp_len == 0
+    mlen64 = _get_be32(plain + 16)
+    if mlen64 > <uint64_t>(plen - 20):
+        return -1
+    mlen = <Py_ssize_t>mlen64
+    if (plen - 20 - mlen != job.corp_len or job.corp_len == 0
             or memcmp(plain + 20 + mlen, job.corp, <size_t>job.corp_len) != 0):
         return -1
     job.msg_len = mlen
@@ -136,13 +139,16 @@ cdef class MsgCrypto:
 
 One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
 
+    # Set once, in __cinit__, and never again: GIL-free blocks read the token, key and corp
+    # id through pointers, so they must outlive every call (__init__ cannot reset them).
     cdef tuple _args
     cdef bytes _token
     cdef _Key _key
     cdef object _corp_id
     cdef bytes _corp_id_b
+    cdef bint _initialised
 
-    def __init__(self, token, encoding_aes_key, corp_id):
+    def __cinit__(self, token, encoding_aes_key, corp_id):
         if not isinstance(token, str) or not isinstance(corp_id, str):
             raise TypeError("token and corp_id must be str")
         cdef Py_ssize_t n
@@ -152,6 +158,11 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         self._corp_id_b = _corp_bytes(corp_id)
         self._corp_id = corp_id
         self._args = (token, encoding_aes_key, corp_id)
+
+    def __init__(self, token, encoding_aes_key, corp_id):
+        if self._initialised:
+            raise TypeError(MSG_REINIT)
+        self._initialised = True
 
     def __reduce__(self):
         return (type(self), self._args)
@@ -192,15 +203,19 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         """The inner XML when the body opens cleanly in one GIL-free pass, else None."""
         cdef _BodyJob job
         cdef int rc
+        # strong local references to what the GIL-free block reads through pointers
+        cdef _Key key = self._key
+        cdef bytes token = self._token
+        cdef bytes corp = self._corp_id_b
         job.body = data
         job.n = n
         job.given = _given_signature(msg_signature)
-        job.dec = self._key.dec
-        job.corp = PyBytes_AS_STRING(self._corp_id_b)
-        job.corp_len = PyBytes_GET_SIZE(self._corp_id_b)
+        job.dec = key.dec
+        job.corp = PyBytes_AS_STRING(corp)
+        job.corp_len = PyBytes_GET_SIZE(corp)
         timestamp = _timestamp_obj(timestamp)  # kept alive here: parts[1] may point into it
         try:
-            _first_parts(self._token, timestamp, nonce, job.parts, job.lens)
+            _first_parts(token, timestamp, nonce, job.parts, job.lens)
         except Exception:
             return None  # _decrypt_checked raises it in its place among the checks
         with nogil:
@@ -251,12 +266,16 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         cdef Py_ssize_t lens[4]
         cdef Py_ssize_t total, b64len
         cdef int rc = 0
+        # strong local references to what the GIL-free block reads through pointers
+        cdef _Key key = self._key
+        cdef bytes token = self._token
+        cdef bytes corp = self._corp_id_b
         cdef bytes nonce_b = _check_nonce(nonce)
         cdef bytes ts = _reply_timestamp(timestamp)
         msg = _utf8_msg(reply)
         if not isinstance(msg, bytes):
             raise TypeError("random and msg must be bytes")
-        total = _frame_size(msg, self._corp_id_b)
+        total = _frame_size(msg, corp)
         b64len = (total + 2) // 3 * 4
         cdef bytes out = PyBytes_FromStringAndSize(
             NULL, _ENVELOPE_FIXED + b64len + 40 + PyBytes_GET_SIZE(ts) + PyBytes_GET_SIZE(nonce_b))
@@ -267,8 +286,8 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         sig = o
         o = _put(_put(_put(_put(o + 40, _ENV_TIMESTAMP), ts), _ENV_NONCE), nonce_b)
         _put(o, _ENV_CLOSE)
-        parts[0] = <const uint8_t *>PyBytes_AS_STRING(self._token)
-        lens[0] = PyBytes_GET_SIZE(self._token)
+        parts[0] = <const uint8_t *>PyBytes_AS_STRING(token)
+        lens[0] = PyBytes_GET_SIZE(token)
         parts[1] = <const uint8_t *>PyBytes_AS_STRING(ts)
         lens[1] = PyBytes_GET_SIZE(ts)
         parts[2] = <const uint8_t *>PyBytes_AS_STRING(nonce_b)
@@ -280,14 +299,14 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
             raise MemoryError()
         try:
             _random16(rnd)
-            _fill_frame(buf, rnd, msg, self._corp_id_b, total)
+            _fill_frame(buf, rnd, msg, corp, total)
             if total < GIL_MINSIZE:
-                self._key.crypt(True, buf, total)
+                key.crypt(True, buf, total)
                 _b64_encode_into(buf, total, encrypt)
                 _sha1_hex(parts, lens, 4, sig)
                 return out
             with nogil:
-                rc = _crypt_private(self._key.enc, buf, total)
+                rc = _crypt_private(key.enc, buf, total)
                 if rc == 0:
                     _b64_encode_into(buf, total, encrypt)
                     if _sha1_private(parts, lens, 4, sig) != 0:

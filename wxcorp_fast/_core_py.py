@@ -39,6 +39,9 @@ from ._spec import (
     MSG_XML_MALFORMED,
     MSG_XML_NO_ENCRYPT,
     MSG_XML_NUMBER,
+    MSG_TOO_LONG,
+    MSG_REINIT,
+    MAX_FRAME,
 )
 from .errors import (
     Base64Error,
@@ -282,6 +285,7 @@ def encrypt_msg(
 
     Raises:
         InvalidAESKeyError (-40004): ``aes_key`` is not 32 bytes.
+        OverflowError: the padded frame would exceed 2 GiB (one AES call's limit).
     """
     _check_key(aes_key)
     if isinstance(msg, str):
@@ -291,6 +295,14 @@ def encrypt_msg(
             raise ValueError("msg is not encodable as UTF-8") from None
     if random is None:
         random = os.urandom(16)
+    elif not isinstance(random, bytes) or not isinstance(msg, bytes):
+        raise TypeError("random and msg must be bytes")
+    elif len(random) != 16:
+        raise ValueError("random must be 16 bytes")
+    if isinstance(msg, bytes):  # checked before the frame is built (and msg copied)
+        frame = 20 + len(msg) + len(_corp_bytes(corp_id))
+        if frame + BLOCK_SIZE - frame % BLOCK_SIZE > MAX_FRAME:
+            raise OverflowError(MSG_TOO_LONG)
     padded = pkcs7_pad(pack_frame(random, msg, corp_id))
     encryptor = _cipher(aes_key).encryptor()
     data = encryptor.update(padded) + encryptor.finalize()
@@ -626,19 +638,36 @@ class MsgCrypto:
         corp_id: the corp id every decrypted frame must carry.
 
     Signatures are compared in constant time. There is no timestamp window and no size
-    limit at this level (the server adds both).
+    limit at this level (the server adds both). Settings are fixed at construction
+    (``__init__`` again raises ``TypeError``). A ``MsgCrypto`` pickles, and its pickle
+    carries the Token and the EncodingAESKey: treat it as a secret.
     """
 
-    __slots__ = ("_args", "_token", "_aes_key", "_corp_id")
+    __slots__ = ("_args", "_token", "_aes_key", "_corp_id", "_initialised")
+    _args: tuple[str, str, str]
+    _token: bytes
+    _aes_key: bytes
+    _corp_id: str
+    _initialised: bool
 
-    def __init__(self, token: str, encoding_aes_key: str, corp_id: str) -> None:
+    # Set up in __new__, once: as in the compiled twin (whose GIL-free code reads these
+    # through pointers), __init__ cannot reset a live codec.
+    def __new__(cls, token: str, encoding_aes_key: str, corp_id: str) -> MsgCrypto:
         if not isinstance(token, str) or not isinstance(corp_id, str):
             raise TypeError("token and corp_id must be str")
+        self = super().__new__(cls)
         self._token = _sig_part(token)
         self._aes_key = decode_aes_key(encoding_aes_key)
         _corp_bytes(corp_id)  # refuse a corp_id that has no UTF-8 form, as _core_c does
         self._corp_id = corp_id
         self._args = (token, encoding_aes_key, corp_id)
+        self._initialised = False
+        return self
+
+    def __init__(self, token: str, encoding_aes_key: str, corp_id: str) -> None:
+        if self._initialised:
+            raise TypeError(MSG_REINIT)
+        self._initialised = True
 
     def __reduce__(self) -> tuple[type[MsgCrypto], tuple[str, str, str]]:
         return (type(self), self._args)

@@ -38,6 +38,11 @@ MSG_XML_DEPTH: Final = "XML nested too deeply"
 MSG_XML_NO_ENCRYPT: Final = "no Encrypt element"
 MSG_XML_NUMBER: Final = "{} is not a number"
 MSG_CRYPTO_FAILURE: Final = "the crypto library reported an error"
+MSG_TOO_LONG: Final = "the frame would exceed the 2 GiB an AES call takes"
+MSG_REINIT: Final = "MsgCrypto is already initialised: build a new one for other settings"
+
+# The largest padded frame AES-256-CBC encrypts in one call (INT_MAX - 32: OpenSSL takes an int).
+MAX_FRAME: Final = 2**31 - 1 - 32
 
 # Deepest element nesting the parsers accept (WeChat's messages nest 4 levels).
 MAX_XML_DEPTH: Final = 64
