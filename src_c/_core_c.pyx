@@ -42,6 +42,8 @@ from wxcorp_fast._spec import (
     MSG_XML_NUMBER,
     MSG_TOO_LONG,
     MSG_REINIT,
+    MSG_EMPTY_TOKEN,
+    MSG_EMPTY_CORP_ID,
 )
 from wxcorp_fast.errors import (
     Base64Error,

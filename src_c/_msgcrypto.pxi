@@ -151,6 +151,10 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
     def __cinit__(self, token, encoding_aes_key, corp_id):
         if not isinstance(token, str) or not isinstance(corp_id, str):
             raise TypeError("token and corp_id must be str")
+        if not token:
+            raise ValueError(MSG_EMPTY_TOKEN)
+        if not corp_id:
+            raise ValueError(MSG_EMPTY_CORP_ID)
         cdef Py_ssize_t n
         cdef const uint8_t *t = _sig_part(token, &n)
         self._token = PyBytes_FromStringAndSize(<const char *>t, n)

@@ -128,3 +128,13 @@ def test_a_reply_past_2_gib_is_an_overflow_error(core_impl: Any, two_gib: bytes)
         core_impl.encrypt_msg(two_gib, v.CORP_ID, KEY)
     with pytest.raises(OverflowError, match=_spec.MSG_TOO_LONG):
         codec(core_impl).encrypt(two_gib, "nonce", 1)
+
+
+@pytest.mark.parametrize(
+    ("token", "corp_id", "message"),
+    [("", v.CORP_ID, _spec.MSG_EMPTY_TOKEN), (v.TOKEN, "", _spec.MSG_EMPTY_CORP_ID)],
+)
+def test_empty_settings_are_named(core_impl: Any, token: str, corp_id: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        core_impl.MsgCrypto(token, v.ENCODING_AES_KEY, corp_id)
+    assert str(caught.value) == message

@@ -41,6 +41,8 @@ from ._spec import (
     MSG_XML_NUMBER,
     MSG_TOO_LONG,
     MSG_REINIT,
+    MSG_EMPTY_TOKEN,
+    MSG_EMPTY_CORP_ID,
     MAX_FRAME,
 )
 from .errors import (
@@ -655,6 +657,10 @@ class MsgCrypto:
     def __new__(cls, token: str, encoding_aes_key: str, corp_id: str) -> MsgCrypto:
         if not isinstance(token, str) or not isinstance(corp_id, str):
             raise TypeError("token and corp_id must be str")
+        if not token:
+            raise ValueError(MSG_EMPTY_TOKEN)
+        if not corp_id:
+            raise ValueError(MSG_EMPTY_CORP_ID)
         self = super().__new__(cls)
         self._token = _sig_part(token)
         self._aes_key = decode_aes_key(encoding_aes_key)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .._core import core
-from .._spec import MSG_AES_KEY_RAW
+from .._spec import MSG_AES_KEY_RAW, MSG_EMPTY_TOKEN
 from ..errors import InvalidAESKeyError
 from .request import Request
 
@@ -129,10 +129,7 @@ class DefaultAgentServer:
         if not callable(message_handler):
             raise TypeError("message_handler must be callable")
         if not token:
-            raise ValueError(
-                "token is empty: set the Token shown in the admin console (app > Receive"
-                " messages > Set API receive)"
-            )
+            raise ValueError(MSG_EMPTY_TOKEN)
         if agent_id < 0:
             raise ValueError(f"agent_id must be the app's AgentID (a positive int), not {agent_id}")
         key = _aes_key(aes_key)
