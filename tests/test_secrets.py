@@ -123,15 +123,15 @@ HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast.testing.simulator.CallbackSimulator": _sim,
     "wxcorp_fast.testing.fake_work.FakeWorkServer": lambda fake: fake,
     "wxcorp_fast.testing.fake_work.RecordedRequest": lambda fake, client: fake.requests[-1],
-    "wxcorp_fast.token_servers.DefaultAccessTokenServer": _token_server,
-    "wxcorp_fast.token_servers.RedisAccessTokenServer": _redis_token_server,
-    "wxcorp_fast.client.CorpClient": _client,
+    "wxcorp_fast.api.tokens.DefaultAccessTokenServer": _token_server,
+    "wxcorp_fast.api.tokens.RedisAccessTokenServer": _redis_token_server,
+    "wxcorp_fast.api.client.CorpClient": _client,
 }
 
 #: public classes that never hold a secret (results, replies, errors, protocols, helpers)
 NO_SECRET: set[str] = {
-    "wxcorp_fast._http.MultipartBody",
-    "wxcorp_fast._http.RedactingFilter",
+    "wxcorp_fast.api._http.MultipartBody",
+    "wxcorp_fast.api._http.RedactingFilter",
     "wxcorp_fast.callback._asgi.Disconnected",
     "wxcorp_fast.callback._wsgi.BadContentLength",
     "wxcorp_fast.callback.agent.AgentServer",
@@ -148,7 +148,7 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.callback.request.Response",
     "wxcorp_fast.cli.loadgen.Progress",
     "wxcorp_fast.cli.loadgen.Summary",
-    "wxcorp_fast.client.MultipartFormField",
+    "wxcorp_fast.api.client.MultipartFormField",
     "wxcorp_fast.messages.Envelope",
     "wxcorp_fast.messages.MixedMessage",
     "wxcorp_fast.messages.ScanCodeInfo",
@@ -158,7 +158,7 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.testing.runners.ServerProcess",
     "wxcorp_fast.testing.simulator.HTTPResult",
     "wxcorp_fast.testing.simulator.UrlVerification",
-    "wxcorp_fast.token_servers.AccessTokenServer",
+    "wxcorp_fast.api.tokens.AccessTokenServer",
 }
 
 

@@ -21,6 +21,7 @@ import urllib3
 
 from wxcorp_fast import (
     AccessTokenServer,
+    CorpClient,
     APIError,
     DefaultAccessTokenServer,
     RedisAccessTokenServer,
@@ -28,7 +29,7 @@ from wxcorp_fast import (
 from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import FakeWorkServer
 from wxcorp_fast.testing.fake_work import GETTOKEN
-from wxcorp_fast.token_servers import REFRESH_WINDOW, refresh_after
+from wxcorp_fast.api.tokens import REFRESH_WINDOW, refresh_after
 
 from _redis_server import RedisServer
 
@@ -446,3 +447,77 @@ def _kill(procs: list[subprocess.Popen[str]]) -> None:
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+# -- a token the API just refused is never handed back ----------------------------------
+
+
+@pytest.mark.parametrize("kind", ["default", "redis"])
+def test_a_refused_token_is_fetched_anew_inside_the_2_second_window(
+    fake_work: FakeWorkServer, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "default":
+        tokens: Any = default_server(fake_work)
+    else:
+        tokens = redis_server_for(fake_work, request.getfixturevalue("redis_client"))
+    client = CorpClient(tokens, base_url=fake_work.base_url)
+    assert client.get_callback_ip()
+    refused = tokens.token()
+    fake_work.expire_tokens()  # right after the fetch: inside the 2 s window
+    assert client.get_callback_ip()  # 42001, then a new token, not the refused one
+    assert tokens.token() != refused
+    assert fake_work.gettoken_calls == 2
+    assert tokens.token_refresh(stale="not-the-cached-one") == tokens.token()  # window kept
+
+
+def test_a_token_server_written_before_stale_existed_keeps_working(
+    fake_work: FakeWorkServer,
+) -> None:
+    class Mine(AccessTokenServer):
+        """A user's server from before: token_refresh() takes no argument."""
+
+        def __init__(self) -> None:
+            self.inner = default_server(fake_work)
+            self.refreshes = 0
+
+        def token(self) -> str:
+            return self.inner.token()
+
+        def token_refresh(self) -> str:  # type: ignore[override]
+            self.refreshes += 1
+            return self.inner.token_refresh(stale=self.inner.token())
+
+    mine = Mine()
+    client = CorpClient(mine, base_url=fake_work.base_url)
+    client.get_callback_ip()
+    fake_work.expire_tokens()
+    assert client.get_callback_ip()
+    assert mine.refreshes == 1
+
+
+def test_redis_a_refresh_reaches_every_process_within_a_second(
+    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
+) -> None:
+    a = redis_server_for(fake_work, redis_client, clock)
+    b = redis_server_for(fake_work, redis_client, clock)
+    first = a.token()
+    assert b.token() == first
+    fresh = b.token_refresh(stale=first)
+    assert fresh != first and fake_work.gettoken_calls == 2
+    clock.advance(0.5)
+    assert a.token() == first  # the local copy, no round trip yet
+    clock.advance(0.6)
+    assert a.token() == fresh  # looked again after a second
+    assert fake_work.gettoken_calls == 2
+
+
+def test_redis_a_refused_process_adopts_the_newer_token_in_redis(
+    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
+) -> None:
+    a = redis_server_for(fake_work, redis_client, clock)
+    b = redis_server_for(fake_work, redis_client, clock)
+    old = a.token()
+    new = b.token_refresh(stale=old)
+    redis_client.delete(b.recent_key)  # the 2 s window is long gone
+    assert a.token_refresh(stale=old) == new  # adopted, not fetched
+    assert fake_work.gettoken_calls == 2

@@ -23,13 +23,16 @@ from .callback import (
     serve_http_async,
     write_response,
 )
-from .client import (
+from .api import (
     DEFAULT_BASE_URL,
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
     ERR_CODE_OK,
     ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    AccessTokenServer,
     CorpClient,
+    DefaultAccessTokenServer,
     MultipartFormField,
+    RedisAccessTokenServer,
 )
 from .crypto import (
     MsgCrypto,
@@ -61,7 +64,6 @@ from .errors import (
     XMLParseError,
 )
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
-from .token_servers import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
 __version__ = "0.1.0"
 

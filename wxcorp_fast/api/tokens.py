@@ -17,7 +17,8 @@ margins are those of chanxuehong/wechat's ``corp/access_token_server.go``:
 (one year is 31556952 s, 365.2425 days, as in the Go original.) ``token_refresh()`` fetches
 anew, except that a call starting within 2 seconds after a fetch completed gets that
 fetch's token (the Go original's convergence window), so a burst of 42001 answers costs
-one fetch. After a failed fetch the caller gets the error, and so does every caller until
+one fetch. The window never hands back the token that just failed: ``CorpClient`` passes
+it as ``token_refresh(stale=token)``, and a cached token equal to ``stale`` is fetched anew. After a failed fetch the caller gets the error, and so does every caller until
 the backoff delay has passed (1 s, doubling per consecutive failure, at most 60 s): the
 next fetch is spaced instead of a storm of ``gettoken`` calls.
 """
@@ -27,29 +28,28 @@ from __future__ import annotations
 import abc
 import copy
 import hashlib
+import inspect
 import logging
+import math
 import os
 import secrets
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 
 import urllib3
 
-from ._http import build_url, check_errcode, default_pool_manager, request_json
-from .client import DEFAULT_BASE_URL
-from .errors import TransportError, WXCorpError
-
-if TYPE_CHECKING:
-    import redis as redis_py
+from ..errors import TransportError, WXCorpError
+from ._http import DEFAULT_BASE_URL, build_url, check_errcode, default_pool_manager, request_json
 
 __all__ = [
     "AccessTokenServer",
     "DefaultAccessTokenServer",
     "RedisAccessTokenServer",
     "refresh_after",
+    "takes_stale",
     "REFRESH_WINDOW",
 ]
 
@@ -92,16 +92,31 @@ class AccessTokenServer(abc.ABC):
         """Return the cached access_token, fetching one when there is none or it is due."""
 
     @abc.abstractmethod
-    def token_refresh(self) -> str:
-        """Fetch a new access_token, or share one fetched less than 2 seconds ago."""
+    def token_refresh(self, stale: str | None = None) -> str:
+        """Fetch a new access_token, or share one fetched less than 2 seconds ago.
+
+        ``stale`` is the token the API just refused (42001/40014): it is never the answer.
+        A subclass may leave the argument out; ``CorpClient`` then calls it without one.
+        """
+
+
+def takes_stale(server: AccessTokenServer) -> bool:
+    """Tell whether ``server.token_refresh`` accepts ``stale=`` (servers written before do not)."""
+    try:
+        parameters = inspect.signature(server.token_refresh).parameters
+    except (TypeError, ValueError):
+        return False
+    return "stale" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 class _Cached(NamedTuple):
-    """A token and, on the server's clock, when it is due and when it was fetched."""
+    """A token and, on the server's clock, when it is due and when this process got it."""
 
     token: str
     refresh_at: float
-    fetched_at: float
+    seen_at: float
 
 
 class _Backoff:
@@ -147,6 +162,8 @@ class _TokenServerBase(AccessTokenServer):
 
     backoff_initial: ClassVar[float] = 1.0
     backoff_max: ClassVar[float] = 60.0
+    #: seconds a process answers from its local copy before looking again where tokens live
+    recheck_after: ClassVar[float] = math.inf
 
     def __init__(
         self,
@@ -177,16 +194,22 @@ class _TokenServerBase(AccessTokenServer):
     def token(self) -> str:
         """Return the cached access_token, fetching one when there is none or it is due."""
         cached = self._cached
-        if cached is not None and self._clock() < cached.refresh_at:
-            return cached.token
-        return self._obtain(force=False)
+        if cached is not None:
+            now = self._clock()
+            if now < cached.refresh_at and now - cached.seen_at < self.recheck_after:
+                return cached.token
+        return self._obtain(force=False, stale=None)
 
-    def token_refresh(self) -> str:
-        """Fetch a new access_token, or share one fetched less than 2 seconds ago."""
-        return self._obtain(force=True)
+    def token_refresh(self, stale: str | None = None) -> str:
+        """Fetch a new access_token, or share one fetched less than 2 seconds ago.
+
+        ``stale`` is the token the API just refused: a cached token equal to it is never
+        shared, it is fetched anew (or, with Redis, replaced by a newer one found there).
+        """
+        return self._obtain(force=True, stale=stale)
 
     @abc.abstractmethod
-    def _obtain(self, force: bool) -> str:
+    def _obtain(self, force: bool, stale: str | None) -> str:
         """Return a due-free token: fetched, shared or found, as the server keeps them."""
 
     def _after_fork(self) -> None:
@@ -249,12 +272,14 @@ class DefaultAccessTokenServer(_TokenServerBase):
     ) -> None:
         super().__init__(corp_id, corp_secret, http, base_url, timeout, clock)
 
-    def _obtain(self, force: bool) -> str:
+    def _obtain(self, force: bool, stale: str | None) -> str:
         with self._lock:
             now = self._clock()
             cached = self._cached
-            if cached is not None and (
-                now - cached.fetched_at < REFRESH_WINDOW if force else now < cached.refresh_at
+            if (
+                cached is not None
+                and cached.token != stale
+                and (now - cached.seen_at < REFRESH_WINDOW if force else now < cached.refresh_at)
             ):
                 return cached.token
             token, lifetime = self._fetch(now)
@@ -276,14 +301,15 @@ class RedisAccessTokenServer(_TokenServerBase):
     delays others by at most ``lock_ttl``); waiters poll Redis every ``poll_interval``
     seconds. A fetch also sets a ``:recent`` key for 2 seconds: ``token_refresh()`` calls
     of every process within that window share the fetch. ``token()`` answers from a
-    process-local copy until the TTL read from Redis runs out, so a cached hit costs no
-    round trip; a token refreshed elsewhere reaches this process when the client's 42001
-    retry calls ``token_refresh()``, or when the local copy is due.
+    process-local copy for up to ``recheck_after`` (1 s), then reads Redis again (one round
+    trip a second per process): a token refreshed by one process reaches every other within
+    a second. A process whose call was refused (``token_refresh(stale=...)``) adopts a newer
+    token already in Redis instead of fetching.
 
     Args:
         corp_id: the corp ID.
         corp_secret: the application's secret.
-        redis: a ``redis.Redis`` client.
+        redis: a ``redis.Redis`` client (redis-py, the ``redis`` extra).
         http: the ``urllib3.PoolManager`` to use (one is made when None).
         base_url: the API's base URL.
         key_prefix: prepended to every key.
@@ -297,7 +323,7 @@ class RedisAccessTokenServer(_TokenServerBase):
         self,
         corp_id: str,
         corp_secret: str,
-        redis: redis_py.Redis,
+        redis: Any,
         http: urllib3.PoolManager | None = None,
         base_url: str = DEFAULT_BASE_URL,
         key_prefix: str = "wxcorp_fast:",
@@ -319,9 +345,11 @@ class RedisAccessTokenServer(_TokenServerBase):
         self.poll_interval = poll_interval
         self._unlock_script = redis.register_script(_UNLOCK_LUA)
 
-    def _obtain(self, force: bool) -> str:
+    recheck_after: ClassVar[float] = 1.0
+
+    def _obtain(self, force: bool, stale: str | None) -> str:
         with self._lock:
-            found = self._read(recent_only=force)
+            found = self._read(recent_only=force and stale is None, stale=stale)
             if found is not None:
                 return found
             self._backoff.check(self._clock())
@@ -330,18 +358,20 @@ class RedisAccessTokenServer(_TokenServerBase):
                 owner = secrets.token_hex(16)
                 if self._redis.set(self.lock_key, owner, nx=True, px=int(self.lock_ttl * 1000)):
                     try:
-                        return self._read(recent_only=force) or self._fetch_and_store()
+                        found = self._read(recent_only=force and stale is None, stale=stale)
+                        return found or self._fetch_and_store()
                     finally:
                         self._unlock_script(keys=[self.lock_key], args=[owner])
                 if self._clock() > give_up:
                     raise TransportError("timed out waiting for the access_token lock in Redis")
                 time.sleep(self.poll_interval)
-                found = self._read(recent_only=force)
+                found = self._read(recent_only=force and stale is None, stale=stale)
                 if found is not None:
                     return found
 
-    def _read(self, recent_only: bool) -> str | None:
-        """Return the stored token (only if fetched < 2 s ago when ``recent_only``)."""
+    def _read(self, recent_only: bool, stale: str | None = None) -> str | None:
+        """Return the stored token (only if fetched < 2 s ago when ``recent_only``; never
+        ``stale``)."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.exists(self.recent_key)
         pipe.hget(self.key, "token")
@@ -350,6 +380,8 @@ class RedisAccessTokenServer(_TokenServerBase):
         if token is None or ttl_ms <= 0 or (recent_only and not recent):
             return None
         value = _text(token)
+        if value == stale:
+            return None
         self._cached = _Cached(value, self._clock() + ttl_ms / 1000, self._clock())
         return value
 

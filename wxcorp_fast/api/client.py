@@ -17,11 +17,12 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Final, Union
+from typing import IO, Any, ClassVar, Final, Union
 
 import urllib3
 
 from ._http import (
+    DEFAULT_BASE_URL,
     JSON_HEADERS,
     MultipartBody,
     build_url,
@@ -30,10 +31,16 @@ from ._http import (
     encode_json,
     request_json,
 )
-from .errors import APIError
+from ..errors import (
+    ERR_CODE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_INVALID_ACCESS_TOKEN,
+    ERR_CODE_OK,
+    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_SYSTEM_BUSY,
+    APIError,
+)
+from .tokens import AccessTokenServer, takes_stale
 
-if TYPE_CHECKING:
-    from .token_servers import AccessTokenServer
 
 __all__ = [
     "CorpClient",
@@ -46,12 +53,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ERR_CODE_OK: Final = 0
-ERR_CODE_ACCESS_TOKEN_EXPIRED: Final = 42001
-ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED: Final = 42009
-ERR_CODE_INVALID_ACCESS_TOKEN: Final = 40014
-ERR_CODE_SYSTEM_BUSY: Final = -1
-DEFAULT_BASE_URL: Final = "https://qyapi.weixin.qq.com"
 MEDIA_TYPES: Final = frozenset({"image", "voice", "video", "file"})
 
 _TOKEN_ERRCODES: Final = frozenset({ERR_CODE_ACCESS_TOKEN_EXPIRED, ERR_CODE_INVALID_ACCESS_TOKEN})
@@ -98,6 +99,7 @@ class CorpClient:
         media_timeout: float = 300.0,
     ) -> None:
         self.access_token_server = access_token_server
+        self._refresh_takes_stale = takes_stale(access_token_server)
         self.http = http if http is not None else default_pool_manager()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -169,11 +171,16 @@ class CorpClient:
                 self.http, method, url, body=body, headers=headers, timeout=timeout
             )
 
-        data = send(self.access_token_server.token())
+        tokens = self.access_token_server
+        token = tokens.token()
+        data = send(token)
         errcode = data.get("errcode", ERR_CODE_OK)
         if errcode in _TOKEN_ERRCODES:
             logger.info("%s %s: errcode %s, refreshing the access_token", method, path, errcode)
-            data = send(self.access_token_server.token_refresh())
+            fresh = tokens.token_refresh(stale=token) if self._refresh_takes_stale else (
+                tokens.token_refresh()
+            )
+            data = send(fresh)
         check_errcode(data)
         return data
 
