@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Differential fuzzing of the crypto core against an ASan+UBSan build of the extension:
+# Differential fuzzing of the crypto core, then the inputs it found against ASan+UBSan:
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]
 #
-# builds a sanitized copy of the extension in a temporary directory (the in-place build is
-# left alone), then runs tests/fuzz/fuzz_core.py for each target (default: all five) for
-# SECONDS each, with any ASan or UBSan report fatal. Coverage guidance comes from atheris's
-# instrumentation of the Python (the pure twin mirrors every check the C code makes); the
-# sanitizers watch the compiled twin. Prints each target's executions and findings; crash
-# inputs land in $FUZZ_DIR (default: a temporary directory). Needs .venv with atheris
+# For each target (default: all five) of tests/fuzz/fuzz_core.py: SECONDS of coverage-guided
+# fuzzing (atheris; coverage from its instrumentation of the Python, the pure twin mirroring
+# every check of the C code) on the in-place build, keeping the corpus it grows; then that
+# whole corpus replayed against an ASan+UBSan build of the extension, made in a temporary
+# directory (the in-place build is left alone), with any sanitizer report fatal. The two
+# steps are apart because gcc's sanitizer runtime, preloaded, takes over the coverage hooks
+# atheris's libFuzzer needs. Prints each target's executions and findings; corpora and
+# crash inputs land in $FUZZ_DIR (default: a temporary directory). Needs .venv with atheris
 # (pip install atheris) and gcc; not part of CI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
@@ -35,17 +38,25 @@ ubsan=$(gcc -print-file-name=libubsan.so)
 
 status=0
 for target in "${targets[@]}"; do
+    corpus=$FUZZ_DIR/corpus/$target
+    mkdir -p "$corpus"
     log=$FUZZ_DIR/$target.log
-    if env -C "$FUZZ_DIR" LD_PRELOAD="$asan:$ubsan" PYTHONMALLOC=malloc PYTHONPATH="$work" \
-        ASAN_OPTIONS=detect_leaks=0,abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1,halt_on_error=1 \
-        "$py" "$work/tests/fuzz/fuzz_core.py" "$target" -max_total_time="$seconds" \
-        -artifact_prefix="$FUZZ_DIR/$target-" >"$log" 2>&1; then
-        result="no finding"
-    else
+    result="no finding"
+    if ! env -C "$FUZZ_DIR" "$py" "$root/tests/fuzz/fuzz_core.py" "$target" "$corpus" \
+        -max_total_time="$seconds" -artifact_prefix="$FUZZ_DIR/$target-" >"$log" 2>&1; then
         result="FINDING (see $log)"
         status=1
     fi
     runs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo "?")
-    printf '%-18s %10s execs  %s\n' "$target" "$runs" "$result"
+    replay=$FUZZ_DIR/$target.asan.log
+    if ! env -C "$FUZZ_DIR" LD_PRELOAD="$asan:$ubsan" PYTHONMALLOC=malloc PYTHONPATH="$work" \
+        ASAN_OPTIONS=detect_leaks=0,abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1,halt_on_error=1 \
+        "$py" "$work/tests/fuzz/fuzz_core.py" "$target" -runs=0 "$corpus" >"$replay" 2>&1; then
+        result="$result; ASAN/UBSAN FINDING (see $replay)"
+        status=1
+    fi
+    inputs=$(find "$corpus" -type f | wc -l)
+    printf '%-18s %10s execs  %6s corpus inputs replayed under ASan+UBSan  %s\n' \
+        "$target" "$runs" "$inputs" "$result"
 done
 exit "$status"
