@@ -110,6 +110,7 @@ cdef extern from "copy.h":
     void _copy "wx_copy" (void *dst, const void *src, size_t n) noexcept nogil
 
 cdef extern from "utf8.h":
+    void _utf8_init "wx_utf8_init" () noexcept
     object _str_from_utf8 "wx_str_from_valid_utf8" (const uint8_t *s, Py_ssize_t n)
 
 # Handlers that build Python objects (the tree) run with the GIL held and may raise; the
@@ -172,6 +173,7 @@ cdef void _init_tables() noexcept:
         _B64_REV[<uint8_t>_B64[i]] = <uint8_t>i
     _B64_REV[ord("=")] = 64
     _b64_init_c()
+    _utf8_init()
     for i in range(256):
         for j in range(4):
             _B64_QUAD[j][i] = (<uint32_t>_B64_REV[i] << (18 - 6 * j)
