@@ -8,6 +8,7 @@ turns that run into the ratio table of README.md.
 from __future__ import annotations
 
 import importlib
+import random
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _twins import compiled_disabled, pytest_addoption  # noqa: E402,F401 - --no-compiled
 
 SIZES = (300, 2048, 16384)
-ALPHABETS = ("ascii", "cjk")
+#: The texts of the core table: ASCII, pure CJK, and chat that mixes them (30% CJK).
+ALPHABETS = ("ascii", "cjk", "mix30")
+#: Every text: ``mixNN`` is NN% CJK characters scattered among ASCII words, digits and
+#: punctuation (see ``mixed_text``).
+TEXTS = ("ascii", "mix10", "mix30", "mix70", "cjk")
 NONCE = "1372623149"
 TIMESTAMP = "1409659813"
 
@@ -37,8 +42,11 @@ def text_message(size: int, alphabet: str) -> bytes:
     )
     tail = "]]></Content><MsgId>4561255354251345929</MsgId><AgentID>218</AgentID></xml>"
     room = size - len((head + tail).encode())
-    unit = "企业微信消息" if alphabet == "cjk" else "hello, world "
-    content = (unit * (room // len(unit.encode()) + 1)).encode()[:room]
+    if alphabet.startswith("mix"):
+        content = mixed_text(room, int(alphabet[3:]) / 100, seed=size).encode()[:room]
+    else:
+        unit = "企业微信消息" if alphabet == "cjk" else "hello, world "
+        content = (unit * (room // len(unit.encode()) + 1)).encode()[:room]
     while True:  # cut on a character boundary, then pad with ASCII to the exact size
         try:
             text = content.decode()
@@ -51,10 +59,51 @@ def text_message(size: int, alphabet: str) -> bytes:
     return xml
 
 
+_CJK_PUNCTUATION = "，。！？、：；“”（）"  # full-width and CJK punctuation, 3 bytes each
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_PUNCTUATION = ",.!?:;()-/@#%+='\""
+
+
+def mixed_text(size: int, cjk_ratio: float, seed: int = 0) -> str:
+    """Chat-like text of at least ``size`` characters, ``cjk_ratio`` of them CJK.
+
+    As real chat mixes scripts: runs of 1-4 CJK characters (CJK Unified Ideographs, one
+    in ten a full-width punctuation mark) between ASCII words, numbers and punctuation,
+    often without a space between the scripts. Deterministic for a given seed.
+    """
+    rng = random.Random(seed)
+    parts: list[str] = []
+    cjk = total = 0
+    while total < size:
+        if cjk < cjk_ratio * (total + 1):
+            run = rng.randint(1, 4)
+            parts += [
+                rng.choice(_CJK_PUNCTUATION) if rng.random() < 0.1
+                else chr(rng.randint(0x4E00, 0x9FA5))
+                for _ in range(run)
+            ]
+            cjk += run
+            total += run
+            continue
+        pick = rng.random()
+        if pick < 0.6:
+            word = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 9)))
+        elif pick < 0.8:
+            word = str(rng.randint(0, 10 ** rng.randint(1, 6)))
+        else:
+            word = rng.choice(_ASCII_PUNCTUATION)
+        if rng.random() < 0.5:
+            word += " "
+        parts.append(word)
+        total += len(word)
+    return "".join(parts)
+
+
 @dataclass(frozen=True)
 class Sample:
     """One signed callback and the reply to it."""
 
+    text: str  # one of TEXTS
     xml: bytes
     body: bytes
     msg_signature: str
@@ -74,6 +123,7 @@ def make_sample(size: int, alphabet: str) -> Sample:
         f"<Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
     ).encode()
     return Sample(
+        text=alphabet,
         xml=xml,
         body=body,
         msg_signature=_core_py.msg_signature(v.TOKEN, TIMESTAMP, NONCE, encrypt),

@@ -15,6 +15,7 @@ cdef extern from "copy.h":
     void _copy "wx_copy" (void *dst, const void *src, size_t n) noexcept nogil
 
 cdef extern from "utf8.h":
+    void _utf8_init "wx_utf8_init" () noexcept
     object _str_from_utf8 "wx_str_from_valid_utf8" (const uint8_t *s, Py_ssize_t n)
 
 # Handlers that build Python objects (the tree) run with the GIL held and may raise; the

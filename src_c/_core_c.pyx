@@ -113,6 +113,7 @@ assert XS_MAX_DEPTH == MAX_XML_DEPTH
 
 cdef const char *_HEX = b"0123456789abcdef"
 wx_b64_init()
+_utf8_init()
 
 include "_keys.pxi"
 include "_signature.pxi"

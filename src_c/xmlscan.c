@@ -322,30 +322,237 @@ static const u8 *copy_utf8(const u8 *p, const u8 *e, char **op)
     return p;
 }
 
+/* ---- documents whose rest is known to be Chars
+ *
+ * Text that mixes scripts (CJK among ASCII words, as chat does) breaks the runs above at
+ * every character. So at the first non-ASCII byte of character data the scanner checks,
+ * once, that every byte from there to the end of the input is part of a Char (all_chars).
+ * When they are, character data needs no check but for its markup bytes, and is copied 16
+ * bytes a step whatever the script (copy_chars); when they are not, the scan goes on as
+ * above, character by character, and stops at the first error in document order, as the
+ * specification does. */
+
+/* Whether a document's bytes from p on are still to be judged, known to be Chars, or not. */
+enum { T_UNKNOWN = 0, T_CHARS = 1, T_CHECK = -1 };
+
+/* The position of the lowest set bit of a non-zero mask. */
+static XS_INLINE unsigned lowest_bit(unsigned m)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctz(m);
+#else
+    unsigned i = 0;
+    while (!(m & 1u)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
+#if defined(__SSE2__)
+/* Bytes of 16 at p that are ASCII controls but TAB, LF and CR ((c | 4) == CR holds for TAB
+ * and CR only). */
+static XS_INLINE __m128i bad_controls(__m128i v)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i ctl = _mm_cmpeq_epi8(_mm_subs_epu8(v, _mm_set1_epi8(0x1F)), zero);
+    __m128i ok = _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(4)), _mm_set1_epi8(0x0D)),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8(0x0A)));
+    return _mm_andnot_si128(ok, ctl);
+}
+
+/* The first of the two passes of all_chars over [p, e - 15) by 16 bytes, for what real
+ * text holds: ASCII and 2- and 3-byte sequences. Non-zero bytes of *bad mark errors; non-zero
+ * bytes of the result mark bytes it does not judge (C0, C1, E0, ED, F0..FF, and BF after EF,
+ * for U+FFFE and U+FFFF), for which the second pass runs. */
+static __m128i chars_common(const u8 *p, const u8 *e, __m128i *bad)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i err = zero, rare = zero;
+    for (; e - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(p - 1)); /* byte i - 1 at i */
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(p - 2));
+        /* a continuation byte (80..BF, signed below -64) exactly where a lead byte one or
+         * two back asks for one (C0.., E0..; F0.. is rare) */
+        __m128i cont = _mm_cmplt_epi8(v, _mm_set1_epi8(-64));
+        __m128i need = _mm_or_si128(_mm_subs_epu8(v1, _mm_set1_epi8((char)0xBF)),
+                                    _mm_subs_epu8(v2, _mm_set1_epi8((char)0xDF)));
+        err = _mm_or_si128(err, _mm_xor_si128(cont, _mm_cmpgt_epi8(need, zero)));
+        err = _mm_or_si128(err, bad_controls(v));
+        rare = _mm_or_si128(rare, _mm_subs_epu8(v, _mm_set1_epi8((char)0xEF))); /* F0.. */
+        rare = _mm_or_si128(rare, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE0)));
+        rare = _mm_or_si128(rare, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED)));
+        rare = _mm_or_si128(rare, _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8((char)0xFE)),
+                                                 _mm_set1_epi8((char)0xC0)));
+        rare = _mm_or_si128(rare, _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0xEF)),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xBF))));
+    }
+    *bad = err;
+    return rare;
+}
+
+/* The second pass: every rule of utf8_char, 4-byte sequences included. Non-zero bytes of
+ * the result mark errors. */
+static __m128i chars_all(const u8 *p, const u8 *e)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i bad = zero;
+    for (; e - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(p - 1));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(p - 2));
+        __m128i v3 = _mm_loadu_si128((const __m128i *)(p - 3));
+        __m128i cont = _mm_cmplt_epi8(v, _mm_set1_epi8(-64));
+        __m128i need = _mm_or_si128(_mm_subs_epu8(v1, _mm_set1_epi8((char)0xBF)),
+                                    _mm_or_si128(_mm_subs_epu8(v2, _mm_set1_epi8((char)0xDF)),
+                                                 _mm_subs_epu8(v3, _mm_set1_epi8((char)0xEF))));
+        bad = _mm_or_si128(bad, bad_controls(v));
+        bad = _mm_or_si128(bad, _mm_xor_si128(cont, _mm_cmpgt_epi8(need, zero)));
+        /* bytes that are never in UTF-8: C0, C1, F5..FF */
+        bad = _mm_or_si128(bad, _mm_subs_epu8(v, _mm_set1_epi8((char)0xF4)));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8((char)0xFE)),
+                                               _mm_set1_epi8((char)0xC0)));
+        /* second bytes: after E0 A0..BF (else overlong), after ED 80..9F (else a
+         * surrogate), after F0 90..BF (overlong), after F4 80..8F (above U+10FFFF);
+         * signed, continuation bytes run from -128 (80) to -65 (BF) */
+        bad = _mm_or_si128(bad, _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0xE0)),
+                                              _mm_cmplt_epi8(v, _mm_set1_epi8((char)0xA0))));
+        bad = _mm_or_si128(bad, _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0xED)),
+                                              _mm_cmpgt_epi8(v, _mm_set1_epi8((char)0x9F))));
+        bad = _mm_or_si128(bad, _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0xF0)),
+                                              _mm_cmplt_epi8(v, _mm_set1_epi8((char)0x90))));
+        bad = _mm_or_si128(bad, _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0xF4)),
+                                              _mm_cmpgt_epi8(v, _mm_set1_epi8((char)0x8F))));
+        /* U+FFFE and U+FFFF: EF BF BE, EF BF BF */
+        bad = _mm_or_si128(
+            bad, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(v2, _mm_set1_epi8((char)0xEF)),
+                                             _mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0xBF))),
+                               _mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xBD))));
+    }
+    return bad;
+}
+#endif
+
+/* Whether [p, e) is a sequence of Chars in UTF-8: no ASCII control but TAB, LF and CR, no
+ * byte sequence that utf8_char refuses. p is at a character boundary with at least 3
+ * bytes of the document before it (they are read, never judged: at a boundary they end
+ * whole characters). With SSE2, 16 bytes a step: each byte is checked against the bytes
+ * one to three before it (loaded from there), first by a pass for ASCII and 2- and 3-byte
+ * sequences and, should it meet anything else, by a pass with every rule. */
+static int all_chars(const u8 *p, const u8 *e)
+{
+    size_t n;
+#if defined(__SSE2__)
+    if (e - p >= 16) {
+        const __m128i zero = _mm_setzero_si128();
+        __m128i bad, rare = chars_common(p, e, &bad);
+        const u8 *q;
+        int i;
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(rare, zero)) != 0xFFFF)
+            bad = chars_all(p, e);
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xFFFF)
+            return 0;
+        p += (size_t)(e - p) / 16 * 16;
+        /* the last character checked may go on past p: the rest is judged from its lead */
+        for (q = p, i = 0; i < 3; i++) {
+            u8 c = *--q;
+            if (c >= 0xC0) {
+                if ((size_t)(p - q) < (c >= 0xF0 ? 4u : c >= 0xE0 ? 3u : 2u))
+                    p = q;
+                break;
+            }
+            if (c < 0x80)
+                break;
+        }
+    }
+#endif
+    while (p < e) {
+        unsigned k = K[*p];
+        if (k < B_U2) {
+            p++;
+        } else {
+            n = utf8_char(p, e, k); /* 0 for B_XX */
+            if (n == 0)
+                return 0;
+            p += n;
+        }
+    }
+    return 1;
+}
+
+/* Character data of a document whose rest is all Chars, p in it: copied to *op up to the
+ * first byte that may end it or needs a look (CDATA: ']' and CR; text: also '<' and '&').
+ * Returns that byte's position, or e. Whole characters are copied, as the stop bytes are
+ * ASCII. */
+static const u8 *copy_chars(const u8 *p, const u8 *e, char **op, int text)
+{
+    char *o = *op;
+    u8 c;
+#if defined(__SSE2__)
+    const __m128i rb = _mm_set1_epi8(']'), cr = _mm_set1_epi8('\r');
+    const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
+    for (; e - p >= 16; p += 16, o += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, rb), _mm_cmpeq_epi8(v, cr));
+        unsigned m;
+        if (text)
+            stop = _mm_or_si128(stop, _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)));
+        _mm_storeu_si128((__m128i *)o, v);
+        m = (unsigned)_mm_movemask_epi8(stop);
+        if (m) {
+            *op = o + lowest_bit(m);
+            return p + lowest_bit(m);
+        }
+    }
+#endif
+    for (; e - p >= 8; p += 8, o += 8) {
+        uint64_t w = load64(p);
+        memcpy(o, &w, 8);
+        if (ANY_EQ(w, ']') | ANY_EQ(w, '\r') | (text ? ANY_EQ(w, '<') | ANY_EQ(w, '&') : 0))
+            break;
+    }
+    for (; p < e; p++) {
+        c = *p;
+        if (c == ']' || c == '\r' || (text && (c == '<' || c == '&')))
+            break;
+        *o++ = (char)c;
+    }
+    *op = o;
+    return p;
+}
+
 /* CharData ::= [^<&]* - ([^<&]* ']]>' [^<&]*), with References, p in content.
  * Appends the decoded text at *op (line ends normalised). Returns the position of the
  * next '<', or NULL when malformed or at the end of the input (the root is open). */
-static const u8 *scan_text(const u8 *p, const u8 *e, char **op)
+static const u8 *scan_text(const u8 *p, const u8 *e, char **op, int *chars)
 {
     char *o = *op;
     for (;;) {
         const u8 *lim = e - p > 16 ? p + 16 : e;
         unsigned k;
-        /* a byte at a time first: most texts between tags are short */
-        while (p < lim && K[*p] == B_PL)
-            *o++ = (char)*p++;
-        if (p == lim) {
+        if (*chars == T_CHARS) {
+            p = copy_chars(p, e, &o, 1);
             if (p == e)
                 return NULL;
-            /* a long plain run: 8 bytes at a time up to the word holding a stop byte */
-            p = copy_run16(p, e, &o, 1);
-            for (; e - p >= 8; p += 8, o += 8) {
-                uint64_t w = load64(p);
-                memcpy(o, &w, 8);
-                if (TEXT_STOP(w))
-                    break;
+        } else {
+            /* a byte at a time first: most texts between tags are short */
+            while (p < lim && K[*p] == B_PL)
+                *o++ = (char)*p++;
+            if (p == lim) {
+                if (p == e)
+                    return NULL;
+                /* a long plain run: 8 bytes at a time up to the word holding a stop byte */
+                p = copy_run16(p, e, &o, 1);
+                for (; e - p >= 8; p += 8, o += 8) {
+                    uint64_t w = load64(p);
+                    memcpy(o, &w, 8);
+                    if (TEXT_STOP(w))
+                        break;
+                }
+                continue;
             }
-            continue;
         }
         k = K[*p];
         switch (k) {
@@ -369,6 +576,11 @@ static const u8 *scan_text(const u8 *p, const u8 *e, char **op)
                 p++;
             break;
         default:
+            if (*chars == T_UNKNOWN && *p >= 0x80) {
+                *chars = all_chars(p, e) ? T_CHARS : T_CHECK;
+                if (*chars == T_CHARS)
+                    break;
+            }
             p = copy_utf8(p, e, &o);
             if (p == NULL)
                 return NULL;
@@ -379,25 +591,31 @@ static const u8 *scan_text(const u8 *p, const u8 *e, char **op)
 /* CDSect ::= '<![CDATA[' (Char* - (Char* ']]>' Char*)) ']]>', p after "<![CDATA[".
  * Appends the content at *op, verbatim but for line ends. Returns the position after
  * "]]>", or NULL. */
-static const u8 *scan_cdata(const u8 *p, const u8 *e, char **op)
+static const u8 *scan_cdata(const u8 *p, const u8 *e, char **op, int *chars)
 {
     char *o = *op;
     for (;;) {
         const u8 *lim = e - p > 16 ? p + 16 : e;
         unsigned k;
-        while (p < lim && K[*p] <= B_AM)
-            *o++ = (char)*p++;
-        if (p == lim) {
+        if (*chars == T_CHARS) {
+            p = copy_chars(p, e, &o, 0);
             if (p == e)
                 return NULL;
-            p = copy_run16(p, e, &o, 0);
-            for (; e - p >= 8; p += 8, o += 8) {
-                uint64_t w = load64(p);
-                memcpy(o, &w, 8);
-                if (CDATA_STOP(w))
-                    break;
+        } else {
+            while (p < lim && K[*p] <= B_AM)
+                *o++ = (char)*p++;
+            if (p == lim) {
+                if (p == e)
+                    return NULL;
+                p = copy_run16(p, e, &o, 0);
+                for (; e - p >= 8; p += 8, o += 8) {
+                    uint64_t w = load64(p);
+                    memcpy(o, &w, 8);
+                    if (CDATA_STOP(w))
+                        break;
+                }
+                continue;
             }
-            continue;
         }
         k = K[*p];
         switch (k) {
@@ -415,6 +633,11 @@ static const u8 *scan_cdata(const u8 *p, const u8 *e, char **op)
                 p++;
             break;
         default:
+            if (*chars == T_UNKNOWN && *p >= 0x80) {
+                *chars = all_chars(p, e) ? T_CHARS : T_CHECK;
+                if (*chars == T_CHARS)
+                    break;
+            }
             p = copy_utf8(p, e, &o);
             if (p == NULL)
                 return NULL;
@@ -841,6 +1064,7 @@ int xs_parse(const char *data, size_t len, char *scratch, const xs_handlers *h, 
     const u8 *p, *e;
     char *o = scratch; /* end of the current element's text in scratch */
     int depth = 0;
+    int chars = T_UNKNOWN; /* whether the rest of the input is known to be Chars */
 
     if (len == 0 || data == NULL)
         return XS_MALFORMED;
@@ -926,7 +1150,7 @@ int xs_parse(const char *data, size_t len, char *scratch, const xs_handlers *h, 
             if (p == NULL)
                 return XS_MALFORMED;
         } else if (*t == '!' && e - t >= 8 && memcmp(t, "![CDATA[", 8) == 0) {
-            p = scan_cdata(t + 8, e, &o);
+            p = scan_cdata(t + 8, e, &o, &chars);
             if (p == NULL)
                 return XS_MALFORMED;
         } else {
@@ -934,7 +1158,7 @@ int xs_parse(const char *data, size_t len, char *scratch, const xs_handlers *h, 
         }
 
         /* content continues: CharData? up to the next '<' */
-        p = scan_text(p, e, &o);
+        p = scan_text(p, e, &o, &chars);
         if (p == NULL)
             return XS_MALFORMED;
     }

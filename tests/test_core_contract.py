@@ -1427,8 +1427,7 @@ def test_corp_id_mismatch(core_impl):
         "wx5823bf96d3bd56c",
         "wx5823bf96d3bd56c77",
         "WX5823BF96D3BD56C7",
-        "",
-    ):
+    ):  # an empty corp_id is refused at construction (test_core_hardening.py)
         crypto = core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, corp)
         assert crypto.corp_id == corp
         with raises_callback_error(CorpIdMismatchError, _spec.MSG_CORP_MISMATCH):
