@@ -721,7 +721,8 @@ def pack_frame(random, msg, corp_id):
     return out
 
 
-cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
+cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n, bint allow_empty=False):
+    """unpack_frame's checks; allow_empty accepts an empty receive id (AI bots)."""
     cdef uint64_t mlen
     if n < 20:
         raise DecryptError(MSG_FRAME_SHORT)
@@ -730,7 +731,7 @@ cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
     if mlen > <uint64_t>(n - 20):
         raise DecryptError(MSG_FRAME_LENGTH)
     cdef Py_ssize_t cstart = 20 + <Py_ssize_t>mlen
-    if cstart == n:
+    if cstart == n and not allow_empty:
         raise DecryptError(MSG_CORP_EMPTY)
     try:
         corp_id = PyUnicode_DecodeUTF8(<const char *>plain + cstart, n - cstart, NULL)
@@ -743,17 +744,17 @@ cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
     )
 
 
-cdef bytes _open_frame(const uint8_t *plain, Py_ssize_t n, bytes corp):
+cdef bytes _open_frame(const uint8_t *plain, Py_ssize_t n, bytes corp, bint allow_empty=False):
     """The message of a frame whose corp_id must equal corp (errors as _unpack, then
-    CorpIdMismatchError)."""
+    CorpIdMismatchError); allow_empty: an empty corp (receive id) may match."""
     cdef Py_ssize_t mlen, clen = PyBytes_GET_SIZE(corp)
     if n >= 20:
         mlen = ((<Py_ssize_t>plain[16] << 24) | (<Py_ssize_t>plain[17] << 16)
                 | (<Py_ssize_t>plain[18] << 8) | plain[19])
-        if (mlen <= n - 20 and n - 20 - mlen == clen and clen > 0
+        if (mlen <= n - 20 and n - 20 - mlen == clen and (clen > 0 or allow_empty)
                 and memcmp(plain + 20 + mlen, PyBytes_AS_STRING(corp), clen) == 0):
             return _bytes_of(plain + 20, mlen)
-    _unpack(plain, n)  # raises the frame's own error, if it has one
+    _unpack(plain, n, allow_empty)  # raises the frame's own error, if it has one
     raise CorpIdMismatchError(MSG_CORP_MISMATCH)
 
 
@@ -863,21 +864,22 @@ def encrypt_msg(msg, corp_id, aes_key, random=None):
     return _encrypt(_get_key(aes_key), msg, corp_id, random)
 
 
-cdef object _decrypt(_Key key, object encrypt, bytes expect_corp):
+cdef object _decrypt(_Key key, object encrypt, bytes expect_corp, bint allow_empty=False):
     """decrypt_msg after the key check; with expect_corp, check the frame's corp_id and
     return only the message."""
     if isinstance(encrypt, str):
         if not PyUnicode_IS_ASCII(encrypt):
             raise Base64Error(MSG_B64_CHAR)
         return _decrypt_raw(key, <const uint8_t *>PyUnicode_DATA(encrypt),
-                            PyUnicode_GET_LENGTH(encrypt), expect_corp)
+                            PyUnicode_GET_LENGTH(encrypt), expect_corp, allow_empty)
     if isinstance(encrypt, bytes):
         return _decrypt_raw(key, <const uint8_t *>PyBytes_AS_STRING(encrypt),
-                            PyBytes_GET_SIZE(encrypt), expect_corp)
+                            PyBytes_GET_SIZE(encrypt), expect_corp, allow_empty)
     raise TypeError("encrypt must be str or bytes")
 
 
-cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_corp):
+cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_corp,
+                         bint allow_empty=False):
     """_decrypt of base64 text in memory (bytes outside ASCII fail as base64 characters)."""
     cdef Py_ssize_t dlen, plen, room
     cdef uint8_t stackbuf[STACK_BUF]
@@ -902,7 +904,7 @@ cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_
             raise DecryptError(MSG_PAD)
         if expect_corp is None:
             return _unpack(buf, plen)
-        return _open_frame(buf, plen, expect_corp)
+        return _open_frame(buf, plen, expect_corp, allow_empty)
     finally:
         if buf is not &stackbuf[0]:
             free(buf)
@@ -1770,3 +1772,6 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         finally:
             if buf is not &stackbuf[0]:
                 free(buf)
+
+
+include "_aibot.pxi"
