@@ -778,7 +778,7 @@ class _JSONScan:
         """The content of the string token at pos, validated; whether it holds escapes."""
         match = _JSON_PLAIN_STRING.match(self.data, self.pos)
         escaped = match is None
-        if escaped:
+        if match is None:
             match = _JSON_STRING.match(self.data, self.pos)
             if match is None:
                 raise JSONParseError(MSG_JSON_MALFORMED)

@@ -33,6 +33,7 @@ from ._http import (
 from .errors import APIError
 
 if TYPE_CHECKING:
+    from .aibot.respond import RespondReply
     from .token_servers import AccessTokenServer
 
 __all__ = [
@@ -174,6 +175,21 @@ class CorpClient:
         if errcode in _TOKEN_ERRCODES:
             logger.info("%s %s: errcode %s, refreshing the access_token", method, path, errcode)
             data = send(self.access_token_server.token_refresh())
+        check_errcode(data)
+        return data
+
+    def respond(self, response_url: str, reply: RespondReply) -> dict[str, Any]:
+        """Push one late reply to an AI-bot callback's ``response_url`` (no access_token).
+
+        Raises:
+            APIError: a non-zero errcode (``RateLimitError`` for 45009 and 45033).
+            TransportError: no answer, an HTTP status other than 200, or no JSON object.
+        """
+        from .aibot.respond import response_request
+
+        url, body = response_request(response_url, reply)
+        data = request_json(self.http, "POST", url, body=body, headers=JSON_HEADERS,
+                            timeout=self.timeout)
         check_errcode(data)
         return data
 

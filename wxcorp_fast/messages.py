@@ -497,7 +497,7 @@ class AIBotMessage:
             assert self._source is not None  # a message without raw keeps its source
             raw = json.loads(self._source)  # the scan proved it parses
             object.__setattr__(self, "_raw", raw)
-        return raw  # type: ignore[return-value]
+        return raw
 
     @property
     def is_event(self) -> bool:

@@ -36,6 +36,7 @@ from .agent import AgentSettings
 __all__ = [
     "signed_params",
     "check_signed",
+    "check_replay",
     "open_encrypt",
     "check_envelope",
     "check_message",
@@ -93,6 +94,15 @@ def check_signed(
     expected = _msg_signature(token, ts_text, nonce, encrypt)
     if not (given.isascii() and _compare_digest(expected, given)):
         raise SignatureError(MSG_SIGNATURE_MISMATCH)
+    check_replay(timestamp, replay_window)
+
+
+def check_replay(timestamp: int, replay_window: float | None) -> None:
+    """Refuse a timestamp more than ``replay_window`` seconds from now (``None``: no check).
+
+    Raises:
+        StaleRequestError (-40001): the timestamp is outside the window.
+    """
     if replay_window is not None and abs(_now() - timestamp) > replay_window:
         raise StaleRequestError(MSG_STALE)
 
