@@ -168,7 +168,7 @@ class AIBotServer:
         self._deadline = float(first_reply_deadline)
         self._error_text = stream_error_text
         self._run_sync_in_thread = run_sync_in_thread
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], StreamProducer] = {}
         serve = self._serve_asgi
 
         # A plain ``async def`` function, not a bound method: servers tell ASGI 3 from ASGI 2
@@ -364,8 +364,8 @@ class AIBotServer:
             if inspect.isasyncgen(reply):
                 producer = self._producer(reply)
                 task = producer.start_task(reply)
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._tasks[task] = producer
+                task.add_done_callback(lambda done: self._tasks.pop(done, None))
                 await producer.wait_async(self._deadline)
                 inner = self._first(producer)
             elif inspect.isgenerator(reply):
@@ -430,10 +430,12 @@ class AIBotServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                tasks = list(self._tasks)
-                for task in tasks:
+                running = dict(self._tasks)
+                for task in running:
                     task.cancel()
-                if tasks:
-                    await asyncio.gather(*tasks, return_exceptions=True)
+                if running:
+                    await asyncio.gather(*running, return_exceptions=True)
+                for producer in running.values():
+                    producer.abandon("the server shut down")
                 await send({"type": "lifespan.shutdown.complete"})
                 return

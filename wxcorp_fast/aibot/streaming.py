@@ -124,6 +124,11 @@ class StreamProducer:
         if self._adone is not None:
             self._adone.set()
 
+    def abandon(self, reason: str) -> None:
+        """Finish a stream whose generator will not run (its task was cancelled unstarted)."""
+        if not self.finished:
+            self._finish(RuntimeError(reason))
+
     # ------------------------------------------------------------------ running
 
     def run(self, chunks: Iterator[Any]) -> None:

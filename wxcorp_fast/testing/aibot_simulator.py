@@ -16,7 +16,7 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -383,7 +383,7 @@ class AIBotSimulator:
 
     def _steps(
         self, first: AIBotResult, max_refreshes: int
-    ) -> Iterator[bytes | Conversation]:
+    ) -> Generator[bytes | Conversation, AIBotResult, None]:
         """The refreshes a conversation sends, fed the replies; ends with the Conversation."""
         reply = _stream_reply(first)
         stream_id = reply["stream"].get("id")
@@ -394,7 +394,6 @@ class AIBotSimulator:
             if len(replies) > max_refreshes:
                 raise SimulatorError(f"the stream did not finish in {max_refreshes} refreshes")
             result = yield self.message_json("stream", stream_id=stream_id)
-            assert isinstance(result, AIBotResult)
             reply = _stream_reply(result)
             if reply["stream"].get("id", stream_id) != stream_id:
                 raise SimulatorError("a refresh was answered for another stream")
