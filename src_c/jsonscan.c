@@ -9,6 +9,23 @@
 #define HAS_ZERO(v) (((v) - ONES) & ~(v) & HIGH)
 #define INLINE_KEYS 32
 #define INT_DIGITS_MAX 18
+#define PAIRWISE_MAX 16  /* objects with more keys are sorted to find a duplicate */
+
+/* The index of the lowest set bit of a non-zero mask. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LOWEST_BIT(m) __builtin_ctzll(m)
+#else
+static int lowest_bit(uint64_t m)
+{
+    int i = 0;
+    while (!(m & 1)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+}
+#define LOWEST_BIT(m) lowest_bit(m)
+#endif
 
 typedef struct {
     const char *p;
@@ -244,7 +261,7 @@ static int key_cmp(const void *a, const void *b)
 static int has_duplicate(js_key *keys, size_t count)
 {
     size_t i, j;
-    if (count <= 8) {
+    if (count <= PAIRWISE_MAX) {
         for (i = 1; i < count; i++)
             for (j = 0; j < i; j++)
                 if (key_cmp(&keys[i], &keys[j]) == 0)
@@ -320,12 +337,11 @@ static int scan_object(js_state *st, int depth, uint64_t mask, int level)
         if (rc != JS_OK)
             return rc;
         if (mask) {
-            int f;
-            for (f = 0; f < JS_MAX_FIELDS; f++) {
-                const js_field *fd;
-                if (!(mask >> f & 1))
-                    continue;
-                fd = &st->fields[f];
+            uint64_t rest = mask;
+            while (rest) {
+                int f = LOWEST_BIT(rest);
+                const js_field *fd = &st->fields[f];
+                rest &= rest - 1;
                 if (fd->len[level] != klen || memcmp(fd->key[level], key, klen) != 0)
                     continue;
                 if (fd->depth == level + 1)
@@ -342,11 +358,9 @@ static int scan_object(js_state *st, int depth, uint64_t mask, int level)
         rc = scan_value(st, depth, deeper, level + 1, &rec);
         if (rc != JS_OK)
             return rc;
-        if (leaves) {
-            int f;
-            for (f = 0; f < JS_MAX_FIELDS; f++)
-                if (leaves >> f & 1)
-                    capture(st, f, &rec);
+        while (leaves) {
+            capture(st, LOWEST_BIT(leaves), &rec);
+            leaves &= leaves - 1;
         }
         if (deeper && rec.type != JS_T_OBJECT && rec.type != JS_T_NULL)
             st->complex = 1;  /* a value on the path to a field is not an object */

@@ -222,22 +222,21 @@ class AIBotServer:
             msg = _parse(data)
         except CallbackError as error:
             return reject(self._invalid_request_handler, http_request, error)
+        if msg.msgtype == "stream":
+            return self._refresh(msg.stream_id, nonce, timestamp)
         request = AIBotRequest(
             http_request, query if type(query) is dict else dict(query), sig, timestamp, nonce,
             data, msg,
         )
-        if msg.msgtype == "stream":
-            return self._refresh(request)
         if self._dedupe is None:
             return _Admitted(request, None)
         key, seen = claim_key(_dedupe_key(msg, data), self._dedupe)
         if seen is not None:
-            return self._answer(request, seen)
+            return self._answer(nonce, timestamp, seen)
         return _Admitted(request, key)
 
-    def _refresh(self, request: AIBotRequest) -> Response:
+    def _refresh(self, stream_id: str, nonce: str, timestamp: int) -> Response:
         """Answer a stream refresh from the store."""
-        stream_id = request.msg.stream_id
         try:
             state = self._store.get(stream_id) if stream_id else None
         except Exception:
@@ -245,14 +244,15 @@ class AIBotServer:
             return internal_error()
         if state is None:
             _log.warning("refresh of an unknown or expired stream: answered finished")
-            return self._answer(request, render_stream(stream_id, "", True))
-        return self._answer(request, render_stream(stream_id, state.content, state.finished))
+            return self._answer(nonce, timestamp, render_stream(stream_id, "", True))
+        inner = render_stream(stream_id, state[0], state[1])
+        return json_response(self._crypto.encrypt_json(inner, nonce, timestamp))
 
-    def _answer(self, request: AIBotRequest, inner: bytes) -> Response:
+    def _answer(self, nonce: str, timestamp: int, inner: bytes) -> Response:
         """Encrypt the reply ``inner`` (``b""``: the empty answer)."""
         if not inner:
             return empty_response()
-        return json_response(self._crypto.encrypt_json(inner, request.nonce, request.timestamp))
+        return json_response(self._crypto.encrypt_json(inner, nonce, timestamp))
 
     def _failed(self, key: str | None, error: BaseException) -> Response:
         """Drop the claim of a handler that raised: 500 for an Exception, else re-raise."""
@@ -315,7 +315,7 @@ class AIBotServer:
 
     def _settled(self, request: AIBotRequest, key: str | None, inner: bytes) -> Response:
         settle(self._dedupe, key, inner)
-        return self._answer(request, inner)
+        return self._answer(request.nonce, request.timestamp, inner)
 
     # ------------------------------------------------------------------ serving
 

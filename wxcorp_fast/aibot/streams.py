@@ -48,6 +48,9 @@ class StreamStore(Protocol):
         """Return the stream (its ttl starts again), or ``None`` if unknown or expired."""
 
 
+_state = StreamState._make  # builds the tuple without the keyword-checking __new__
+
+
 def _check_ttl(ttl: float) -> float:
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
         raise ValueError("ttl must be a positive number of seconds")
@@ -126,7 +129,7 @@ class MemoryStreamStore:
                 return None
             entry[0] = now + self._ttl
             self._streams.move_to_end(stream_id)
-            return StreamState(entry[1], entry[2])
+            return _state((entry[1], entry[2]))
 
 
 class RedisStreamStore:
