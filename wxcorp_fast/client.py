@@ -30,10 +30,10 @@ from ._http import (
     encode_json,
     request_json,
 )
+from .aibot.respond import RespondReply, response_request
 from .errors import APIError
 
 if TYPE_CHECKING:
-    from .aibot.respond import RespondReply
     from .token_servers import AccessTokenServer
 
 __all__ = [
@@ -185,8 +185,6 @@ class CorpClient:
             APIError: a non-zero errcode (``RateLimitError`` for 45009 and 45033).
             TransportError: no answer, an HTTP status other than 200, or no JSON object.
         """
-        from .aibot.respond import response_request
-
         url, body = response_request(response_url, reply)
         data = request_json(self.http, "POST", url, body=body, headers=JSON_HEADERS,
                             timeout=self.timeout)
