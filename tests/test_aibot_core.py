@@ -322,3 +322,35 @@ def test_message_objects_are_immutable(core_impl):
         hash(msg)
     with pytest.raises(TypeError):
         core_impl.parse_aibot_message(bytearray(b"{}"))
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_threads_share_one_crypto(core_impl):
+    """8 threads on one AIBotCrypto, 300 B to 16 KB (the GIL-free path from 2048 B)."""
+    import threading
+
+    crypto = core_impl.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY)
+    sealed = [(msg, *seal(msg)) for msg in (
+        dumps({"msgtype": "text", "text": {"content": "x" * size}})
+        for size in (300, 2100, 5000, 16384))]
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        for i in range(150):
+            msg, body, sig, ts, nonce = sealed[(index + i) % len(sealed)]
+            if crypto.decrypt_json(body, sig, ts, nonce) != msg:
+                failures.append("decrypt")
+            doc = json.loads(crypto.encrypt_json(msg, nonce, ts))
+            back = crypto.decrypt_json(dumps({"encrypt": doc["encrypt"]}), doc["msgsignature"],
+                                       doc["timestamp"], nonce)
+            if back != msg or core_impl.parse_aibot_message(back).content != msg[37:-3].decode():
+                failures.append("round trip")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
