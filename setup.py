@@ -105,7 +105,7 @@ def _extensions() -> list[Extension]:
     return [
         Extension(
             "wxcorp_fast._core_c",
-            sources=["src_c/_core_c.pyx", "src_c/xmlscan.c"],
+            sources=["src_c/_core_c.pyx", "src_c/xmlscan.c", "src_c/jsonscan.c"],
             include_dirs=["src_c"],
             libraries=["libcrypto"] if sys.platform == "win32" else ["crypto"],
             define_macros=[("OPENSSL_API_COMPAT", "0x10101000L")],

@@ -96,21 +96,22 @@ def encrypt_msg(msg, corp_id, aes_key, random=None):
     return _encrypt(_get_key(aes_key), msg, corp_id, random)
 
 
-cdef object _decrypt(_Key key, object encrypt, bytes expect_corp):
+cdef object _decrypt(_Key key, object encrypt, bytes expect_corp, bint allow_empty=False):
     """decrypt_msg after the key check; with expect_corp, check the frame's corp_id and
     return only the message."""
     if isinstance(encrypt, str):
         if not PyUnicode_IS_ASCII(encrypt):
             raise Base64Error(MSG_B64_CHAR)
         return _decrypt_raw(key, <const uint8_t *>PyUnicode_DATA(encrypt),
-                            PyUnicode_GET_LENGTH(encrypt), expect_corp)
+                            PyUnicode_GET_LENGTH(encrypt), expect_corp, allow_empty)
     if isinstance(encrypt, bytes):
         return _decrypt_raw(key, <const uint8_t *>PyBytes_AS_STRING(encrypt),
-                            PyBytes_GET_SIZE(encrypt), expect_corp)
+                            PyBytes_GET_SIZE(encrypt), expect_corp, allow_empty)
     raise TypeError("encrypt must be str or bytes")
 
 
-cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_corp):
+cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_corp,
+                         bint allow_empty=False):
     """_decrypt of base64 text in memory (bytes outside ASCII fail as base64 characters)."""
     cdef Py_ssize_t dlen, plen, room
     cdef uint8_t stackbuf[STACK_BUF]
@@ -135,7 +136,7 @@ cdef object _decrypt_raw(_Key key, const uint8_t *s, Py_ssize_t n, bytes expect_
             raise DecryptError(MSG_PAD)
         if expect_corp is None:
             return _unpack(buf, plen)
-        return _open_frame(buf, plen, expect_corp)
+        return _open_frame(buf, plen, expect_corp, allow_empty)
     finally:
         if buf is not &stackbuf[0]:
             free(buf)

@@ -87,6 +87,7 @@ __all__ = [
 
 from _cpython cimport *
 from _chelpers cimport *
+from _jsonscan cimport *
 
 DEF BLOCK = 32
 DEF GIL_MINSIZE = 2048      # CPython's HASHLIB_GIL_MINSIZE
@@ -121,3 +122,4 @@ include "_frame.pxi"
 include "_aes.pxi"
 include "_xml.pxi"
 include "_msgcrypto.pxi"
+include "_aibot.pxi"

@@ -90,7 +90,8 @@ def pack_frame(random, msg, corp_id):
     return out
 
 
-cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
+cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n, bint allow_empty=False):
+    """unpack_frame's checks; allow_empty accepts an empty receive id (AI bots)."""
     cdef uint64_t mlen
     if n < 20:
         raise DecryptError(MSG_FRAME_SHORT)
@@ -98,7 +99,7 @@ cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
     if mlen > <uint64_t>(n - 20):
         raise DecryptError(MSG_FRAME_LENGTH)
     cdef Py_ssize_t cstart = 20 + <Py_ssize_t>mlen
-    if cstart == n:
+    if cstart == n and not allow_empty:
         raise DecryptError(MSG_CORP_EMPTY)
     try:
         corp_id = PyUnicode_DecodeUTF8(<const char *>plain + cstart, n - cstart, NULL)
@@ -111,18 +112,18 @@ cdef tuple _unpack(const uint8_t *plain, Py_ssize_t n):
     )
 
 
-cdef bytes _open_frame(const uint8_t *plain, Py_ssize_t n, bytes corp):
+cdef bytes _open_frame(const uint8_t *plain, Py_ssize_t n, bytes corp, bint allow_empty=False):
     """The message of a frame whose corp_id must equal corp (errors as _unpack, then
-    CorpIdMismatchError)."""
+    CorpIdMismatchError); allow_empty: an empty corp (receive id) may match."""
     cdef Py_ssize_t mlen, clen = PyBytes_GET_SIZE(corp)
     cdef uint64_t mlen64
     if n >= 20:
         mlen64 = _get_be32(plain + 16)
         mlen = <Py_ssize_t>mlen64
-        if (mlen64 <= <uint64_t>(n - 20) and n - 20 - mlen == clen and clen > 0
+        if (mlen64 <= <uint64_t>(n - 20) and n - 20 - mlen == clen and (clen > 0 or allow_empty)
                 and memcmp(plain + 20 + mlen, PyBytes_AS_STRING(corp), clen) == 0):
             return _bytes_of(plain + 20, mlen)
-    _unpack(plain, n)  # raises the frame's own error, if it has one
+    _unpack(plain, n, allow_empty)  # raises the frame's own error, if it has one
     raise CorpIdMismatchError(MSG_CORP_MISMATCH)
 
 

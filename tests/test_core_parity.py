@@ -171,8 +171,9 @@ def _public_callables(module):
         obj = getattr(module, name)
         if inspect.isclass(obj):
             yield name, obj  # the constructor
-            for attr in ("verify_url", "decrypt", "encrypt"):
-                yield f"{name}.{attr}", getattr(obj, attr)
+            for attr in ("verify_url", "decrypt", "encrypt", "decrypt_json", "encrypt_json"):
+                if hasattr(obj, attr):
+                    yield f"{name}.{attr}", getattr(obj, attr)
         else:
             yield name, obj
 

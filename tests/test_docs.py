@@ -30,6 +30,8 @@ PUBLIC_MODULES = (
     "wxcorp_fast.messages",
     "wxcorp_fast.replies",
     "wxcorp_fast.callback",
+    "wxcorp_fast.api",
+    "wxcorp_fast.aibot",
     "wxcorp_fast.testing",
     "wxcorp_fast.compat.wechatpy",
 )

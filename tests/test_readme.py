@@ -63,3 +63,36 @@ def test_readme_testing_your_app_runs_as_a_users_suite(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+# --------------------------------------------------------------------------- AI bots
+
+
+def aibot_block(name: str) -> str:
+    """The README's python block marked ``<!-- aibot: name -->``."""
+    text = README.read_text(encoding="utf-8")
+    match = re.search(rf"<!-- aibot: {name} -->\s*```python\n(.*?)```", text, re.S)
+    assert match is not None, name
+    return match.group(1)
+
+
+def test_readme_aibot_example(capsys) -> None:
+    import asyncio
+
+    from wxcorp_fast.testing import AIBotSimulator
+
+    namespace: dict[str, Any] = {"__name__": "readme_aibot"}
+    exec(compile(aibot_block("server"), str(README), "exec"), namespace)  # noqa: S102
+    exec(compile(aibot_block("simulator"), str(README), "exec"), namespace)  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    expected = "You asked: What is WeChat Work? Here is the answer, token by token. "
+    assert printed[0] == expected
+    assert printed[2] == "{'msgtype': 'text', 'text': {'content': 'Hi! Ask me anything.'}}"
+    app, bot = namespace["app"], namespace["bot"]
+    sim = AIBotSimulator("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+    card = asyncio.run(sim.apost_json(app, sim.event_json(
+        "template_card_event", event_key="OK", task_id="T7"))).json()
+    assert card["template_card"]["task_id"] == "T7"
+    assert card["template_card"]["main_title"]["title"] == "You pressed OK"
+    # the WSGI side: a sync call of an async generator handler streams on a loop of its own
+    assert sim.conversation(bot, "again", interval=0).content.startswith("You asked: again ")

@@ -28,9 +28,10 @@ from wxcorp_fast import (
     RedisAccessTokenServer,
     serve_http,
 )
+from wxcorp_fast.aibot import AIBotServer
 from wxcorp_fast.callback.agent import AgentSettings, agent_settings
 from wxcorp_fast.compat.wechatpy import WeChatCrypto
-from wxcorp_fast.testing import CallbackSimulator, FakeWorkServer, RecordedRequest
+from wxcorp_fast.testing import AIBotSimulator, CallbackSimulator, FakeWorkServer, RecordedRequest
 
 TOKEN = "tokSECRETx9"
 ENCODING_AES_KEY = "kSECRETq5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -126,6 +127,18 @@ HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast.api.tokens.DefaultAccessTokenServer": _token_server,
     "wxcorp_fast.api.tokens.RedisAccessTokenServer": _redis_token_server,
     "wxcorp_fast.api.client.CorpClient": _client,
+    "wxcorp_fast._core_c.AIBotCrypto": lambda: importlib.import_module(
+        "wxcorp_fast._core_c"
+    ).AIBotCrypto(TOKEN, ENCODING_AES_KEY),
+    "wxcorp_fast._core_py.AIBotCrypto": lambda: importlib.import_module(
+        "wxcorp_fast._core_py"
+    ).AIBotCrypto(TOKEN, ENCODING_AES_KEY),
+    "wxcorp_fast.aibot.server.AIBotServer": lambda: AIBotServer(
+        TOKEN, ENCODING_AES_KEY, lambda request: "hi"
+    ),
+    "wxcorp_fast.testing.aibot_simulator.AIBotSimulator": lambda: AIBotSimulator(
+        TOKEN, ENCODING_AES_KEY
+    ),
 }
 
 #: public classes that never hold a secret (results, replies, errors, protocols, helpers)
@@ -159,6 +172,27 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.testing.simulator.HTTPResult",
     "wxcorp_fast.testing.simulator.UrlVerification",
     "wxcorp_fast.api.tokens.AccessTokenServer",
+    # AI bots: routing, replies, requests (what WeChat sent), streams, results
+    "wxcorp_fast.aibot.mux.AIBotMux",
+    "wxcorp_fast.aibot.replies.MarkdownReply",
+    "wxcorp_fast.aibot.replies.StreamReply",
+    "wxcorp_fast.aibot.replies.StreamWithTemplateCardReply",
+    "wxcorp_fast.aibot.replies.TemplateCardReply",
+    "wxcorp_fast.aibot.replies.TextReply",
+    "wxcorp_fast.aibot.replies.UpdateTemplateCardReply",
+    "wxcorp_fast.aibot.request.AIBotRequest",
+    "wxcorp_fast.aibot.streaming.StreamProducer",
+    "wxcorp_fast.aibot.streams.MemoryStreamStore",
+    "wxcorp_fast.aibot.streams.RedisStreamStore",
+    "wxcorp_fast.aibot.streams.StreamState",
+    "wxcorp_fast.aibot.streams.StreamStore",
+    "wxcorp_fast.cli.aibot_load.AIBotSummary",
+    "wxcorp_fast.messages.AIBotItem",
+    "wxcorp_fast.messages.AIBotMessage",
+    "wxcorp_fast.messages.SelectedItem",
+    "wxcorp_fast.testing.aibot_simulator.AIBotResult",
+    "wxcorp_fast.testing.aibot_simulator.Conversation",
+    "wxcorp_fast.testing.aibot_simulator.SimulatorError",
 }
 
 
@@ -198,7 +232,7 @@ def _build(
 
 
 HOLDER_PARAMS = [
-    pytest.param(name, marks=pytest.mark.compiled) if "_core_c" in name else name
+    pytest.param(name, marks=pytest.mark.compiled) if "_core_c." in name else name
     for name in sorted(HOLDERS)
 ]
 

@@ -8,7 +8,7 @@ from typing import Final
 
 from typing_extensions import disjoint_base
 
-from .messages import Envelope, MixedMessage
+from .messages import AIBotMessage, Envelope, MixedMessage
 
 __all__ = [
     "decode_aes_key",
@@ -23,6 +23,8 @@ __all__ = [
     "parse_envelope",
     "parse_message",
     "MsgCrypto",
+    "parse_aibot_message",
+    "AIBotCrypto",
 ]
 
 OPENSSL_VERSION: Final[str]
@@ -56,5 +58,21 @@ class MsgCrypto:
         self, body: bytes | str, msg_signature: str, timestamp: int | str, nonce: str
     ) -> bytes: ...
     def encrypt(
+        self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
+    ) -> bytes: ...
+def parse_aibot_message(data: bytes | str) -> AIBotMessage: ...
+
+@disjoint_base  # a cdef class: no multiple inheritance with other C layouts
+class AIBotCrypto:
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str = "") -> None: ...
+    @property
+    def receive_id(self) -> str: ...
+    def verify_url(
+        self, msg_signature: str, timestamp: int | str, nonce: str, echostr: str
+    ) -> bytes: ...
+    def decrypt_json(
+        self, body: bytes | str, msg_signature: str, timestamp: int | str, nonce: str
+    ) -> bytes: ...
+    def encrypt_json(
         self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
     ) -> bytes: ...

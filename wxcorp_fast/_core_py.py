@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import re
 import time
@@ -31,6 +32,14 @@ from ._spec import (
     MSG_CT_LENGTH,
     MSG_FRAME_LENGTH,
     MSG_FRAME_SHORT,
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER,
+    MSG_JSON_DEPTH,
+    MSG_JSON_DUPLICATE,
+    MSG_JSON_MALFORMED,
+    MSG_JSON_NO_ENCRYPT,
+    MSG_JSON_NOT_OBJECT,
+    MSG_JSON_NUMBER,
     MSG_PAD,
     MSG_SIGNATURE_ENCODING,
     MSG_SIGNATURE_MISMATCH,
@@ -50,6 +59,7 @@ from .errors import (
     CorpIdMismatchError,
     DecryptError,
     InvalidAESKeyError,
+    JSONParseError,
     SignatureError,
     XMLParseError,
 )
@@ -63,11 +73,13 @@ from .messages import (
     SCAN_INFO,
     STR,
     TAG_INDEX,
+    AIBotMessage,
     Envelope,
     MixedMessage,
     ScanCodeInfo,
     SendLocationInfo,
     SendPicsInfo,
+    aibot_message,
 )
 
 __all__ = [
@@ -83,6 +95,8 @@ __all__ = [
     "parse_envelope",
     "parse_message",
     "MsgCrypto",
+    "parse_aibot_message",
+    "AIBotCrypto",
 ]
 
 BLOCK_SIZE = 32
@@ -262,13 +276,18 @@ def unpack_frame(plain: bytes) -> tuple[bytes, bytes, str]:
     """
     if not isinstance(plain, bytes):
         raise TypeError("plain must be bytes")
+    return _unpack(plain, False)
+
+
+def _unpack(plain: bytes, allow_empty: bool) -> tuple[bytes, bytes, str]:
+    """unpack_frame's checks; ``allow_empty`` accepts an empty receive id (AI bots)."""
     if len(plain) < 20:
         raise DecryptError(MSG_FRAME_SHORT)
     n = int.from_bytes(plain[16:20], "big")
     if n > len(plain) - 20:
         raise DecryptError(MSG_FRAME_LENGTH)
     corp = plain[20 + n :]
-    if not corp:
+    if not corp and not allow_empty:
         raise DecryptError(MSG_CORP_EMPTY)
     try:
         corp_id = corp.decode("utf-8")
@@ -321,6 +340,11 @@ def decrypt_msg(encrypt: str | bytes, aes_key: bytes) -> tuple[bytes, bytes, str
         DecryptError (-40007): ciphertext length not a positive multiple of 32, bad
             PKCS#7 padding or a bad frame.
     """
+    return _unpack(_decrypt_frame(encrypt, aes_key), False)
+
+
+def _decrypt_frame(encrypt: str | bytes, aes_key: bytes) -> bytes:
+    """decrypt_msg up to the unpadded frame (its checks and errors, in that order)."""
     _check_key(aes_key)
     if isinstance(encrypt, str):
         if not encrypt.isascii():
@@ -333,7 +357,7 @@ def decrypt_msg(encrypt: str | bytes, aes_key: bytes) -> tuple[bytes, bytes, str
         raise DecryptError(MSG_CT_LENGTH)
     decryptor = _cipher(aes_key).decryptor()
     plain = decryptor.update(data) + decryptor.finalize()
-    return unpack_frame(pkcs7_unpad(plain))
+    return pkcs7_unpad(plain)
 
 
 # --------------------------------------------------------------------------- XML
@@ -746,5 +770,342 @@ class MsgCrypto:
                 b"</TimeStamp><Nonce><![CDATA[",
                 nonce_b,
                 b"]]></Nonce></xml>",
+            )
+        )
+
+
+
+# --------------------------------------------------------------------------- AI bots (JSON)
+#
+# WeChat Work's AI bots (智能机器人) use the same frames as MsgCrypto in a JSON envelope
+# (docs: 回调和回复的加解密方案): the POST body is {"encrypt": "..."}, the reply
+# {"encrypt", "msgsignature", "timestamp", "nonce"}, and the frame's receive id is "" for
+# a company's own bot. The scanner below is the specification of src_c/jsonscan.c: strict
+# RFC 8259 JSON in UTF-8, one object at the top, the first problem in document order wins.
+
+_JSON_WS = re.compile(rb"[ \t\n\r]*")
+_JSON_PLAIN_STRING = re.compile(rb'"([^"\\\x00-\x1f]*)"')
+_JSON_STRING = re.compile(rb'"((?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*)"')
+_JSON_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)")
+_JSON_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
+# Value types, as the scan records them.
+_J_STRING, _J_OTHER = 1, 2
+
+
+class _JSONScan:
+    """The state of one scan: the data, the position, the top object's encrypt member."""
+
+    __slots__ = ("data", "pos", "encrypt")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.encrypt: tuple[int, bytes, bool] | None = None
+
+    def ws(self) -> None:
+        self.pos = _JSON_WS.match(self.data, self.pos).end()  # type: ignore[union-attr]
+
+    def at(self) -> int:
+        return self.data[self.pos] if self.pos < len(self.data) else -1
+
+    def string(self) -> tuple[bytes, bool]:
+        """The content of the string token at pos, validated; whether it holds escapes."""
+        match = _JSON_PLAIN_STRING.match(self.data, self.pos)
+        escaped = match is None
+        if match is None:
+            match = _JSON_STRING.match(self.data, self.pos)
+            if match is None:
+                raise JSONParseError(MSG_JSON_MALFORMED)
+        content = match.group(1)
+        if not content.isascii():
+            try:
+                content.decode("utf-8")
+            except UnicodeDecodeError:
+                raise JSONParseError(MSG_JSON_MALFORMED) from None
+        if escaped and b"\\u" in content:
+            _check_surrogates(content)
+        self.pos = match.end()
+        return content, escaped
+
+    def value(self, depth: int) -> tuple[int, bytes, bool]:
+        """Scan the value at pos inside ``depth`` open containers: (type, token, escaped)."""
+        c = self.at()
+        if c == 0x7B or c == 0x5B:  # { [
+            if depth >= MAX_JSON_DEPTH:
+                raise JSONParseError(MSG_JSON_DEPTH)
+            if c == 0x7B:
+                self.object(depth + 1, False)
+            else:
+                self.array(depth + 1)
+            return _J_OTHER, b"", False
+        if c == 0x22:  # "
+            content, escaped = self.string()
+            return _J_STRING, content, escaped
+        literal = _JSON_LITERALS.get(c)
+        if literal is not None:
+            if not self.data.startswith(literal, self.pos):
+                raise JSONParseError(MSG_JSON_MALFORMED)
+            self.pos += len(literal)
+            return _J_OTHER, literal, False
+        match = _JSON_NUMBER.match(self.data, self.pos)
+        if match is None:
+            raise JSONParseError(MSG_JSON_MALFORMED)
+        if match.end() - match.start() > MAX_JSON_NUMBER:
+            raise JSONParseError(MSG_JSON_NUMBER)
+        self.pos = match.end()
+        return _J_OTHER, match.group(), False
+
+    def object(self, depth: int, top: bool) -> None:
+        """Scan the object at pos; duplicate keys are refused when it closes."""
+        self.pos += 1
+        self.ws()
+        if self.at() == 0x7D:  # }
+            self.pos += 1
+            return
+        keys: list[bytes] = []
+        while True:
+            if self.at() != 0x22:
+                raise JSONParseError(MSG_JSON_MALFORMED)
+            content, escaped = self.string()
+            key = _json_unescape(content) if escaped else content
+            keys.append(key)
+            self.ws()
+            if self.at() != 0x3A:  # :
+                raise JSONParseError(MSG_JSON_MALFORMED)
+            self.pos += 1
+            self.ws()
+            value = self.value(depth)
+            if top and key == b"encrypt":
+                self.encrypt = value
+            self.ws()
+            c = self.at()
+            if c == 0x2C:  # ,
+                self.pos += 1
+                self.ws()
+                continue
+            if c != 0x7D:
+                raise JSONParseError(MSG_JSON_MALFORMED)
+            self.pos += 1
+            break
+        if len(keys) > 1 and len(set(keys)) != len(keys):
+            raise JSONParseError(MSG_JSON_DUPLICATE)
+
+    def array(self, depth: int) -> None:
+        self.pos += 1
+        self.ws()
+        if self.at() == 0x5D:  # ]
+            self.pos += 1
+            return
+        while True:
+            self.value(depth)
+            self.ws()
+            c = self.at()
+            if c == 0x2C:
+                self.pos += 1
+                self.ws()
+                continue
+            if c != 0x5D:
+                raise JSONParseError(MSG_JSON_MALFORMED)
+            self.pos += 1
+            return
+
+
+def _check_surrogates(content: bytes) -> None:
+    """Refuse a \\u escape of a surrogate that is not a high one followed by a low one."""
+    pending = -1  # the end of a high surrogate's escape, while a low one must follow
+    for match in _JSON_ESCAPE.finditer(content):
+        hex4 = match.group(1)
+        unit = -1 if hex4 is None else int(hex4, 16)
+        if pending >= 0:
+            if match.start() != pending or not 0xDC00 <= unit <= 0xDFFF:
+                raise JSONParseError(MSG_JSON_MALFORMED)
+            pending = -1
+        elif 0xD800 <= unit <= 0xDBFF:
+            pending = match.end()
+        elif 0xDC00 <= unit <= 0xDFFF:
+            raise JSONParseError(MSG_JSON_MALFORMED)
+    if pending >= 0:
+        raise JSONParseError(MSG_JSON_MALFORMED)
+
+
+def _json_unescape(content: bytes) -> bytes:
+    """The UTF-8 text of a validated string's content, escapes decoded."""
+    text: str = json.loads(b'"' + content + b'"')
+    return text.encode("utf-8")
+
+
+def _json_data(data: bytes | str, what: str) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise JSONParseError(MSG_JSON_MALFORMED) from None
+    raise TypeError(f"{what} must be bytes or str")
+
+
+def _json_scan(data: bytes) -> _JSONScan:
+    """Validate ``data`` as one JSON object (see src_c/jsonscan.h for the rules)."""
+    scan = _JSONScan(data)
+    scan.ws()
+    c = scan.at()
+    if c < 0:
+        raise JSONParseError(MSG_JSON_MALFORMED)
+    if c != 0x7B:
+        raise JSONParseError(MSG_JSON_NOT_OBJECT)
+    scan.object(1, True)
+    scan.ws()
+    if scan.pos != len(data):
+        raise JSONParseError(MSG_JSON_MALFORMED)
+    return scan
+
+
+def _json_encrypt(body: bytes | str) -> bytes:
+    """The ``encrypt`` member of an AI-bot POST body, unescaped (UTF-8 bytes)."""
+    found = _json_scan(_json_data(body, "body")).encrypt
+    if found is None or found[0] != _J_STRING:
+        raise JSONParseError(MSG_JSON_NO_ENCRYPT)
+    _, content, escaped = found
+    return _json_unescape(content) if escaped else content
+
+
+def parse_aibot_message(data: bytes | str) -> AIBotMessage:
+    """Parse the decrypted JSON of an AI-bot callback into an ``AIBotMessage``.
+
+    Raises:
+        JSONParseError (-40002): not one well-formed JSON object (invalid UTF-8, a lone
+            surrogate escape, nesting deeper than 64, a number token over 640 bytes, a
+            duplicate key), or a typed field whose JSON type is wrong.
+    """
+    raw_bytes = _json_data(data, "data")
+    _json_scan(raw_bytes)
+    return aibot_message(json.loads(raw_bytes.decode("utf-8")))
+
+
+def _json_nonce(nonce: str) -> tuple[bytes, bytes]:
+    """The nonce as signed, and as written inside a JSON string."""
+    if not isinstance(nonce, str):
+        raise TypeError("nonce must be str")
+    if not nonce or not nonce.isascii() or not nonce.isprintable():
+        raise ValueError("nonce must be non-empty printable ASCII")
+    raw = nonce.encode("ascii")
+    return raw, raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+
+
+def _json_timestamp(timestamp: int | str | None) -> bytes:
+    """The reply's timestamp as a JSON number (digits, no leading zero)."""
+    if timestamp is None:
+        return str(int(time.time())).encode("ascii")
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp >= 0:
+        return str(timestamp).encode("ascii")
+    if (
+        isinstance(timestamp, str)
+        and timestamp.isascii()
+        and timestamp.isdigit()
+        and (len(timestamp) == 1 or timestamp[0] != "0")
+    ):
+        return timestamp.encode("ascii")
+    raise ValueError("timestamp must be a non-negative int or digits without a leading zero")
+
+
+class AIBotCrypto:
+    """An AI bot's codec: verify, decrypt and encrypt its JSON callbacks.
+
+    Args:
+        token: the callback Token set for the bot.
+        encoding_aes_key: the 43-character EncodingAESKey.
+        receive_id: the receive id every decrypted frame must carry; ``""`` (the default)
+            for a company's own AI bot, as WeChat Work's docs say.
+
+    The frames are MsgCrypto's; unlike MsgCrypto, an empty receive id is accepted when it
+    is the expected one. Signatures are compared in constant time.
+    """
+
+    __slots__ = ("_args", "_token", "_aes_key", "_receive_id")
+
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str = "") -> None:
+        if hasattr(self, "_args"):
+            raise TypeError("AIBotCrypto is already initialised")
+        if not isinstance(token, str) or not isinstance(receive_id, str):
+            raise TypeError("token and receive_id must be str")
+        self._token = _sig_part(token)
+        self._aes_key = decode_aes_key(encoding_aes_key)
+        _corp_bytes(receive_id)  # refuse a receive_id that has no UTF-8 form
+        self._receive_id = receive_id
+        self._args = (token, encoding_aes_key, receive_id)
+
+    def __reduce__(self) -> tuple[type[AIBotCrypto], tuple[str, str, str]]:
+        return (type(self), self._args)
+
+    @property
+    def receive_id(self) -> str:
+        """The expected receive id."""
+        return self._receive_id
+
+    def __repr__(self) -> str:
+        return f"AIBotCrypto(receive_id={self._receive_id!r})"
+
+    def _check_signature(
+        self, given: str, timestamp: int | str, nonce: str, encrypt: str | bytes
+    ) -> None:
+        expected = msg_signature(self._token, timestamp, nonce, encrypt)
+        if not _signature_matches(expected, given):
+            raise SignatureError(MSG_SIGNATURE_MISMATCH)
+
+    def _open(self, encrypt: str | bytes) -> bytes:
+        _, msg, receive_id = _unpack(_decrypt_frame(encrypt, self._aes_key), True)
+        if receive_id != self._receive_id:
+            raise CorpIdMismatchError(MSG_CORP_MISMATCH)
+        return msg
+
+    def verify_url(
+        self, msg_signature: str, timestamp: int | str, nonce: str, echostr: str
+    ) -> bytes:
+        """Check the GET URL verification and return the decrypted echostr.
+
+        Raises:
+            SignatureError (-40001), Base64Error (-40010), DecryptError (-40007),
+            CorpIdMismatchError (-40005).
+        """
+        self._check_signature(msg_signature, timestamp, nonce, echostr)
+        return self._open(echostr)
+
+    def decrypt_json(
+        self, body: bytes | str, msg_signature: str, timestamp: int | str, nonce: str
+    ) -> bytes:
+        """Verify the POST body's signature, decrypt it and return the inner JSON.
+
+        Raises:
+            JSONParseError (-40002), SignatureError (-40001), Base64Error (-40010),
+            DecryptError (-40007), CorpIdMismatchError (-40005).
+        """
+        encrypt = _json_encrypt(body)
+        self._check_signature(msg_signature, timestamp, nonce, encrypt)
+        return self._open(encrypt)
+
+    def encrypt_json(
+        self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
+    ) -> bytes:
+        """Encrypt ``reply`` (inner JSON) into the signed JSON reply envelope.
+
+        ``timestamp=None`` is now; the frame's random is fresh from the OS CSPRNG.
+        """
+        nonce_b, nonce_json = _json_nonce(nonce)
+        ts = _json_timestamp(timestamp)
+        encrypt = encrypt_msg(reply, self._receive_id, self._aes_key).encode("ascii")
+        sig = msg_signature(self._token, ts, nonce_b, encrypt).encode("ascii")
+        return b"".join(
+            (
+                b'{"encrypt":"',
+                encrypt,
+                b'","msgsignature":"',
+                sig,
+                b'","timestamp":',
+                ts,
+                b',"nonce":"',
+                nonce_json,
+                b'"}',
             )
         )

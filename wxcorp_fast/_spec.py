@@ -46,5 +46,21 @@ MSG_REINIT: Final = "MsgCrypto is already initialised: build a new one for other
 # The largest padded frame AES-256-CBC encrypts in one call (INT_MAX - 32: OpenSSL takes an int).
 MAX_FRAME: Final = 2**31 - 1 - 32
 
+# AI-bot JSON bodies and messages (both twins scan them with the same rules, first problem
+# in document order wins; see src_c/jsonscan.h).
+MSG_JSON_MALFORMED: Final = "not well-formed JSON"
+MSG_JSON_DEPTH: Final = "JSON nested too deeply"
+MSG_JSON_NUMBER: Final = "JSON number too long"
+MSG_JSON_DUPLICATE: Final = "duplicate key in a JSON object"
+MSG_JSON_NOT_OBJECT: Final = "JSON body is not an object"
+MSG_JSON_NO_ENCRYPT: Final = "no string encrypt member in JSON body"
+MSG_JSON_FIELD: Final = "{} has the wrong JSON type"
+
 # Deepest element nesting the parsers accept (WeChat's messages nest 4 levels).
 MAX_XML_DEPTH: Final = 64
+# Deepest JSON nesting (objects and arrays) the AI-bot scanners accept, the top object
+# counted: WeChat's AI-bot messages nest 5 levels.
+MAX_JSON_DEPTH: Final = 64
+# Longest JSON number token accepted: within sys.get_int_max_str_digits()'s smallest setting
+# (640), so that json.loads never fails on a document the scanners accepted.
+MAX_JSON_NUMBER: Final = 640

@@ -18,6 +18,7 @@ __all__ = [
     "CallbackError",
     "SignatureError",
     "XMLParseError",
+    "JSONParseError",
     "InvalidAESKeyError",
     "CorpIdMismatchError",
     "DecryptError",
@@ -69,6 +70,13 @@ class StaleRequestError(CallbackError):
 
 class XMLParseError(CallbackError):
     """The XML was not well-formed, declared a DOCTYPE, or lacked a required element."""
+
+    code = -40002
+
+
+class JSONParseError(CallbackError):
+    """An AI-bot body or message is not the expected JSON (malformed, nested too deeply,
+    a duplicate key, not an object, no string ``encrypt``, a field of the wrong type)."""
 
     code = -40002
 

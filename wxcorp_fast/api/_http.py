@@ -40,8 +40,10 @@ __all__ = [
 
 DEFAULT_BASE_URL: Final = "https://qyapi.weixin.qq.com"
 REDACTED: Final = "***"
-_SECRET_PARAM = re.compile(r"((?:access_token|corpsecret)=)[^&\s\"'#]*", re.IGNORECASE)
-_SECRET_MARKERS: Final = ("access_token", "corpsecret")
+_SECRET_PARAM = re.compile(
+    r"((?:access_token|corpsecret|response_code)=)[^&\s\"'#]*", re.IGNORECASE
+)
+_SECRET_MARKERS: Final = ("access_token", "corpsecret", "response_code")
 URLLIB3_LOGGERS: Final = (
     "urllib3",
     "urllib3.connection",
@@ -61,7 +63,8 @@ _CHUNK: Final = 64 * 1024
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with the values of ``access_token=`` and ``corpsecret=`` masked."""
+    """Return ``text`` with the values of ``access_token=``, ``corpsecret=`` and
+    ``response_code=`` (an AI bot's response_url credential) masked."""
     return _SECRET_PARAM.sub(r"\1" + REDACTED, text)
 
 

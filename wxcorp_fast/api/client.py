@@ -40,6 +40,7 @@ from ..errors import (
     APIError,
 )
 from .tokens import AccessTokenServer, takes_stale
+from ..aibot.respond import RespondReply, response_request
 
 
 __all__ = [
@@ -181,6 +182,19 @@ class CorpClient:
                 tokens.token_refresh()
             )
             data = send(fresh)
+        check_errcode(data)
+        return data
+
+    def respond(self, response_url: str, reply: RespondReply) -> dict[str, Any]:
+        """Push one late reply to an AI-bot callback's ``response_url`` (no access_token).
+
+        Raises:
+            APIError: a non-zero errcode (``RateLimitError`` for 45009 and 45033).
+            TransportError: no answer, an HTTP status other than 200, or no JSON object.
+        """
+        url, body = response_request(response_url, reply)
+        data = request_json(self.http, "POST", url, body=body, headers=JSON_HEADERS,
+                            timeout=self.timeout)
         check_errcode(data)
         return data
 

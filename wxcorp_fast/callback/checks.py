@@ -37,6 +37,7 @@ __all__ = [
     "signed_params",
     "age_text",
     "check_signed",
+    "check_replay",
     "open_encrypt",
     "check_envelope",
     "check_message",
@@ -99,6 +100,15 @@ def check_signed(
     expected = _msg_signature(token, ts_text, nonce, encrypt)
     if not (given.isascii() and _compare_digest(expected, given)):
         raise SignatureError(MSG_SIGNATURE_MISMATCH)
+    check_replay(timestamp, replay_window)
+
+
+def check_replay(timestamp: int, replay_window: float | None) -> None:
+    """Refuse a timestamp more than ``replay_window`` seconds from now (``None``: no check).
+
+    Raises:
+        StaleRequestError (-40001): the timestamp is outside the window.
+    """
     if replay_window is not None:
         age = _now() - timestamp
         if abs(age) > replay_window:

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from .request import DedupeStore, Request
 
-__all__ = ["MemoryDedupeStore", "RedisDedupeStore", "dedupe_key", "claim", "settle"]
+__all__ = ["MemoryDedupeStore", "RedisDedupeStore", "dedupe_key", "claim", "claim_key", "settle"]
 
 _log = logging.getLogger(__name__)
 
@@ -179,7 +179,11 @@ def claim(request: Request, dedupe: DedupeStore) -> tuple[str | None, bytes | No
     ``reply`` is the stored inner XML (``b""``: answer empty). A store that fails is logged
     and the message is handled without it: ``(None, None)``.
     """
-    key = dedupe_key(request)
+    return claim_key(dedupe_key(request), dedupe)
+
+
+def claim_key(key: str, dedupe: DedupeStore) -> tuple[str | None, bytes | None]:
+    """Claim ``key`` in the store, as ``claim`` does for a callback message (AI bots too)."""
     try:
         return key, dedupe.begin(key)
     except Exception:

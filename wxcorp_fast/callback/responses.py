@@ -18,6 +18,11 @@ from .request import Request, Response
 
 __all__ = [
     "plain_response",
+    "text_response",
+    "json_response",
+    "empty_response",
+    "too_large",
+    "bad_content_length",
     "method_not_allowed",
     "internal_error",
     "answer",
@@ -27,6 +32,7 @@ __all__ = [
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _XML: Final = "application/xml; charset=utf-8"
+_JSON: Final = "application/json; charset=utf-8"
 
 #: (token, aes_key, corp_id) -> MsgCrypto, for the reply envelopes (bounded; cleared when full).
 _CODECS: dict[tuple[str, bytes, str], Any] = {}
@@ -43,6 +49,26 @@ def plain_response(status: int, body: bytes, *extra: tuple[str, str]) -> Respons
 def text_response(body: bytes) -> Response:
     """Return a 200 plain-text response with ``body`` (the URL check's echostr)."""
     return Response(200, [("Content-Type", _TEXT), ("Content-Length", str(len(body)))], body)
+
+
+def json_response(body: bytes) -> Response:
+    """Return a 200 JSON response with ``body`` (an AI bot's encrypted reply)."""
+    return Response(200, [("Content-Type", _JSON), ("Content-Length", str(len(body)))], body)
+
+
+def empty_response() -> Response:
+    """Return the empty 200 answer (no reply)."""
+    return Response(200, [("Content-Type", _TEXT), ("Content-Length", "0")], b"")
+
+
+def too_large() -> Response:
+    """Return the 413 answer to a body over the size limit."""
+    return plain_response(413, b"Request Entity Too Large\n")
+
+
+def bad_content_length() -> Response:
+    """Return the 400 answer to a Content-Length that is not a number."""
+    return plain_response(400, b"Bad Request: invalid Content-Length\n")
 
 
 def internal_error() -> Response:

@@ -26,11 +26,13 @@ def run(
     port: int,
     workers: int,
     on_ready: Callable[[str, int], None],
+    **settings: Any,
 ) -> None:
     """Serve ``app`` on ``host:port`` with ``workers`` sync workers until SIGTERM/SIGINT.
 
     ``on_ready(host, port)`` runs in the master once it listens; ``port`` is the bound
-    port (useful with port 0).
+    port (useful with port 0). ``settings`` are more gunicorn settings
+    (``worker_class="gthread", threads=8``).
 
     Raises:
         ImportError: gunicorn is not installed (the message says how to get it).
@@ -51,6 +53,7 @@ def run(
         "accesslog": None,
         "loglevel": "warning",
         "graceful_timeout": 5,
+        **settings,
     }
 
     class _Application(BaseApplication):  # type: ignore[misc]  # gunicorn has no types

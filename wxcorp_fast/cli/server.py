@@ -1,4 +1,9 @@
-"""``serve``, ``simulate`` and ``demo``: the echo bot, the load generator, and both together."""
+"""``serve``, ``simulate`` and ``demo``: the echo bot, the load generator, and both together.
+
+With ``--aibot``, ``serve`` runs the AI echo bot (JSON callbacks, streamed answers) and
+``simulate`` plays an AI bot's callbacks and streamed conversations; ``demo`` plays both
+bots (``--aibot-conversations 0`` leaves the AI bot out).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ __all__ = ["add_server_commands", "URL_LINE"]
 
 URL_LINE: Final = "callback URL: "
 DEMO_START_TIMEOUT: Final = 60.0
+AIBOT_THREADS: Final = 8
 
 
 def _simulator(args: argparse.Namespace, concurrency: int = 1) -> CallbackSimulator:
@@ -50,6 +56,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gunicorn") is None:
         print(f"error: {_gunicorn.MISSING_GUNICORN}", file=sys.stderr)
         return 2
+    if args.aibot:
+        return _serve_aibot(args)
     app = build_app(args.corp_id, args.agent_id, args.token, args.encoding_aes_key)
 
     def ready(host: str, port: int) -> None:
@@ -74,6 +82,67 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_aibot(args: argparse.Namespace) -> int:
+    """Run the AI echo bot under gunicorn (gthread workers) until interrupted."""
+    from . import gunicorn as _gunicorn
+    from .echobot import build_aibot_app
+
+    workers = args.workers
+    note = ""
+    if not args.redis_url and workers > 1:
+        workers = 1
+        note = "streams live in this process's memory: 1 worker (--redis-url for more)"
+    app = build_aibot_app(
+        args.token, args.encoding_aes_key, args.receive_id, redis_url=args.redis_url or None
+    )
+
+    def ready(host: str, port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        store = "Redis" if args.redis_url else "memory"
+        print(
+            f"AI echo bot, receive id {args.receive_id!r} (gunicorn, {workers} workers x "
+            f"{AIBOT_THREADS} threads, streams in {store})"
+        )
+        if note:
+            print(note)
+        if _is_docs_example(args):
+            print(
+                "credentials: the WeChat Work docs' example (public; set WXCORP_* or flags "
+                "for your own bot)"
+            )
+        print(f"{URL_LINE}http://{shown}:{port}/")
+        print(
+            "configure it (through your public host) in the admin console: "
+            "AI bot > API mode > URL; Ctrl-C stops",
+            flush=True,
+        )
+
+    _gunicorn.run(app, args.host, args.port, workers, ready, worker_class="gthread",
+                  threads=AIBOT_THREADS)
+    return 0
+
+
+def _aibot_simulator(args: argparse.Namespace, concurrency: int = 1) -> Any:
+    import urllib3
+
+    from wxcorp_fast.testing import AIBotSimulator
+
+    http = urllib3.PoolManager(maxsize=max(concurrency, 1), retries=False)
+    return AIBotSimulator(
+        args.token, args.encoding_aes_key, receive_id=args.receive_id, http=http
+    )
+
+
+def _simulate_aibot(args: argparse.Namespace, url: str, conversations: int, echo: bool) -> int:
+    from .aibot_load import run_aibot
+
+    sim = _aibot_simulator(args, args.concurrency)
+    report = None if args.quiet else (lambda line: print(f"aibot: {line}", file=sys.stderr))
+    summary = run_aibot(sim, url, conversations, args.concurrency, echo=echo, report=report)
+    print(summary.format())
+    return 1 if summary.failed or not summary.verified else 0
+
+
 def _simulate(args: argparse.Namespace, url: str, echo: bool) -> int:
     from . import loadgen as _simulate
 
@@ -88,6 +157,8 @@ def _simulate(args: argparse.Namespace, url: str, echo: bool) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     """Play WeChat against a callback URL and verify every answer."""
+    if args.aibot:
+        return _simulate_aibot(args, args.url, args.count, args.echo)
     return _simulate(args, args.url, args.echo)
 
 
@@ -125,8 +196,8 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait(15)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    """Start ``serve`` on a free 127.0.0.1 port, run ``simulate --echo`` on it, stop it."""
+def _start_serve(args: argparse.Namespace, *extra: str) -> subprocess.Popen[str]:
+    """Start ``serve`` on a free 127.0.0.1 port (credentials through the environment)."""
     # credentials through the environment: a command line is visible to every local user
     env = {
         **os.environ,
@@ -134,6 +205,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "WXCORP_AGENT_ID": str(args.agent_id),
         "WXCORP_TOKEN": args.token,
         "WXCORP_ENCODING_AES_KEY": args.encoding_aes_key,
+        "WXCORP_RECEIVE_ID": args.receive_id,
     }
     command = [
         sys.executable,
@@ -146,16 +218,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "0",
         "--workers",
         str(args.workers),
+        *extra,
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def _run_against(proc: subprocess.Popen[str], play: Callable[[str], int]) -> int:
+    """Wait for ``serve``'s URL, run ``play(url)``, stop the server."""
     try:
         url = _wait_for_url(proc, DEMO_START_TIMEOUT)
         if url is None:
             print(f"error: serve did not start (exit status {proc.poll()})", file=sys.stderr)
             return 1
-        return _simulate(args, url, echo=True)
+        return play(url)
     finally:
         _stop(proc)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Start ``serve`` on a free 127.0.0.1 port, run ``simulate --echo`` on it, stop it;
+    then the same for ``serve --aibot`` with streamed conversations."""
+    status = _run_against(_start_serve(args), lambda url: _simulate(args, url, echo=True))
+    if args.aibot_conversations == 0:
+        return status
+    aibot_status = _run_against(
+        _start_serve(args, "--aibot"),
+        lambda url: _simulate_aibot(args, url, args.aibot_conversations, echo=True),
+    )
+    return status or aibot_status
 
 
 def _add_simulate_options(parser: argparse.ArgumentParser, count: int) -> None:
@@ -207,6 +297,18 @@ def add_server_commands(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
     _add_workers(serve)
+    serve.add_argument(
+        "--aibot",
+        action="store_true",
+        help="run the AI echo bot (智能机器人: JSON callbacks, the echo streamed word by word)",
+    )
+    serve.add_argument(
+        "--redis-url",
+        default=os.environ.get("WXCORP_REDIS_URL", ""),
+        metavar="URL",
+        help="with --aibot: keep streams and dedupe in Redis, so several workers can serve "
+        "(env WXCORP_REDIS_URL)",
+    )
     add_credentials(serve)
     serve.set_defaults(func=_cmd_serve)
 
@@ -224,6 +326,11 @@ def add_server_commands(commands: Any) -> None:
     simulate.add_argument(
         "--echo", action="store_true", help="also expect the echo bot's answers (as `serve` gives)"
     )
+    simulate.add_argument(
+        "--aibot",
+        action="store_true",
+        help="play an AI bot's callbacks: every kind, then --count streamed conversations",
+    )
     add_credentials(simulate)
     simulate.set_defaults(func=_cmd_simulate)
 
@@ -235,6 +342,13 @@ def add_server_commands(commands: Any) -> None:
     )
     _add_workers(demo)
     _add_simulate_options(demo, count=200)
+    demo.add_argument(
+        "--aibot-conversations",
+        type=int,
+        default=10,
+        metavar="N",
+        help="streamed conversations with `serve --aibot` after the agent (default 10; 0: none)",
+    )
     add_credentials(demo)
     demo.set_defaults(func=_cmd_demo)
 

@@ -2,6 +2,8 @@
 
 - ``CallbackSimulator``: plays WeChat Work's side of a callback — builds signed, encrypted
   URL checks, messages and events, posts them over HTTP, and verifies and opens replies.
+- ``AIBotSimulator``: the same for an AI bot's JSON callbacks, in process (WSGI/ASGI) or
+  over HTTP, including a whole streamed conversation (``conversation``).
 - ``FakeWorkServer``: a real HTTP server on 127.0.0.1 answering like the WeChat Work API,
   with knobs for expired tokens, errcodes, 5xx answers and delays, and the requests it got
   (``RecordedRequest``).
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+from .aibot_simulator import AIBOT_KINDS, AIBotResult, AIBotSimulator, Conversation
 from .fake_work import FakeWorkServer, RecordedRequest, Upload
 from .simulator import KINDS, CallbackSimulator, HTTPResult, UrlVerification
 
@@ -21,6 +24,10 @@ from .simulator import KINDS, CallbackSimulator, HTTPResult, UrlVerification
 Request = RecordedRequest
 
 __all__ = [
+    "AIBotSimulator",
+    "AIBotResult",
+    "AIBOT_KINDS",
+    "Conversation",
     "CallbackSimulator",
     "FakeWorkServer",
     "HTTPResult",

@@ -44,6 +44,7 @@ __all__ = [
     "GETCALLBACKIP",
     "MEDIA_UPLOAD",
     "MESSAGE_SEND",
+    "AIBOT_RESPONSE",
 ]
 
 FAKE_CORP_SECRET: Final = "fake-corp-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -51,6 +52,9 @@ GETTOKEN: Final = "/cgi-bin/gettoken"
 GETCALLBACKIP: Final = "/cgi-bin/getcallbackip"
 MEDIA_UPLOAD: Final = "/cgi-bin/media/upload"
 MESSAGE_SEND: Final = "/cgi-bin/message/send"
+AIBOT_RESPONSE: Final = "/cgi-bin/aibot/response"
+AIBOT_RESPONSE_TYPES: Final = frozenset({"markdown", "template_card"})
+MAX_AIBOT_CONTENT: Final = 20480
 
 MAX_BODY: Final = 64 * 1024 * 1024
 MAX_LINE: Final = 65536
@@ -142,8 +146,9 @@ class FakeWorkServer:
     """A threaded HTTP server on an ephemeral 127.0.0.1 port answering like WeChat Work.
 
     Records: ``requests`` (every call), ``messages`` (payloads message/send accepted),
-    ``uploads``, ``tokens`` (issued), ``connections`` (TCP connections accepted); ``calls``
-    counts calls per path.
+    ``uploads``, ``tokens`` (issued), ``connections`` (TCP connections accepted),
+    ``responses`` (payloads pushed to AI-bot ``response_url``s it issued with
+    ``response_url()``); ``calls`` counts calls per path.
 
     Args:
         corp_id: the corpid ``gettoken`` accepts (the docs' example by default).
@@ -165,6 +170,8 @@ class FakeWorkServer:
         self.expires_in = expires_in
         self.callback_ips = callback_ips
         self.messages: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
+        self._response_codes: dict[str, bool] = {}  # response_code -> used
         self.uploads: list[Upload] = []
         self.tokens: list[str] = []
         self.requests: list[RecordedRequest] = []
@@ -231,6 +238,18 @@ class FakeWorkServer:
         where = self.base_url if self._httpd is not None else "stopped"
         return f"FakeWorkServer({where}, corp_id={self.corp_id!r})"
 
+    def response_url(self) -> str:
+        """Issue an AI-bot ``response_url`` (one use, as WeChat Work's) served by this server.
+
+        Pass it as ``AIBotSimulator(..., response_urls=fake.response_url)``; what is pushed
+        to it lands in ``responses``. A second push, or an unknown code, is answered with
+        errcode 40035 (WeChat Work does not document its own).
+        """
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._response_codes[code] = False
+        return f"{self.base_url}{AIBOT_RESPONSE}?response_code={code}"
+
     # ----------------------------------------------------------------- knobs
 
     def expire_tokens(self) -> None:
@@ -262,6 +281,8 @@ class FakeWorkServer:
             self._injections.clear()
             self._delays.clear()
             self.messages.clear()
+            self.responses.clear()
+            self._response_codes.clear()
             self.uploads.clear()
             self.tokens.clear()
 
@@ -320,12 +341,13 @@ class FakeWorkServer:
             ("GET", GETCALLBACKIP): self._getcallbackip,
             ("POST", MEDIA_UPLOAD): self._media_upload,
             ("POST", MESSAGE_SEND): self._message_send,
+            ("POST", AIBOT_RESPONSE): self._aibot_response,
         }
         route = routes.get((method, path))
         if route is None:
             return 404, None
         try:
-            if path != GETTOKEN:
+            if path != GETTOKEN and path != AIBOT_RESPONSE:  # a response_url is its own key
                 self._check_token(query.get("access_token"))
             return 200, {"errcode": 0, "errmsg": "ok", **route(query, headers, body)}
         except _Answer as answer:
@@ -412,6 +434,35 @@ class FakeWorkServer:
             msgid = f"fake-msg-{len(self.messages)}"
         return {"invaliduser": "", "invalidparty": "", "invalidtag": "",
                 "unlicenseduser": "", "msgid": msgid}
+
+
+    def _aibot_response(self, query: dict[str, str], headers: Mapping[str, str],
+                        body: bytes) -> dict[str, Any]:
+        code = query.get("response_code", "")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise _Answer(47001) from None
+        if not isinstance(payload, dict):
+            raise _Answer(47001)
+        msgtype = payload.get("msgtype")
+        if msgtype not in AIBOT_RESPONSE_TYPES:
+            raise _Answer(40008)
+        content = payload.get(msgtype)
+        if not isinstance(content, dict):
+            raise _Answer(40035, f"invalid parameter: no {msgtype} object")
+        if msgtype == "markdown":
+            text = content.get("content")
+            if not isinstance(text, str) or not text:
+                raise _Answer(44004)
+            if len(text.encode("utf-8")) > MAX_AIBOT_CONTENT:
+                raise _Answer(40035, "invalid parameter: content over 20480 bytes")
+        with self._lock:
+            if self._response_codes.get(code) is not False:
+                raise _Answer(40035, "invalid response_code (unknown or already used)")
+            self._response_codes[code] = True
+            self.responses.append(payload)
+        return {}
 
 
 # --------------------------------------------------------------------------- HTTP

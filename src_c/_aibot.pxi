@@ -1,0 +1,468 @@
+# AI bots (智能机器人): the JSON envelope, AIBotCrypto and parse_aibot_message, on the core's
+# keys, signatures, base64 and frames. Included at the end of _core_c.pyx; the strict JSON
+# scanner is C (jsonscan.h); wxcorp_fast._core_py is the specification.
+
+from wxcorp_fast._spec import (
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER,
+    MSG_JSON_DEPTH,
+    MSG_JSON_DUPLICATE,
+    MSG_JSON_MALFORMED,
+    MSG_JSON_NO_ENCRYPT,
+    MSG_JSON_NOT_OBJECT,
+    MSG_JSON_NUMBER,
+)
+from wxcorp_fast.errors import JSONParseError
+from wxcorp_fast.messages import (
+    AIBOT_EMPTY_VALUES,
+    AIBOT_FIELDS,
+    AIBotMessage,
+    aibot_message,
+)
+
+import json as _json
+
+__all__ = __all__ + ["parse_aibot_message", "AIBotCrypto"]
+
+
+assert JS_MAX_DEPTH == MAX_JSON_DEPTH and JS_MAX_NUMBER == MAX_JSON_NUMBER
+assert JS_PATH_MAX == 3 and len(AIBOT_FIELDS) <= JS_MAX_FIELDS
+
+DEF AI_FIELDS_MAX = 64  # JS_MAX_FIELDS
+
+cdef list _js_key_bytes = []  # keeps the bytes behind js_field.key alive
+
+
+cdef int _js_field_set(js_field *field, tuple path, int kind) except -1:
+    cdef bytes key
+    cdef int level
+    for level in range(len(path)):
+        key = (<str>path[level]).encode("utf-8")
+        _js_key_bytes.append(key)
+        field.key[level] = PyBytes_AS_STRING(key)
+        field.len[level] = <size_t>PyBytes_GET_SIZE(key)
+    field.depth = len(path)
+    field.kind = kind
+    return 0
+
+
+# The envelope's one field, and the typed fields of a message (AIBOT_FIELDS order).
+cdef js_field _ENCRYPT_FIELD[1]
+_js_field_set(&_ENCRYPT_FIELD[0], ("encrypt",), JS_K_ANY)
+
+cdef js_field _AI_FIELDS[AI_FIELDS_MAX]
+cdef int _AI_KINDS[AI_FIELDS_MAX]
+cdef int _AI_NFIELDS = len(AIBOT_FIELDS)
+cdef tuple _AI_EMPTY = AIBOT_EMPTY_VALUES
+for _ai_index, (_ai_name, _ai_path, _ai_kind) in enumerate(AIBOT_FIELDS):
+    _AI_KINDS[_ai_index] = (JS_K_STR if _ai_kind == STR else JS_K_INT if _ai_kind == INT
+                            else JS_K_TREE)
+    _js_field_set(&_AI_FIELDS[_ai_index], _ai_path, _AI_KINDS[_ai_index])
+
+
+cdef int _raise_json(int rc) except -1:
+    """Raise the error of a js_scan result other than JS_OK."""
+    if rc == JS_DEPTH:
+        raise JSONParseError(MSG_JSON_DEPTH)
+    if rc == JS_NUMBER:
+        raise JSONParseError(MSG_JSON_NUMBER)
+    if rc == JS_DUPLICATE:
+        raise JSONParseError(MSG_JSON_DUPLICATE)
+    if rc == JS_NOT_OBJECT:
+        raise JSONParseError(MSG_JSON_NOT_OBJECT)
+    if rc == JS_NOMEM:
+        raise MemoryError()
+    raise JSONParseError(MSG_JSON_MALFORMED)
+
+
+cdef inline const char *_json_data(object data, Py_ssize_t *size, str what) except NULL:
+    """Borrow the bytes of a JSON input (a str is read as its UTF-8 form)."""
+    if isinstance(data, bytes):
+        size[0] = PyBytes_GET_SIZE(data)
+        return PyBytes_AS_STRING(data)
+    if isinstance(data, str):
+        try:
+            return PyUnicode_AsUTF8AndSize(data, size)
+        except UnicodeEncodeError:
+            raise JSONParseError(MSG_JSON_MALFORMED) from None
+    raise TypeError(f"{what} must be bytes or str")
+
+
+cdef int _scan_json(const char *data, Py_ssize_t n, const js_field *fields, int nfields,
+                    js_value *values, int *complex, bint release_gil) except -1:
+    cdef int rc
+    if release_gil:
+        with nogil:
+            rc = js_scan(data, <size_t>n, fields, nfields, values, complex)
+    else:
+        rc = js_scan(data, <size_t>n, fields, nfields, values, complex)
+    if rc != JS_OK:
+        _raise_json(rc)
+    return 0
+
+
+# --------------------------------------------------------------------------- messages
+
+cdef Py_ssize_t _AI_SLOT_RAW = (<PyMemberDescrObject *>AIBotMessage.__dict__["_raw"]).d_member.offset
+cdef Py_ssize_t _AI_SLOT_VALUES = (<PyMemberDescrObject *>AIBotMessage.__dict__["_values"]).d_member.offset
+cdef Py_ssize_t _AI_SLOT_SOURCE = (<PyMemberDescrObject *>AIBotMessage.__dict__["_source"]).d_member.offset
+for _ai_slot in ("_raw", "_values", "_source"):
+    if type(AIBotMessage.__dict__[_ai_slot]).__name__ != "member_descriptor":
+        raise ImportError("AIBotMessage slots changed")
+
+
+cdef object _js_str(const js_value *v):
+    """The str of a string value the scan accepted (valid UTF-8, escapes decoded)."""
+    cdef char stackbuf[STACK_BUF]
+    cdef char *buf
+    cdef size_t m
+    if not v.escaped:
+        return _str_from_utf8(<const uint8_t *>v.p, <Py_ssize_t>v.n)
+    buf = &stackbuf[0] if v.n <= STACK_BUF else <char *>malloc(v.n)
+    if buf is NULL:
+        raise MemoryError()
+    try:
+        m = js_unescape(v.p, v.n, buf)
+        return _str_from_utf8(<const uint8_t *>buf, <Py_ssize_t>m)
+    finally:
+        if buf is not &stackbuf[0]:
+            free(buf)
+
+
+cdef object _js_int(const js_value *v):
+    """The int of an integer literal of at most 18 digits."""
+    cdef size_t i = 0
+    cdef long long acc = 0
+    cdef bint neg = v.n > 0 and v.p[0] == b"-"
+    if neg:
+        i = 1
+    while i < v.n:
+        acc = acc * 10 + (v.p[i] - 48)
+        i += 1
+    return -acc if neg else acc
+
+
+cdef object _new_aibot_message(tuple values, bytes source):
+    cdef object msg = (<PyTypeObject *>AIBotMessage).tp_alloc(<PyTypeObject *>AIBotMessage, 0)
+    _set_slot(msg, _AI_SLOT_RAW, None)
+    _set_slot(msg, _AI_SLOT_VALUES, values)
+    _set_slot(msg, _AI_SLOT_SOURCE, source)
+    return msg
+
+
+def parse_aibot_message(data):
+    """Parse the decrypted JSON of an AI-bot callback into an ``AIBotMessage``."""
+    cdef js_value vals[AI_FIELDS_MAX]
+    cdef int complex_ = 0
+    cdef Py_ssize_t n, i
+    cdef bytes source
+    if isinstance(data, bytes):
+        source = <bytes>data
+    elif isinstance(data, str):
+        try:
+            source = (<str>data).encode("utf-8")
+        except UnicodeEncodeError:
+            raise JSONParseError(MSG_JSON_MALFORMED) from None
+    else:
+        raise TypeError("data must be bytes or str")
+    n = PyBytes_GET_SIZE(source)
+    _scan_json(PyBytes_AS_STRING(source), n, _AI_FIELDS, _AI_NFIELDS, vals, &complex_,
+               n >= SCAN_GIL_MINSIZE)
+    if complex_:  # a list field, or a type the fast path does not read: convert and check
+        return aibot_message(_json.loads(source.decode("utf-8")))
+    cdef tuple values = PyTuple_New(_AI_NFIELDS)
+    cdef object value
+    for i in range(_AI_NFIELDS):
+        if vals[i].type == JS_T_STRING:
+            value = _js_str(&vals[i])
+        elif vals[i].type == JS_T_INT:
+            value = _js_int(&vals[i])
+        else:
+            value = <object>PyTuple_GET_ITEM(_AI_EMPTY, i)
+        Py_INCREF(value)
+        PyTuple_SET_ITEM(values, i, value)
+    return _new_aibot_message(values, source)
+
+
+# --------------------------------------------------------------------------- AIBotCrypto
+
+cdef tuple _json_nonce(object nonce):
+    """(the nonce as signed, the nonce as written inside a JSON string)."""
+    cdef const uint8_t *s
+    cdef Py_ssize_t n, i
+    if not isinstance(nonce, str):
+        raise TypeError("nonce must be str")
+    n = PyUnicode_GET_LENGTH(nonce)
+    if n == 0 or not PyUnicode_IS_ASCII(nonce):
+        raise ValueError("nonce must be non-empty printable ASCII")
+    s = <const uint8_t *>PyUnicode_DATA(nonce)
+    for i in range(n):
+        if s[i] < 0x20 or s[i] > 0x7E:
+            raise ValueError("nonce must be non-empty printable ASCII")
+    raw = (<str>nonce).encode("ascii")
+    if b'"' in raw or b"\\" in raw:
+        return raw, raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return raw, raw
+
+
+cdef bytes _json_timestamp(object timestamp):
+    """The reply's timestamp as a JSON number (digits, no leading zero)."""
+    if timestamp is None:
+        return str(int(time.time())).encode("ascii")
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp >= 0:
+        return str(timestamp).encode("ascii")
+    if (isinstance(timestamp, str) and (<str>timestamp).isascii() and (<str>timestamp).isdigit()
+            and (len(<str>timestamp) == 1 or (<str>timestamp)[0] != "0")):
+        return (<str>timestamp).encode("ascii")
+    raise ValueError("timestamp must be a non-negative int or digits without a leading zero")
+
+
+# The reply envelope around its four values.
+cdef bytes _JENV_OPEN = b'{"encrypt":"'
+cdef bytes _JENV_SIGNATURE = b'","msgsignature":"'
+cdef bytes _JENV_TIMESTAMP = b'","timestamp":'
+cdef bytes _JENV_NONCE = b',"nonce":"'
+cdef bytes _JENV_CLOSE = b'"}'
+cdef Py_ssize_t _JENVELOPE_FIXED = sum(
+    len(part) for part in (_JENV_OPEN, _JENV_SIGNATURE, _JENV_TIMESTAMP, _JENV_NONCE, _JENV_CLOSE))
+
+
+cdef struct _JsonJob:
+    const char *body
+    Py_ssize_t n
+    const uint8_t *parts[4]  # token, timestamp, nonce, then encrypt
+    Py_ssize_t lens[4]
+    const char *given        # the request's 40-character msg_signature, or NULL
+    const EVP_CIPHER_CTX *dec
+    const char *rid
+    Py_ssize_t rid_len
+    char *work               # 2 * n bytes: the unescaped encrypt, then the plaintext
+    Py_ssize_t msg_len       # out: the message is work[n + 20:n + 20 + msg_len]
+
+
+cdef int _open_json_body(_JsonJob *job) noexcept nogil:
+    """Scan, verify, decrypt and check the frame of a JSON body with no Python object.
+
+    Returns 0 when every check passes, -1 at the first anomaly: the caller then runs the
+    checks one by one to raise the error they name.
+    """
+    cdef js_value val
+    cdef int complex_ = 0
+    cdef char expected[40]
+    cdef const uint8_t *encrypt
+    cdef uint8_t *plain = <uint8_t *>job.work + job.n
+    cdef Py_ssize_t elen, dlen, plen, mlen
+    cdef uint64_t mlen64
+    if (js_scan(job.body, <size_t>job.n, _ENCRYPT_FIELD, 1, &val, &complex_) != JS_OK
+            or val.type != JS_T_STRING):
+        return -1
+    if val.escaped:
+        elen = <Py_ssize_t>js_unescape(val.p, val.n, job.work)
+        encrypt = <const uint8_t *>job.work
+    else:
+        elen = <Py_ssize_t>val.n
+        encrypt = <const uint8_t *>val.p
+    job.parts[3] = encrypt
+    job.lens[3] = elen
+    if (job.given is NULL or _sha1_private(job.parts, job.lens, 4, expected) != 0
+            or CRYPTO_memcmp(expected, job.given, 40) != 0):
+        return -1
+    dlen = wx_b64_decode(encrypt, elen, plain)  # room: elen // 4 * 3 <= n
+    if dlen <= 0 or dlen % BLOCK or dlen > INT_MAX - BLOCK:
+        return -1
+    if _crypt_private(job.dec, plain, dlen) != 0:
+        return -1
+    plen = _unpad_len(plain, dlen, BLOCK)
+    if plen < 20:
+        return -1
+    mlen64 = _get_be32(plain + 16)
+    if mlen64 > <uint64_t>(plen - 20):
+        return -1
+    mlen = <Py_ssize_t>mlen64
+    if (plen - 20 - mlen != job.rid_len
+            or memcmp(plain + 20 + mlen, job.rid, <size_t>job.rid_len) != 0):
+        return -1
+    job.msg_len = mlen
+    return 0
+
+
+cdef class AIBotCrypto:
+    # The "--" line makes the first line the class's __text_signature__ (inspect.signature).
+    """AIBotCrypto(token, encoding_aes_key, receive_id='')
+--
+
+An AI bot's codec: verify, decrypt and encrypt its JSON callbacks."""
+
+    cdef tuple _args
+    cdef bytes _token
+    cdef _Key _key
+    cdef object _receive_id
+    cdef bytes _receive_id_b
+    cdef bint _ready
+
+    def __cinit__(self, token, encoding_aes_key, receive_id=""):
+        if not isinstance(token, str) or not isinstance(receive_id, str):
+            raise TypeError("token and receive_id must be str")
+        cdef Py_ssize_t n
+        cdef const uint8_t *t = _sig_part(token, &n)
+        self._token = PyBytes_FromStringAndSize(<const char *>t, n)
+        self._key = _get_key(decode_aes_key(encoding_aes_key))
+        self._receive_id_b = _corp_bytes(receive_id)
+        self._receive_id = receive_id
+        self._args = (token, encoding_aes_key, receive_id)
+
+    def __init__(self, token, encoding_aes_key, receive_id=""):
+        if self._ready:
+            raise TypeError("AIBotCrypto is already initialised")
+        self._ready = True
+
+    def __reduce__(self):
+        return (type(self), self._args)
+
+    @property
+    def receive_id(self):
+        """The expected receive id."""
+        return self._receive_id
+
+    def __repr__(self):
+        return f"AIBotCrypto(receive_id={self._receive_id!r})"
+
+    def verify_url(self, msg_signature, timestamp, nonce, echostr):
+        """Check the GET URL verification and return the decrypted echostr."""
+        cdef char expected[40]
+        _msg_signature_into(self._token, timestamp, nonce, echostr, expected)
+        if not _signature_matches(expected, msg_signature):
+            raise SignatureError(MSG_SIGNATURE_MISMATCH)
+        return _decrypt(self._key, echostr, self._receive_id_b, True)
+
+    def decrypt_json(self, body, msg_signature, timestamp, nonce):
+        """Verify the POST body's signature, decrypt it and return the inner JSON."""
+        cdef Py_ssize_t n
+        cdef const char *data = _json_data(body, &n, "body")
+        if n >= GIL_MINSIZE:
+            out = self._decrypt_large(data, n, msg_signature, timestamp, nonce)
+            if out is not None:
+                return out
+        return self._decrypt_checked(data, n, msg_signature, timestamp, nonce)
+
+    cdef object _decrypt_large(self, const char *data, Py_ssize_t n, object msg_signature,
+                               object timestamp, object nonce):
+        """The inner JSON when the body opens cleanly in one GIL-free pass, else None."""
+        cdef _JsonJob job
+        cdef int rc
+        job.body = data
+        job.n = n
+        job.given = _given_signature(msg_signature)
+        job.dec = self._key.dec
+        job.rid = PyBytes_AS_STRING(self._receive_id_b)
+        job.rid_len = PyBytes_GET_SIZE(self._receive_id_b)
+        timestamp = _timestamp_obj(timestamp)  # kept alive here: parts[1] may point into it
+        try:
+            _first_parts(self._token, timestamp, nonce, job.parts, job.lens)
+        except Exception:
+            return None  # _decrypt_checked raises it in its place among the checks
+        with nogil:
+            job.work = <char *>malloc(2 * <size_t>n)
+            rc = -1 if job.work is NULL else _open_json_body(&job)
+        try:
+            if rc != 0:
+                return None
+            return _bytes_of(<const uint8_t *>job.work + n + 20, job.msg_len)
+        finally:
+            free(job.work)
+
+    cdef object _decrypt_checked(self, const char *data, Py_ssize_t n, object msg_signature,
+                                 object timestamp, object nonce):
+        """decrypt_json with each check in turn, raising the first that fails."""
+        cdef js_value val
+        cdef int complex_ = 0
+        cdef char expected[40]
+        cdef char stackbuf[STACK_BUF]
+        cdef char *buf = NULL
+        cdef const uint8_t *encrypt
+        cdef Py_ssize_t elen
+        _scan_json(data, n, _ENCRYPT_FIELD, 1, &val, &complex_, False)
+        if val.type != JS_T_STRING:
+            raise JSONParseError(MSG_JSON_NO_ENCRYPT)
+        try:
+            if val.escaped:
+                buf = &stackbuf[0] if val.n <= STACK_BUF else <char *>malloc(val.n)
+                if buf is NULL:
+                    raise MemoryError()
+                elen = <Py_ssize_t>js_unescape(val.p, val.n, buf)
+                encrypt = <const uint8_t *>buf
+            else:
+                elen = <Py_ssize_t>val.n
+                encrypt = <const uint8_t *>val.p
+            _msg_signature_raw(self._token, timestamp, nonce, encrypt, elen, expected)
+            if not _signature_matches(expected, msg_signature):
+                raise SignatureError(MSG_SIGNATURE_MISMATCH)
+            return _decrypt_raw(self._key, encrypt, elen, self._receive_id_b, True)
+        finally:
+            if buf is not NULL and buf is not &stackbuf[0]:
+                free(buf)
+
+    def encrypt_json(self, reply, nonce, timestamp=None):
+        """Encrypt ``reply`` (inner JSON) into the signed JSON reply envelope."""
+        # Written straight into the envelope, as MsgCrypto.encrypt writes its XML.
+        cdef uint8_t rnd[16]
+        cdef uint8_t stackbuf[STACK_BUF]
+        cdef uint8_t *buf
+        cdef char *o
+        cdef char *sig
+        cdef uint8_t *encrypt
+        cdef const uint8_t *parts[4]
+        cdef Py_ssize_t lens[4]
+        cdef Py_ssize_t total, b64len
+        cdef int rc = 0
+        cdef tuple nonces = _json_nonce(nonce)
+        cdef bytes nonce_b = nonces[0], nonce_json = nonces[1]
+        cdef bytes ts = _json_timestamp(timestamp)
+        msg = _utf8_msg(reply)
+        if not isinstance(msg, bytes):
+            raise TypeError("random and msg must be bytes")
+        total = _frame_size(msg, self._receive_id_b)
+        b64len = (total + 2) // 3 * 4
+        cdef bytes out = PyBytes_FromStringAndSize(
+            NULL, _JENVELOPE_FIXED + b64len + 40 + PyBytes_GET_SIZE(ts)
+            + PyBytes_GET_SIZE(nonce_json))
+        o = PyBytes_AS_STRING(out)
+        o = _put(o, _JENV_OPEN)
+        encrypt = <uint8_t *>o
+        o = _put(o + b64len, _JENV_SIGNATURE)
+        sig = o
+        o = _put(_put(_put(_put(o + 40, _JENV_TIMESTAMP), ts), _JENV_NONCE), nonce_json)
+        _put(o, _JENV_CLOSE)
+        parts[0] = <const uint8_t *>PyBytes_AS_STRING(self._token)
+        lens[0] = PyBytes_GET_SIZE(self._token)
+        parts[1] = <const uint8_t *>PyBytes_AS_STRING(ts)
+        lens[1] = PyBytes_GET_SIZE(ts)
+        parts[2] = <const uint8_t *>PyBytes_AS_STRING(nonce_b)
+        lens[2] = PyBytes_GET_SIZE(nonce_b)
+        parts[3] = encrypt
+        lens[3] = b64len
+        buf = &stackbuf[0] if total <= STACK_BUF else <uint8_t *>malloc(total)
+        if buf is NULL:
+            raise MemoryError()
+        try:
+            _random16(rnd)
+            _fill_frame(buf, rnd, msg, self._receive_id_b, total)
+            if total < GIL_MINSIZE:
+                self._key.crypt(True, buf, total)
+                _b64_encode_into(buf, total, encrypt)
+                _sha1_hex(parts, lens, 4, sig)
+                return out
+            with nogil:
+                rc = _crypt_private(self._key.enc, buf, total)
+                if rc == 0:
+                    _b64_encode_into(buf, total, encrypt)
+                    if _sha1_private(parts, lens, 4, sig) != 0:
+                        rc = -2
+            if rc == -1:
+                raise DecryptError(MSG_CRYPTO_FAILURE)
+            if rc == -2:
+                raise SignatureError(MSG_CRYPTO_FAILURE)
+            return out
+        finally:
+            if buf is not &stackbuf[0]:
+                free(buf)
