@@ -97,11 +97,15 @@ def _extensions() -> list[Extension]:
         print("*** wxcorp_fast: building the pure-Python package (no _core_c) ***")
         return []
     print("*** wxcorp_fast: building the compiled core wxcorp_fast._core_c ***")
-    compile_args = [] if sys.platform == "win32" else [
-        "-O2",
-        "-Wall",
-        "-Werror=implicit-function-declaration",
-    ]
+    compile_args = (
+        []
+        if sys.platform == "win32"
+        else [
+            "-O2",
+            "-Wall",
+            "-Werror=implicit-function-declaration",
+        ]
+    )
     return [
         Extension(
             "wxcorp_fast._core_c",

@@ -29,12 +29,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from http_bench import Side, group_cpu_seconds  # noqa: E402
-from _redis_server import RedisServer  # noqa: E402
-
 from wxcorp_fast.testing import AIBotSimulator  # noqa: E402
 from wxcorp_fast.testing import vectors as v  # noqa: E402
 from wxcorp_fast.testing.runners import ServerProcess, gunicorn  # noqa: E402
+
+from _redis_server import RedisServer  # noqa: E402
+from http_bench import Side, group_cpu_seconds  # noqa: E402
 
 WORKERS = 2
 TEXT = "refresh me over and over"
@@ -52,9 +52,7 @@ def _env(redis_url: str) -> dict[str, str]:
 
 def uvicorn_app(app: str) -> Callable[[str], ServerProcess]:
     script = str(HERE / "uvicorn_workers.py")
-    return lambda url: ServerProcess(
-        [sys.executable, script, app, "{fd}", str(WORKERS)], _env(url)
-    )
+    return lambda url: ServerProcess([sys.executable, script, app, "{fd}", str(WORKERS)], _env(url))
 
 
 def gunicorn_app(app: str) -> Callable[[str], ServerProcess]:
@@ -65,7 +63,9 @@ def gunicorn_app(app: str) -> Callable[[str], ServerProcess]:
 
 APPS: dict[str, Callable[[str], ServerProcess]] = {
     "uvicorn: AI echo bot (.asgi)": uvicorn_app("wxcorp_fast.cli.echobot:build_aibot_asgi_app"),
-    "gunicorn gthread: AI echo bot (WSGI)": gunicorn_app("wxcorp_fast.cli.echobot:build_aibot_app()"),
+    "gunicorn gthread: AI echo bot (WSGI)": gunicorn_app(
+        "wxcorp_fast.cli.echobot:build_aibot_app()"
+    ),
     "uvicorn: do-nothing ASGI app (ceiling)": uvicorn_app("null_apps:asgi_app"),
 }
 
@@ -85,8 +85,9 @@ def prepared_refresh(url: str, verify: bool) -> tuple[dict[str, str], bytes]:
     return query, body
 
 
-def wrk(url: str, query: dict[str, str], body: bytes, duration: float,
-        connections: int) -> tuple[int, float]:
+def wrk(
+    url: str, query: dict[str, str], body: bytes, duration: float, connections: int
+) -> tuple[int, float]:
     """POST the refresh for ``duration`` seconds: (requests, requests/s)."""
     import re
 
@@ -97,13 +98,25 @@ def wrk(url: str, query: dict[str, str], body: bytes, duration: float,
     with tempfile.TemporaryDirectory(prefix="wxcorp_fast-wrk-") as tmp:
         script = os.path.join(tmp, "refresh.lua")
         with open(script, "w", encoding="utf-8") as out:
-            out.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = [==[{text}]==]\n")
+            out.write(
+                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f"wrk.body = [==[{text}]==]\n"
+            )
         full = url + "?" + "&".join(f"{k}={val}" for k, val in query.items())
         out_text = subprocess.run(
-            [binary, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", script,
-             full],
-            capture_output=True, text=True, timeout=duration + 60, check=True,
+            [
+                binary,
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "-s",
+                script,
+                full,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+            check=True,
         ).stdout
     if re.search(r"Non-2xx or 3xx responses: (\d+)", out_text) or "Socket errors" in out_text:
         raise RuntimeError(f"wrk saw failures:\n{out_text}")
@@ -118,10 +131,13 @@ def measure(rounds: int, duration: float, connections: int) -> dict[str, Side]:
     """Start the apps on one Redis, verify the bots, alternate wrk runs."""
     results = {name: Side() for name in APPS}
     with RedisServer() as redis_server, contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(start(redis_server.url))
-                   for name, start in APPS.items()}
-        requests = {name: prepared_refresh(server.url, "ceiling" not in name)
-                    for name, server in servers.items()}
+        servers = {
+            name: stack.enter_context(start(redis_server.url)) for name, start in APPS.items()
+        }
+        requests = {
+            name: prepared_refresh(server.url, "ceiling" not in name)
+            for name, server in servers.items()
+        }
         for _ in range(rounds):
             for name, server in servers.items():
                 assert server.proc is not None
@@ -133,8 +149,10 @@ def measure(rounds: int, duration: float, connections: int) -> dict[str, Side]:
 
 
 def table(results: dict[str, Side]) -> str:
-    lines = [f"| server ({WORKERS} workers, streams in Redis) | refreshes/s | server CPU µs/request |",
-             "|---|---:|---:|"]
+    lines = [
+        f"| server ({WORKERS} workers, streams in Redis) | refreshes/s | server CPU µs/request |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {name} | {side.rps:.0f} | {side.cpu_us:.0f} |" for name, side in results.items()]
     return "\n".join(lines)
 

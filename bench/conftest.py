@@ -11,8 +11,8 @@ import importlib
 import random
 import sys
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -78,7 +78,8 @@ def mixed_text(size: int, cjk_ratio: float, seed: int = 0) -> str:
         if cjk < cjk_ratio * (total + 1):
             run = rng.randint(1, 4)
             parts += [
-                rng.choice(_CJK_PUNCTUATION) if rng.random() < 0.1
+                rng.choice(_CJK_PUNCTUATION)
+                if rng.random() < 0.1
                 else chr(rng.randint(0x4E00, 0x9FA5))
                 for _ in range(run)
             ]
@@ -198,8 +199,11 @@ def impl(request: pytest.FixtureRequest) -> Impl:
     return IMPLS[request.param]()
 
 
-@pytest.fixture(scope="session", params=[(n, a) for n in SIZES for a in ALPHABETS],
-                ids=lambda p: f"{p[0]}B-{p[1]}")
+@pytest.fixture(
+    scope="session",
+    params=[(n, a) for n in SIZES for a in ALPHABETS],
+    ids=lambda p: f"{p[0]}B-{p[1]}",
+)
 def sample(request: pytest.FixtureRequest) -> Sample:
     return make_sample(*request.param)
 

@@ -53,9 +53,18 @@ THREADS_TARGET = 1.5  # 2 threads at least 1.5x the throughput of 1
 def run(json_path: Path, extra: list[str]) -> None:
     here = Path(__file__).resolve().parent
     cmd = [
-        sys.executable, "-m", "pytest", str(here), "-q", "-p", "no:cacheprovider",
-        "--benchmark-only", "--benchmark-group-by=group", f"--benchmark-json={json_path}",
-        "--benchmark-warmup=on", "--benchmark-calibration-precision=100",
+        sys.executable,
+        "-m",
+        "pytest",
+        str(here),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-only",
+        "--benchmark-group-by=group",
+        f"--benchmark-json={json_path}",
+        "--benchmark-warmup=on",
+        "--benchmark-calibration-precision=100",
         *extra,
     ]
     print("$", " ".join(cmd), file=sys.stderr)

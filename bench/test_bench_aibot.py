@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
-from conftest import NONCE
-from wxcorp_fast.testing import vectors as v
-
 from _aibot_samples import seal, text_message  # tests/ is on the path (conftest)
+from conftest import NONCE
+
+from wxcorp_fast.testing import vectors as v
 
 SIZES = (300, 2048, 16384)
 TIMESTAMP = "1409659813"
@@ -46,7 +45,9 @@ def _ours(module_name: str) -> AIBotImpl:
     return AIBotImpl(
         module_name,
         lambda body, sig: parse(decrypt(body, sig, TIMESTAMP, NONCE)),
-        lambda content: encrypt(render_stream("0123456789abcdef", content, False), NONCE, TIMESTAMP),
+        lambda content: encrypt(
+            render_stream("0123456789abcdef", content, False), NONCE, TIMESTAMP
+        ),
     )
 
 
@@ -61,8 +62,10 @@ def _wechatpy() -> AIBotImpl:
         return json.loads(crypto.decrypt_message(xml, sig, TIMESTAMP, NONCE))
 
     def encrypt_reply(content: str) -> Any:
-        payload = {"msgtype": "stream",
-                   "stream": {"id": "0123456789abcdef", "finish": False, "content": content}}
+        payload = {
+            "msgtype": "stream",
+            "stream": {"id": "0123456789abcdef", "finish": False, "content": content},
+        }
         return crypto.encrypt_message(json.dumps(payload, ensure_ascii=False), NONCE, TIMESTAMP)
 
     return AIBotImpl("wechatpy", decrypt_parse, encrypt_reply)
@@ -107,11 +110,19 @@ def test_aibot_refresh(benchmark: Any) -> None:
     store = MemoryStreamStore()
     store.create("s" * 32, "x" * 300, False)
     # replay_window=None: the body is signed once, for every round
-    bot = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, lambda r: None, stream_store=store,
-                      replay_window=None)
-    refresh = json.dumps({"msgid": "CAIQz7/MjQYY/NGagIOAgAMgl8jK/gI=", "aibotid": "AIBOTID",
-                          "chattype": "single", "from": {"userid": "USERID"},
-                          "msgtype": "stream", "stream": {"id": "s" * 32}}).encode()
+    bot = AIBotServer(
+        v.TOKEN, v.ENCODING_AES_KEY, lambda r: None, stream_store=store, replay_window=None
+    )
+    refresh = json.dumps(
+        {
+            "msgid": "CAIQz7/MjQYY/NGagIOAgAMgl8jK/gI=",
+            "aibotid": "AIBOTID",
+            "chattype": "single",
+            "from": {"userid": "USERID"},
+            "msgtype": "stream",
+            "stream": {"id": "s" * 32},
+        }
+    ).encode()
     body, sig, ts, nonce = seal(refresh)
     query = {"msg_signature": sig, "timestamp": ts, "nonce": nonce}
     benchmark.group = "aibot-refresh 300B"

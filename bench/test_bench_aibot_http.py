@@ -10,8 +10,7 @@ import aibot_http_bench
 
 
 def test_aibot_http_smoke(benchmark: Any) -> None:
-    results = benchmark.pedantic(aibot_http_bench.measure, args=(1, 1.0, 4), rounds=1,
-                                 iterations=1)
+    results = benchmark.pedantic(aibot_http_bench.measure, args=(1, 1.0, 4), rounds=1, iterations=1)
     assert set(results) == set(aibot_http_bench.APPS)
     assert all(side.rps > 0 for side in results.values())
     assert "refreshes/s" in aibot_http_bench.table(results)

@@ -35,8 +35,9 @@ SERVE = (
 @pytest.fixture(scope="module")
 def fake_url() -> Iterator[str]:
     """The base URL of a FakeWorkServer serving from a subprocess."""
-    proc = subprocess.Popen([sys.executable, "-c", SERVE], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdin is not None
         yield proc.stdout.readline().strip()
@@ -63,8 +64,9 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("kind", ["default", "redis"])
-def test_token_hit(benchmark: Any, request: pytest.FixtureRequest, fake_url: str,
-                   kind: str) -> None:
+def test_token_hit(
+    benchmark: Any, request: pytest.FixtureRequest, fake_url: str, kind: str
+) -> None:
     """``token()`` with a fresh token cached (Redis: the process-local copy, no round trip)."""
     benchmark.group = "token() cached hit"
     if kind == "redis":
@@ -72,7 +74,8 @@ def test_token_hit(benchmark: Any, request: pytest.FixtureRequest, fake_url: str
 
         client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
         server: DefaultAccessTokenServer | RedisAccessTokenServer = RedisAccessTokenServer(
-            CORP_ID, FAKE_CORP_SECRET, client, base_url=fake_url)
+            CORP_ID, FAKE_CORP_SECRET, client, base_url=fake_url
+        )
     else:
         server = DefaultAccessTokenServer(CORP_ID, FAKE_CORP_SECRET, base_url=fake_url)
     token = server.token()

@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import pytest
-
 from conftest import IMPLS, TEXTS, Impl, Sample, make_sample, text_message
 
 
@@ -75,4 +74,3 @@ def test_threads_16k(benchmark: Any, text: str, threads: int) -> None:
             t.join()
 
     benchmark.pedantic(run, rounds=40, iterations=1, warmup_rounds=1)
-

@@ -12,8 +12,9 @@ import subprocess
 import sys
 from typing import Any
 
-import http_bench
 import pytest
+
+import http_bench
 
 
 @pytest.mark.parametrize("pair", list(http_bench.PAIRS))

@@ -4,7 +4,7 @@ One POST text message (300 B of inner XML, signed with the current time) answere
 text reply echoing its content:
 
 - ours: ``serve_http("POST", query, body, agent)`` with a handler returning
-  ``TextReply(content)``: every check of docs/reference.md section 3 (replay window included), decrypt,
+  ``TextReply(content)``: every check of the server (replay window included), decrypt,
   parse, ``Request``, handler, render, encrypt, ``Response``;
 - wechatpy: ``WeChatCrypto.decrypt_message`` + ``parse_message`` +
   ``create_reply(content, message).render()`` + ``encrypt_message``.

@@ -6,6 +6,7 @@
 #   3. the benchmarks, smoke only                   (--benchmark-disable)
 #   4. python -m wxcorp_fast info                   (known-answer self-check)
 #   5. mypy --strict on the package, stubtest of the extension against _core_c.pyi
+#   6. ruff: the whole tree formatted and lint-clean
 # Every step runs even if an earlier one failed; the last line says PASSED or FAILED.
 # Arguments go to pytest in steps 1 and 2, e.g. `scripts/test.sh -k signature -x`.
 set -euo pipefail
@@ -70,6 +71,8 @@ step info "" "$WX_PY" -m wxcorp_fast info
 # extension against its stub
 step types "" env -C "$WX_SRC" "$WX_PY" -m mypy
 step stubtest "" "$WX_PY" -m mypy.stubtest wxcorp_fast._core_c
+step format "" env -C "$WX_SRC" "$WX_PY" -m ruff format --check --quiet .
+step lint "" env -C "$WX_SRC" "$WX_PY" -m ruff check --quiet .
 
 reported=1
 elapsed=$((SECONDS - WX_START))

@@ -19,7 +19,6 @@ from wxcorp_fast.errors import CallbackError
 from wxcorp_fast.messages import FIELDS, MixedMessage
 
 
-
 def canonical(value: Any) -> Any:
     """Return ``value`` with the type of every part spelled out, for exact comparison.
 

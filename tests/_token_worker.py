@@ -1,10 +1,10 @@
 """Subprocess side of the Redis token-server tests (run as a script, spawned fresh).
 
-    python _token_worker.py race REDIS_URL BASE_URL CORP_ID SECRET THREADS
-        print "ready", wait for "go" on stdin, then THREADS threads call token() at once;
-        print the tokens they got as a JSON list.
-    python _token_worker.py hold REDIS_URL BASE_URL CORP_ID SECRET LOCK_TTL
-        print "fetching" and call token() (the test delays gettoken and kills us meanwhile).
+python _token_worker.py race REDIS_URL BASE_URL CORP_ID SECRET THREADS
+    print "ready", wait for "go" on stdin, then THREADS threads call token() at once;
+    print the tokens they got as a JSON list.
+python _token_worker.py hold REDIS_URL BASE_URL CORP_ID SECRET LOCK_TTL
+    print "fetching" and call token() (the test delays gettoken and kills us meanwhile).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Subprocess side of the upload-memory test: upload a file, report the peak-RSS increase.
 
-    python _upload_rss.py BASE_URL CORP_ID SECRET PATH
-        prints {"media_id": ..., "rss_increase": bytes, "size": bytes} as JSON.
+python _upload_rss.py BASE_URL CORP_ID SECRET PATH
+    prints {"media_id": ..., "rss_increase": bytes, "size": bytes} as JSON.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def main(base_url: str, corp_id: str, secret: str, path: str) -> None:
     with open(path, "rb") as file:
         media_id = client.upload_media("file", file)
     increase = peak_rss() - before
-    print(json.dumps({"media_id": media_id, "rss_increase": increase,
-                      "size": os.path.getsize(path)}))
+    print(
+        json.dumps({"media_id": media_id, "rss_increase": increase, "size": os.path.getsize(path)})
+    )
 
 
 if __name__ == "__main__":

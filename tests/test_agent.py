@@ -109,8 +109,12 @@ def test_rotation_under_concurrent_readers() -> None:
 )
 def test_settings_are_checked_at_construction(kwargs: dict[str, Any], message: str) -> None:
     settings: dict[str, Any] = {
-        "corp_id": v.CORP_ID, "agent_id": 218, "token": v.TOKEN, "aes_key": v.ENCODING_AES_KEY,
-        "message_handler": lambda r: None, **kwargs,
+        "corp_id": v.CORP_ID,
+        "agent_id": 218,
+        "token": v.TOKEN,
+        "aes_key": v.ENCODING_AES_KEY,
+        "message_handler": lambda r: None,
+        **kwargs,
     }
     with pytest.raises((ValueError, InvalidAESKeyError), match=message):
         DefaultAgentServer(**settings)

@@ -7,13 +7,11 @@ import asyncio
 import re
 
 import pytest
+from test_cli import OTHER_KEY, _credentials_env, run_cli, running_serve
 
 from wxcorp_fast.cli.aibot_load import run_aibot
 from wxcorp_fast.cli.echobot import AIBOT_WELCOME, build_aibot_app, build_aibot_asgi_app, echo_words
-from wxcorp_fast.testing import AIBOT_KINDS, AIBotSimulator
-from wxcorp_fast.testing import vectors
-
-from test_cli import OTHER_KEY, _credentials_env, run_cli, running_serve
+from wxcorp_fast.testing import AIBOT_KINDS, AIBotSimulator, vectors
 
 SECRETS = (vectors.TOKEN, vectors.ENCODING_AES_KEY)
 
@@ -26,8 +24,9 @@ def test_echo_bot_in_process():
     voice = sim.message_json("voice", content="spoken words")
     assert sim.conversation(app, message=voice, interval=0).content == "you said: spoken words"
     assert sim.post_event(app, "enter_chat").json()["text"]["content"] == AIBOT_WELCOME
-    card = sim.post_event(app, "template_card_event", task_id="T1",
-                          selected_items=[("q", ["a", "b"])]).json()
+    card = sim.post_event(
+        app, "template_card_event", task_id="T1", selected_items=[("q", ["a", "b"])]
+    ).json()
     assert card["template_card"]["task_id"] == "T1"
     assert card["template_card"]["main_title"]["desc"] == "you chose a, b"
     mixed = sim.conversation(app, message=sim.message_json("mixed"), interval=0)
@@ -77,8 +76,9 @@ def test_serve_aibot_then_simulate():
     with running_serve("--aibot", "--workers", "2") as (url, banner):
         assert "1 workers x 8 threads, streams in memory" in banner
         assert "1 worker (--redis-url for more)" in banner
-        ok = run_cli("simulate", "--aibot", url, "--count", "3", "--concurrency", "2", "--echo",
-                     "-q")
+        ok = run_cli(
+            "simulate", "--aibot", url, "--count", "3", "--concurrency", "2", "--echo", "-q"
+        )
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert f"{1 + len(AIBOT_KINDS) + 3} verified, 0 failed" in ok.stdout
         bad = run_cli("simulate", "--aibot", url, "--count", "1", "--token", "wrong", "-q")
@@ -87,14 +87,30 @@ def test_serve_aibot_then_simulate():
 
 
 def test_serve_aibot_with_two_workers_on_redis(redis_server):
-    env = _credentials_env(WXCORP_TOKEN="redis-token", WXCORP_ENCODING_AES_KEY=OTHER_KEY,
-                           WXCORP_RECEIVE_ID="")
-    with running_serve("--aibot", "--workers", "2", "--redis-url", redis_server.url,
-                       env=env) as (url, banner):
+    env = _credentials_env(
+        WXCORP_TOKEN="redis-token", WXCORP_ENCODING_AES_KEY=OTHER_KEY, WXCORP_RECEIVE_ID=""
+    )
+    with running_serve("--aibot", "--workers", "2", "--redis-url", redis_server.url, env=env) as (
+        url,
+        banner,
+    ):
         assert "2 workers x 8 threads, streams in Redis" in banner
         assert "docs' example" not in banner
-        proc = run_cli("simulate", "--aibot", url, "--count", "8", "--concurrency", "4",
-                       "--echo", "-q", "--token", "redis-token", "--encoding-aes-key", OTHER_KEY)
+        proc = run_cli(
+            "simulate",
+            "--aibot",
+            url,
+            "--count",
+            "8",
+            "--concurrency",
+            "4",
+            "--echo",
+            "-q",
+            "--token",
+            "redis-token",
+            "--encoding-aes-key",
+            OTHER_KEY,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "failures by kind: none" in proc.stdout
 

@@ -11,6 +11,7 @@ import json
 import pickle
 
 import pytest
+from _aibot_samples import AIBOT_MESSAGES, IMAGE_URL, RESPONSE_URL, dumps, frame_encrypt, seal
 
 import wxcorp_fast
 import wxcorp_fast.aibot
@@ -26,7 +27,6 @@ from wxcorp_fast.errors import (
 from wxcorp_fast.messages import AIBotItem, AIBotMessage, SelectedItem
 from wxcorp_fast.testing import vectors as v
 
-from _aibot_samples import AIBOT_MESSAGES, RESPONSE_URL, IMAGE_URL, dumps, frame_encrypt, seal
 from _samples import raises_callback_error
 
 TS, NONCE = "1700000000", "1372623149"
@@ -106,12 +106,17 @@ def test_empty_receive_id_is_refused_elsewhere(core_impl):
     with pytest.raises(ValueError, match="corp_id is empty"):  # refused at construction
         core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, "")
     with raises_callback_error(DecryptError, _spec.MSG_CORP_EMPTY):
-        core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID).verify_url(sig, TS, NONCE, encrypt)
+        core_impl.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID).verify_url(
+            sig, TS, NONCE, encrypt
+        )
     # and an AI bot expecting a receive id refuses the empty one as a mismatch
     bot = core_impl.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY, "wwcorp")
     with raises_callback_error(CorpIdMismatchError, _spec.MSG_CORP_MISMATCH):
         bot.verify_url(sig, TS, NONCE, encrypt)
-    assert core_impl.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY).verify_url(sig, TS, NONCE, encrypt) == msg
+    assert (
+        core_impl.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY).verify_url(sig, TS, NONCE, encrypt)
+        == msg
+    )
 
 
 def test_verify_url(crypto):
@@ -149,7 +154,9 @@ def test_encrypt_json_envelope(core_impl, crypto):
     doc = json.loads(out)
     assert list(doc) == ["encrypt", "msgsignature", "timestamp", "nonce"]
     assert doc["timestamp"] == 1409659813 and doc["nonce"] == NONCE
-    assert doc["msgsignature"] == core_impl.msg_signature(v.TOKEN, "1409659813", NONCE, doc["encrypt"])
+    assert doc["msgsignature"] == core_impl.msg_signature(
+        v.TOKEN, "1409659813", NONCE, doc["encrypt"]
+    )
     body = dumps({"encrypt": doc["encrypt"]})
     assert crypto.decrypt_json(body, doc["msgsignature"], doc["timestamp"], NONCE) == reply.encode()
     # the frame carries the receive id, here the empty one
@@ -238,9 +245,17 @@ def test_text_message(core_impl):
     msg = core_impl.parse_aibot_message(dumps(AIBOT_MESSAGES["text"]))
     assert isinstance(msg, AIBotMessage)
     assert (msg.msgid, msg.aibotid, msg.chatid, msg.chattype) == (
-        "CAIQ16HMjQYY/NGagIOAgAMgq4KM0AI=", "AIBOTID", "CHATID", "group")
+        "CAIQ16HMjQYY/NGagIOAgAMgq4KM0AI=",
+        "AIBOTID",
+        "CHATID",
+        "group",
+    )
     assert (msg.from_userid, msg.response_url, msg.msgtype, msg.content) == (
-        "USERID", RESPONSE_URL, "text", "@RobotA hello robot")
+        "USERID",
+        RESPONSE_URL,
+        "text",
+        "@RobotA hello robot",
+    )
     assert msg.raw == AIBOT_MESSAGES["text"]
     assert msg.raw["quote"]["text"]["content"] == "这是今日的测试情况"
     assert not msg.is_event and msg.items == () and msg.create_time == 0
@@ -253,18 +268,45 @@ def test_text_message(core_impl):
         ("voice", {"voice_content": "这是语音转成文本的内容"}),
         ("file", {"file_url": IMAGE_URL + "0"}),
         ("stream", {"stream_id": "STREAMID", "response_url": ""}),
-        ("mixed", {"items": (AIBotItem("text", "@机器人 这是今日的测试情况", ""),
-                             AIBotItem("image", "", IMAGE_URL))}),
-        ("enter_chat", {"event_type": "enter_chat", "from_corpid": "wpxxxx",
-                        "create_time": 1700000000, "msgtype": "event"}),
-        ("template_card_event", {
-            "event_type": "template_card_event", "card_type": "vote_interaction",
-            "event_key": "button_replace_text", "task_id": "fBmjTL7ErRCQSNA6GZKMlcFiWX1shOvg",
-            "selected_items": (SelectedItem("button_selection_key1", ("one", "two")),)}),
+        (
+            "mixed",
+            {
+                "items": (
+                    AIBotItem("text", "@机器人 这是今日的测试情况", ""),
+                    AIBotItem("image", "", IMAGE_URL),
+                )
+            },
+        ),
+        (
+            "enter_chat",
+            {
+                "event_type": "enter_chat",
+                "from_corpid": "wpxxxx",
+                "create_time": 1700000000,
+                "msgtype": "event",
+            },
+        ),
+        (
+            "template_card_event",
+            {
+                "event_type": "template_card_event",
+                "card_type": "vote_interaction",
+                "event_key": "button_replace_text",
+                "task_id": "fBmjTL7ErRCQSNA6GZKMlcFiWX1shOvg",
+                "selected_items": (SelectedItem("button_selection_key1", ("one", "two")),),
+            },
+        ),
         ("menu_event", {"card_type": "text_notice", "selected_items": ()}),
-        ("feedback_event", {"event_type": "feedback_event", "feedback_id": "FEEDBACKID",
-                            "feedback_type": 2, "feedback_content": "能再详细一些么",
-                            "inaccurate_reasons": (2, 4)}),
+        (
+            "feedback_event",
+            {
+                "event_type": "feedback_event",
+                "feedback_id": "FEEDBACKID",
+                "feedback_type": 2,
+                "feedback_content": "能再详细一些么",
+                "inaccurate_reasons": (2, 4),
+            },
+        ),
     ],
 )
 def test_documented_kinds(core_impl, kind, fields):
@@ -289,10 +331,15 @@ def test_documented_kinds(core_impl, kind, fields):
         (b'{"create_time": 1.0}', "create_time has the wrong JSON type"),
         (b'{"mixed": {"msg_item": {}}}', "mixed.msg_item has the wrong JSON type"),
         (b'{"mixed": {"msg_item": [{"text": "x"}]}}', "mixed.msg_item has the wrong JSON type"),
-        (b'{"event": {"feedback_event": {"inaccurate_reason_list": ["2"]}}}',
-         "event.feedback_event.inaccurate_reason_list has the wrong JSON type"),
-        (b'{"event": {"template_card_event": {"selected_items": {"selected_item": [{"option_ids": '
-         b'{"option_id": [1]}}]}}}}', "event.template_card_event.selected_items has the wrong JSON type"),
+        (
+            b'{"event": {"feedback_event": {"inaccurate_reason_list": ["2"]}}}',
+            "event.feedback_event.inaccurate_reason_list has the wrong JSON type",
+        ),
+        (
+            b'{"event": {"template_card_event": {"selected_items": {"selected_item": '
+            b'[{"option_ids": {"option_id": [1]}}]}}}}',
+            "event.template_card_event.selected_items has the wrong JSON type",
+        ),
         (b'{"msgid": 5, "text": "x"}', "msgid has the wrong JSON type"),
     ],
 )
@@ -304,7 +351,8 @@ def test_wrong_types(core_impl, doc, message):
 def test_nulls_and_extras_are_absent(core_impl):
     msg = core_impl.parse_aibot_message(
         b'{"msgid":null,"from":null,"text":{"content":null},"create_time":-7,"extra":[1,{"a":2}],'
-        b'"event":{"feedback_event":{"type":12345678901234567890}}}')
+        b'"event":{"feedback_event":{"type":12345678901234567890}}}'
+    )
     assert (msg.msgid, msg.from_userid, msg.content, msg.create_time) == ("", "", "", -7)
     assert msg.feedback_type == 12345678901234567890
     assert msg.raw["extra"] == [1, {"a": 2}]
@@ -332,9 +380,13 @@ def test_threads_share_one_crypto(core_impl):
     import threading
 
     crypto = core_impl.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY)
-    sealed = [(msg, *seal(msg)) for msg in (
-        dumps({"msgtype": "text", "text": {"content": "x" * size}})
-        for size in (300, 2100, 5000, 16384))]
+    sealed = [
+        (msg, *seal(msg))
+        for msg in (
+            dumps({"msgtype": "text", "text": {"content": "x" * size}})
+            for size in (300, 2100, 5000, 16384)
+        )
+    ]
     failures: list[str] = []
 
     def work(index: int) -> None:
@@ -343,8 +395,9 @@ def test_threads_share_one_crypto(core_impl):
             if crypto.decrypt_json(body, sig, ts, nonce) != msg:
                 failures.append("decrypt")
             doc = json.loads(crypto.encrypt_json(msg, nonce, ts))
-            back = crypto.decrypt_json(dumps({"encrypt": doc["encrypt"]}), doc["msgsignature"],
-                                       doc["timestamp"], nonce)
+            back = crypto.decrypt_json(
+                dumps({"encrypt": doc["encrypt"]}), doc["msgsignature"], doc["timestamp"], nonce
+            )
             if back != msg or core_impl.parse_aibot_message(back).content != msg[37:-3].decode():
                 failures.append("round trip")
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from _aibot_samples import AIBOT_MESSAGES, dumps, seal
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -20,7 +21,6 @@ from wxcorp_fast.errors import JSONParseError
 from wxcorp_fast.messages import AIBOT_FIELDS, AIBotMessage
 from wxcorp_fast.testing import vectors as v
 
-from _aibot_samples import AIBOT_MESSAGES, dumps, seal
 from _samples import canonical, outcome
 
 TS, NONCE = "1700000000", "1372623149"
@@ -59,7 +59,9 @@ def pure_outcome(name: str, *args: Any) -> tuple[Any, ...]:
     return outcome(fn, *args)
 
 
-@pytest.fixture(scope="module", params=[pytest.param("compiled", marks=pytest.mark.compiled), "python"])
+@pytest.fixture(
+    scope="module", params=[pytest.param("compiled", marks=pytest.mark.compiled), "python"]
+)
 def check(request):
     """Compare both twins (``compiled``) or run the pure twin alone (``python``)."""
     return twins_outcome if request.param == "compiled" else pure_outcome
@@ -165,14 +167,21 @@ def test_hostile_message(check, name):
 
 def test_str_with_lone_surrogate(check):
     assert check("parse_aibot_message", '{"a":"\ud800"}') == (
-        "error", JSONParseError, -40002, _spec.MSG_JSON_MALFORMED)
+        "error",
+        JSONParseError,
+        -40002,
+        _spec.MSG_JSON_MALFORMED,
+    )
     assert check("decrypt_json", '{"encrypt":"\udfff"}', "0" * 40, TS, NONCE)[3] == (
-        _spec.MSG_JSON_MALFORMED)
+        _spec.MSG_JSON_MALFORMED
+    )
 
 
 def test_escapes_in_values_and_keys_decode(check):
-    doc = b'{"msgid":"a\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\u4f60\\ud83d\\ude00\\u0000",' \
-          b'"\\u0074ext":{"content":"\\u0041"}}'
+    doc = (
+        b'{"msgid":"a\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\u4f60\\ud83d\\ude00\\u0000",'
+        b'"\\u0074ext":{"content":"\\u0041"}}'
+    )
     result = check("parse_aibot_message", doc)
     assert result[0] == "ok"
     msg = _core_py.parse_aibot_message(doc)
@@ -183,11 +192,17 @@ def test_escapes_in_values_and_keys_decode(check):
 
 JSON_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | JSON_TEXT,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(JSON_TEXT | st.sampled_from(["text", "content", "msgid", "event"]),
-                      children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            JSON_TEXT | st.sampled_from(["text", "content", "msgid", "event"]), children, max_size=4
+        )
+    ),
     max_leaves=20,
 )
 
@@ -195,12 +210,18 @@ JSON_VALUES = st.recursive(
 @st.composite
 def json_documents(draw: st.DrawFn) -> bytes:
     """A JSON object, perhaps a real message, serialized in one of several ways."""
-    base = draw(st.sampled_from(list(AIBOT_MESSAGES.values())) | st.dictionaries(
-        JSON_TEXT, JSON_VALUES, max_size=5))
+    base = draw(
+        st.sampled_from(list(AIBOT_MESSAGES.values()))
+        | st.dictionaries(JSON_TEXT, JSON_VALUES, max_size=5)
+    )
     doc = dict(base)
-    for key, value in draw(st.dictionaries(st.sampled_from(
-            ["msgid", "text", "create_time", "from", "mixed", "event", "x"]), JSON_VALUES,
-            max_size=2)).items():
+    for key, value in draw(
+        st.dictionaries(
+            st.sampled_from(["msgid", "text", "create_time", "from", "mixed", "event", "x"]),
+            JSON_VALUES,
+            max_size=2,
+        )
+    ).items():
         doc[key] = value
     style = draw(st.sampled_from(["compact", "ascii", "indent"]))
     if style == "compact":
@@ -219,7 +240,9 @@ def mutated(draw: st.DrawFn) -> bytes:
             break
         i = draw(st.integers(0, len(data) - 1))
         op = draw(st.sampled_from(["set", "insert", "delete"]))
-        byte = draw(st.sampled_from(list(b'{}[]",:\\ u0-e.\x00\xff\xc3\xa9') + [draw(st.integers(0, 255))]))
+        byte = draw(
+            st.sampled_from(list(b'{}[]",:\\ u0-e.\x00\xff\xc3\xa9') + [draw(st.integers(0, 255))])
+        )
         if op == "set":
             data[i] = byte
         elif op == "insert":

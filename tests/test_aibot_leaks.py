@@ -12,11 +12,10 @@ import importlib
 import json
 
 import pytest
-
-from wxcorp_fast.testing import vectors as v
-
 from _aibot_samples import AIBOT_MESSAGES, dumps, seal
 from test_leaks import LIMIT, growth, raising
+
+from wxcorp_fast.testing import vectors as v
 
 pytestmark = pytest.mark.compiled
 

@@ -41,14 +41,15 @@ def _env(redis_url: str) -> dict[str, str]:
 def servers(redis_url: str) -> Iterator[dict[str, str]]:
     """Both servers, 2 workers each, one Redis: name -> base URL."""
     env = _env(redis_url)
-    with gunicorn(
-        "wxcorp_fast.cli.echobot:build_aibot_app()",
-        workers=2,
-        env=env,
-        options=["-k", "gthread", "--threads", "4"],
-    ) as wsgi_server, uvicorn(
-        "wxcorp_fast.cli.echobot:build_aibot_asgi_app", workers=2, env=env
-    ) as asgi_server:
+    with (
+        gunicorn(
+            "wxcorp_fast.cli.echobot:build_aibot_app()",
+            workers=2,
+            env=env,
+            options=["-k", "gthread", "--threads", "4"],
+        ) as wsgi_server,
+        uvicorn("wxcorp_fast.cli.echobot:build_aibot_asgi_app", workers=2, env=env) as asgi_server,
+    ):
         yield {"gunicorn": wsgi_server.url, "uvicorn": asgi_server.url}
 
 

@@ -14,8 +14,11 @@ from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import AIBotSimulator, FakeWorkServer
 from wxcorp_fast.testing import vectors as v
 
-CARD = {"card_type": "text_notice", "main_title": {"title": "报告"},
-        "card_action": {"type": 1, "url": "https://work.weixin.qq.com"}}
+CARD = {
+    "card_type": "text_notice",
+    "main_title": {"title": "报告"},
+    "card_action": {"type": 1, "url": "https://work.weixin.qq.com"},
+}
 
 
 def client_for(fake: FakeWorkServer) -> CorpClient:
@@ -26,10 +29,14 @@ def client_for(fake: FakeWorkServer) -> CorpClient:
 def test_response_request():
     url = "https://qyapi.weixin.qq.com/cgi-bin/aibot/response?response_code=X"
     assert response_request(url, "**hi**") == (
-        url, b'{"msgtype":"markdown","markdown":{"content":"**hi**"}}')
+        url,
+        b'{"msgtype":"markdown","markdown":{"content":"**hi**"}}',
+    )
     _, body = response_request(url, MarkdownReply("x", feedback_id="f"))
-    assert json.loads(body) == {"msgtype": "markdown",
-                                "markdown": {"content": "x", "feedback": {"id": "f"}}}
+    assert json.loads(body) == {
+        "msgtype": "markdown",
+        "markdown": {"content": "x", "feedback": {"id": "f"}},
+    }
     _, body = response_request(url, TemplateCardReply(CARD))
     assert json.loads(body) == {"msgtype": "template_card", "template_card": CARD}
     for bad_url in ("ftp://x/y", "/relative", "https://", "https://h/x y"):
@@ -50,7 +57,9 @@ def test_respond_through_the_fake(fake_work, caplog):
     code = msg.response_url.split("response_code=")[1]
     caplog.set_level(logging.DEBUG)
     assert client.respond(msg.response_url, "**报告已生成**") == {"errcode": 0, "errmsg": "ok"}
-    assert fake_work.responses == [{"msgtype": "markdown", "markdown": {"content": "**报告已生成**"}}]
+    assert fake_work.responses == [
+        {"msgtype": "markdown", "markdown": {"content": "**报告已生成**"}}
+    ]
     with pytest.raises(APIError) as info:
         client.respond(msg.response_url, "again")  # each response_url is good for one push
     assert info.value.errcode == 40035

@@ -19,7 +19,6 @@ import pytest
 
 from wxcorp_fast.aibot import (
     AIBotMux,
-    parse_aibot_message,
     AIBotRequest,
     AIBotServer,
     MarkdownReply,
@@ -28,6 +27,7 @@ from wxcorp_fast.aibot import (
     TemplateCardReply,
     TextReply,
     UpdateTemplateCardReply,
+    parse_aibot_message,
 )
 from wxcorp_fast.callback.dedupe import MemoryDedupeStore
 from wxcorp_fast.testing import AIBotSimulator
@@ -70,8 +70,14 @@ def wsgi(app: AIBotServer, method: str, query: dict[str, str], body: bytes = b""
     return call_wsgi(app, environ(method, query, body, **kw))
 
 
-def asgi(app: AIBotServer, method: str, query: dict[str, str], body: bytes = b"",
-         chunk: int | None = None, headers: list[tuple[bytes, bytes]] | None = None) -> ASGICall:
+def asgi(
+    app: AIBotServer,
+    method: str,
+    query: dict[str, str],
+    body: bytes = b"",
+    chunk: int | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> ASGICall:
     call = ASGICall(body_messages(body, chunk))
     asyncio.run(app.asgi(http_scope(method, query, headers), call.receive, call.send))
     return call
@@ -108,20 +114,31 @@ def _hostile(sim: AIBotSimulator) -> dict[str, tuple[dict[str, str], bytes, int,
     other_q, other_b = other.envelope(other.message_json("text"))
     inner_bad_q, inner_bad_b = sim.envelope(b'{"msgid": 1, "msgid": 2}')
     return {
-        "bad signature": ({**query, "msg_signature": "0" * 40}, body, 400,
-                          b"SignatureError (-40001)\n"),
+        "bad signature": (
+            {**query, "msg_signature": "0" * 40},
+            body,
+            400,
+            b"SignatureError (-40001)\n",
+        ),
         "no signature": ({}, body, 400, b"SignatureError (-40001)\n"),
-        "timestamp not a number": ({**query, "timestamp": "12a"}, body, 400,
-                                   b"SignatureError (-40001)\n"),
+        "timestamp not a number": (
+            {**query, "timestamp": "12a"},
+            body,
+            400,
+            b"SignatureError (-40001)\n",
+        ),
         "stale": (stale_q, stale_b, 400, b"StaleRequestError (-40001)\n"),
         "future": (future_q, future_b, 400, b"StaleRequestError (-40001)\n"),
         "stale and no frame": (junk_q, junk, 400, b"StaleRequestError (-40001)\n"),
         "no frame": (junk_fresh_q, junk, 400, b"DecryptError (-40007)\n"),
-        "not JSON": (query, b"<xml><Encrypt>x</Encrypt></xml>", 400,
-                     b"JSONParseError (-40002)\n"),
+        "not JSON": (query, b"<xml><Encrypt>x</Encrypt></xml>", 400, b"JSONParseError (-40002)\n"),
         "no encrypt": (query, b'{"Encrypt": "x"}', 400, b"JSONParseError (-40002)\n"),
-        "duplicate encrypt": (query, body[:-1] + b', "encrypt": "x"}', 400,
-                              b"JSONParseError (-40002)\n"),
+        "duplicate encrypt": (
+            query,
+            body[:-1] + b', "encrypt": "x"}',
+            400,
+            b"JSONParseError (-40002)\n",
+        ),
         "another receive id": (other_q, other_b, 400, b"CorpIdMismatchError (-40005)\n"),
         "inner JSON duplicate": (inner_bad_q, inner_bad_b, 400, b"JSONParseError (-40002)\n"),
         "2 MB": (query, b" " * (2 << 20), 413, b"Request Entity Too Large\n"),
@@ -153,8 +170,9 @@ def test_methods_and_lengths(sim):
         status, headers, _ = wsgi(app, method, query)
         assert (status, headers["Allow"]) == (405, "GET, POST")
         assert asgi(app, method, query).status == 405
-    assert call_wsgi(app, environ("POST", query, body, content_length="12x"), validate=False)[
-        0] == 400
+    assert (
+        call_wsgi(app, environ("POST", query, body, content_length="12x"), validate=False)[0] == 400
+    )
     call = asgi(app, "POST", query, body, headers=[(b"content-length", b"x")])
     assert call.status == 400
     big = server(Recorder(), max_body_size=100)
@@ -170,7 +188,9 @@ def test_lifespan_and_other_scopes():
     call = ASGICall([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     asyncio.run(app.asgi({"type": "lifespan"}, call.receive, call.send))
     assert [m["type"] for m in call.sent] == [
-        "lifespan.startup.complete", "lifespan.shutdown.complete"]
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
     with pytest.raises(ValueError):
         asyncio.run(app.asgi({"type": "websocket"}, call.receive, call.send))
 
@@ -228,10 +248,14 @@ def test_reply_kinds(sim):
     assert _reply(sim, app, enter) == {"msgtype": "text", "text": {"content": "欢迎"}}
     handler.reply = "欢迎!"
     assert _reply(sim, app, sim.event_json("enter_chat")) == {
-        "msgtype": "text", "text": {"content": "欢迎!"}}
+        "msgtype": "text",
+        "text": {"content": "欢迎!"},
+    }
     handler.reply = TemplateCardReply(CARD, feedback_id="fb1")
     assert _reply(sim, app, sim.event_json("enter_chat")) == {
-        "msgtype": "template_card", "template_card": {**CARD, "feedback": {"id": "fb1"}}}
+        "msgtype": "template_card",
+        "template_card": {**CARD, "feedback": {"id": "fb1"}},
+    }
 
     handler.reply = "plain text"  # a str answering a message: a finished stream
     doc = _reply(sim, app, text)
@@ -247,16 +271,20 @@ def test_reply_kinds(sim):
     }
     handler.reply = StreamReply("pic", images=(b"\x89PNG",))
     item = _reply(sim, app, sim.message_json("text"))["stream"]["msg_item"][0]
-    assert item == {"msgtype": "image", "image": {
-        "base64": "iVBORw==", "md5": hashlib.md5(b"\x89PNG").hexdigest()}}
+    assert item == {
+        "msgtype": "image",
+        "image": {"base64": "iVBORw==", "md5": hashlib.md5(b"\x89PNG").hexdigest()},
+    }
     handler.reply = StreamWithTemplateCardReply("thinking", CARD, finish=False)
     doc = _reply(sim, app, sim.message_json("text"))
     assert doc["msgtype"] == "stream_with_template_card" and doc["template_card"] == CARD
     assert doc["stream"]["finish"] is False
     handler.reply = UpdateTemplateCardReply({**CARD, "main_title": {"title": "done"}}, ["u1"])
     assert _reply(sim, app, card_event) == {
-        "response_type": "update_template_card", "userids": ["u1"],
-        "template_card": {**CARD, "main_title": {"title": "done"}}}
+        "response_type": "update_template_card",
+        "userids": ["u1"],
+        "template_card": {**CARD, "main_title": {"title": "done"}},
+    }
     handler.reply = b'{"msgtype":"text","text":{"content":"raw"}}'
     assert _reply(sim, app, sim.event_json("enter_chat"))["text"]["content"] == "raw"
 
@@ -308,8 +336,10 @@ def test_run_sync_in_thread(sim):
     import threading
 
     seen = []
-    app = server(Recorder(lambda r: seen.append(threading.current_thread().name) or "t"),
-                 run_sync_in_thread=True)
+    app = server(
+        Recorder(lambda r: seen.append(threading.current_thread().name) or "t"),
+        run_sync_in_thread=True,
+    )
     asyncio.run(sim.apost_json(app.asgi, sim.message_json("text")))
     assert seen and seen[0] != threading.main_thread().name
 
@@ -416,8 +446,10 @@ def test_refreshes_are_not_deduped_nor_handled(sim, caplog):
     caplog.set_level(logging.WARNING)
     for _ in range(2):
         doc = _reply(sim, app, data)
-        assert doc == {"msgtype": "stream",
-                       "stream": {"id": "unknown", "finish": True, "content": ""}}
+        assert doc == {
+            "msgtype": "stream",
+            "stream": {"id": "unknown", "finish": True, "content": ""},
+        }
     assert handler.calls == [] and "unknown or expired stream" in caplog.text
 
 
@@ -425,8 +457,14 @@ def test_stream_left_open_is_refreshed_from_the_store(sim):
     app = server(Recorder(StreamReply("step 1", finish=False, stream_id="s-open")))
     assert _reply(sim, app, sim.message_json("text"))["stream"]["finish"] is False
     refresh = sim.message_json("stream", stream_id="s-open")
-    assert _reply(sim, app, refresh)["stream"] == {"id": "s-open", "finish": False,
-                                                    "content": "step 1"}
+    assert _reply(sim, app, refresh)["stream"] == {
+        "id": "s-open",
+        "finish": False,
+        "content": "step 1",
+    }
     assert app.stream_store.publish("s-open", "step 1, step 2", True)
-    assert _reply(sim, app, refresh)["stream"] == {"id": "s-open", "finish": True,
-                                                    "content": "step 1, step 2"}
+    assert _reply(sim, app, refresh)["stream"] == {
+        "id": "s-open",
+        "finish": True,
+        "content": "step 1, step 2",
+    }

@@ -49,8 +49,14 @@ def test_every_kind_parses(sim, kind):
 def test_messages_are_unique_and_overridable(sim):
     first, second = (parse_aibot_message(sim.message_json("text")) for _ in range(2))
     assert first.msgid != second.msgid and first.response_url != second.response_url
-    msg = parse_aibot_message(sim.message_json("text", msgid="fixed", response_url=None,
-                                               quote={"msgtype": "text", "text": {"content": "q"}}))
+    msg = parse_aibot_message(
+        sim.message_json(
+            "text",
+            msgid="fixed",
+            response_url=None,
+            quote={"msgtype": "text", "text": {"content": "q"}},
+        )
+    )
     assert (msg.msgid, msg.response_url, msg.raw["quote"]["text"]["content"]) == ("fixed", "", "q")
     assert parse_aibot_message(sim.message_json("stream", stream_id="s")).stream_id == "s"
 
@@ -62,8 +68,15 @@ def test_envelopes_verify(sim):
     assert (query["timestamp"], query["nonce"]) == ("123", "n1")
     assert crypto.decrypt_json(body, query["msg_signature"], "123", "n1") == data
     check = sim.url_verification(b"echo!")
-    assert crypto.verify_url(check.query["msg_signature"], check.query["timestamp"],
-                             check.query["nonce"], check.query["echostr"]) == b"echo!"
+    assert (
+        crypto.verify_url(
+            check.query["msg_signature"],
+            check.query["timestamp"],
+            check.query["nonce"],
+            check.query["echostr"],
+        )
+        == b"echo!"
+    )
 
 
 def test_open_reply(sim):
@@ -86,8 +99,9 @@ def test_open_reply(sim):
 def test_conversation_checks_the_protocol(sim):
     app = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, lambda r: "not streamed")
     assert sim.conversation(app).content == "not streamed"
-    never = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY,
-                        lambda r: StreamReply("...", finish=False, stream_id="forever"))
+    never = AIBotServer(
+        v.TOKEN, v.ENCODING_AES_KEY, lambda r: StreamReply("...", finish=False, stream_id="forever")
+    )
     with pytest.raises(SimulatorError, match="did not finish in 3"):
         sim.conversation(never, max_refreshes=3, interval=0)
     empty = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, lambda r: None)
@@ -123,8 +137,12 @@ def test_over_http(sim):
         yield "http"
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.app = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, handler,  # type: ignore[attr-defined]
-                            first_reply_deadline=0)
+    httpd.app = AIBotServer(
+        v.TOKEN,
+        v.ENCODING_AES_KEY,
+        handler,  # type: ignore[attr-defined]
+        first_reply_deadline=0,
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

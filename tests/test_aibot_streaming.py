@@ -107,7 +107,10 @@ def test_first_reply_carries_what_is_ready(sim):
     stream_id = doc["stream"]["id"]
     refresh = sim.message_json("stream", stream_id=stream_id)
     assert sim.post_json(app, refresh).json()["stream"] == {
-        "id": stream_id, "finish": False, "content": "thinking... "}
+        "id": stream_id,
+        "finish": False,
+        "content": "thinking... ",
+    }
     release.set()
     conversation_end = None
     for _ in range(10_000):
@@ -128,8 +131,7 @@ def test_generator_that_raises_finishes_with_error_text(sim, kind, caplog):
         yield "partial answer"
         raise RuntimeError("the model went away")
 
-    app = server(sync_handler if kind == "generator" else async_handler,
-                 stream_error_text="出错了")
+    app = server(sync_handler if kind == "generator" else async_handler, stream_error_text="出错了")
     caplog.set_level(logging.ERROR)
     conversation = sim.conversation(app, interval=0)
     assert conversation.content == "partial answer\n\n出错了"
@@ -198,7 +200,9 @@ def test_asgi_shutdown_cancels_running_streams(sim):
     app = server(handler, stream_store=store)
 
     async def run() -> str:
-        stream_id = (await sim.apost_json(app.asgi, sim.message_json("text"))).json()["stream"]["id"]
+        stream_id = (await sim.apost_json(app.asgi, sim.message_json("text"))).json()["stream"][
+            "id"
+        ]
         from _http import ASGICall
 
         call = ASGICall([{"type": "lifespan.shutdown"}])

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _clock import FakeClock
 import urllib3
 
 import wxcorp_fast
@@ -35,9 +34,10 @@ from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import FakeWorkServer
 from wxcorp_fast.testing.fake_work import GETCALLBACKIP, GETTOKEN, MEDIA_UPLOAD, MESSAGE_SEND
 
+from _clock import FakeClock
+
 ROOT = Path(__file__).resolve().parents[1]
 RSS_SCRIPT = Path(__file__).with_name("_upload_rss.py")
-
 
 
 class QuickClient(CorpClient):
@@ -51,18 +51,28 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def client(fake_work: FakeWorkServer, clock: FakeClock) -> CorpClient:
-    server = DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret,
-                                      base_url=fake_work.base_url, clock=clock)
+    server = DefaultAccessTokenServer(
+        fake_work.corp_id, fake_work.corp_secret, base_url=fake_work.base_url, clock=clock
+    )
     return QuickClient(server, base_url=fake_work.base_url)
 
 
 def test_constants() -> None:
     assert (ERR_CODE_OK, ERR_CODE_ACCESS_TOKEN_EXPIRED, ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED) == (
-        0, 42001, 42009)
+        0,
+        42001,
+        42009,
+    )
     assert DEFAULT_BASE_URL == "https://qyapi.weixin.qq.com"
     assert CorpClient.busy_retry_delays == (0.2, 0.4, 0.8)
-    for name in ("CorpClient", "MultipartFormField", "AccessTokenServer",
-                 "DefaultAccessTokenServer", "RedisAccessTokenServer", "DEFAULT_BASE_URL"):
+    for name in (
+        "CorpClient",
+        "MultipartFormField",
+        "AccessTokenServer",
+        "DefaultAccessTokenServer",
+        "RedisAccessTokenServer",
+        "DEFAULT_BASE_URL",
+    ):
         assert name in wxcorp_fast.__all__
 
 
@@ -70,15 +80,17 @@ def test_defaults_and_settable_timeouts(fake_work: FakeWorkServer) -> None:
     server = DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret)
     client = CorpClient(server)
     assert (client.base_url, client.timeout, client.media_timeout) == (
-        DEFAULT_BASE_URL, 60.0, 300.0)
+        DEFAULT_BASE_URL,
+        60.0,
+        300.0,
+    )
     assert isinstance(client.http, urllib3.PoolManager)
     assert CorpClient(server).http is not client.http  # one pool per client
     client.timeout, client.media_timeout = 5.0, 7.0
     assert (client.timeout, client.media_timeout) == (5.0, 7.0)
 
 
-def test_get_json_adds_the_token_and_params(fake_work: FakeWorkServer,
-                                            client: CorpClient) -> None:
+def test_get_json_adds_the_token_and_params(fake_work: FakeWorkServer, client: CorpClient) -> None:
     answer = client.get_json(GETCALLBACKIP, {"lang": "zh_CN"})
     assert answer["errcode"] == 0 and answer["ip_list"] == list(fake_work.callback_ips)
     request = fake_work.requests[-1]
@@ -95,8 +107,9 @@ def test_connections_are_reused(fake_work: FakeWorkServer, client: CorpClient) -
 
 def test_passed_pool_manager_is_shared(fake_work: FakeWorkServer) -> None:
     http = urllib3.PoolManager()
-    server = DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret, http,
-                                      fake_work.base_url)
+    server = DefaultAccessTokenServer(
+        fake_work.corp_id, fake_work.corp_secret, http, fake_work.base_url
+    )
     client = CorpClient(server, http, fake_work.base_url)
     client.get_callback_ip()
     assert client.http is http
@@ -110,8 +123,9 @@ def test_post_json_sends_utf8_json(fake_work: FakeWorkServer, client: CorpClient
     assert fake_work.messages == [payload]
 
 
-def test_42001_refreshes_once_and_retries_once(fake_work: FakeWorkServer, client: CorpClient,
-                                               clock: FakeClock) -> None:
+def test_42001_refreshes_once_and_retries_once(
+    fake_work: FakeWorkServer, client: CorpClient, clock: FakeClock
+) -> None:
     client.get_callback_ip()
     fake_work.expire_tokens()
     clock.now += 3  # out of the refresh window
@@ -122,8 +136,9 @@ def test_42001_refreshes_once_and_retries_once(fake_work: FakeWorkServer, client
 
 
 @pytest.mark.parametrize("errcode", [42001, 40014])
-def test_token_errors_are_never_a_loop(fake_work: FakeWorkServer, client: CorpClient,
-                                       clock: FakeClock, errcode: int) -> None:
+def test_token_errors_are_never_a_loop(
+    fake_work: FakeWorkServer, client: CorpClient, clock: FakeClock, errcode: int
+) -> None:
     client.get_callback_ip()
     clock.now += 3
     fake_work.fail(errcode, times=10, path=MESSAGE_SEND)
@@ -138,16 +153,18 @@ def test_token_errors_are_never_a_loop(fake_work: FakeWorkServer, client: CorpCl
 def test_system_busy_get_is_retried_with_the_documented_backoff(
     fake_work: FakeWorkServer, clock: FakeClock
 ) -> None:
-    server = DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret,
-                                      base_url=fake_work.base_url, clock=clock)
+    server = DefaultAccessTokenServer(
+        fake_work.corp_id, fake_work.corp_secret, base_url=fake_work.base_url, clock=clock
+    )
     client = CorpClient(server, base_url=fake_work.base_url)  # real delays: 0.2, 0.4, 0.8 s
     fake_work.fail(-1, times=3, path=GETCALLBACKIP)
     assert client.get_callback_ip() == list(fake_work.callback_ips)
     assert fake_work.calls[GETCALLBACKIP] == 4
 
 
-def test_system_busy_get_gives_up_after_3_retries(fake_work: FakeWorkServer,
-                                                  client: CorpClient) -> None:
+def test_system_busy_get_gives_up_after_3_retries(
+    fake_work: FakeWorkServer, client: CorpClient
+) -> None:
     fake_work.fail(-1, times=4, path=GETCALLBACKIP)
     with pytest.raises(APIError) as info:
         client.get_callback_ip()
@@ -165,8 +182,9 @@ def test_system_busy_post_is_not_retried(fake_work: FakeWorkServer, client: Corp
 
 @pytest.mark.parametrize("errcode", [45009, 45033])
 @pytest.mark.parametrize("path", [GETCALLBACKIP, MESSAGE_SEND])
-def test_rate_limits_raise_and_are_not_retried(fake_work: FakeWorkServer, client: CorpClient,
-                                               errcode: int, path: str) -> None:
+def test_rate_limits_raise_and_are_not_retried(
+    fake_work: FakeWorkServer, client: CorpClient, errcode: int, path: str
+) -> None:
     fake_work.fail(errcode, path=path)
     with pytest.raises(RateLimitError) as info:
         if path == GETCALLBACKIP:
@@ -182,17 +200,23 @@ def test_other_errcodes_raise_api_error(fake_work: FakeWorkServer, client: CorpC
     with pytest.raises(APIError) as info:
         client.send_message(1, "nope", {}, touser="u")
     assert (type(info.value), info.value.errcode, str(info.value)) == (
-        APIError, 40008, "errcode: 40008, errmsg: invalid message type")
+        APIError,
+        40008,
+        "errcode: 40008, errmsg: invalid message type",
+    )
 
 
-def test_http_status_and_bad_answers_raise_transport_error(fake_work: FakeWorkServer,
-                                                           client: CorpClient) -> None:
+def test_http_status_and_bad_answers_raise_transport_error(
+    fake_work: FakeWorkServer, client: CorpClient
+) -> None:
     client.get_callback_ip()
     fake_work.http_error(502, path=GETCALLBACKIP)
     with pytest.raises(TransportError) as info:
         client.get_callback_ip()
-    assert (str(info.value), info.value.status) == ("GET /cgi-bin/getcallbackip answered HTTP 502",
-                                                    502)
+    assert (str(info.value), info.value.status) == (
+        "GET /cgi-bin/getcallbackip answered HTTP 502",
+        502,
+    )
     with pytest.raises(TransportError, match="HTTP 404"):
         client.get_json("/cgi-bin/unknown")
     with pytest.raises(ValueError):
@@ -217,17 +241,33 @@ def test_connection_failure_and_timeouts(fake_work: FakeWorkServer, client: Corp
 
 
 def test_send_message_and_shortcuts(fake_work: FakeWorkServer, client: CorpClient) -> None:
-    answer = client.send_message(1000002, "textcard", {"title": "t", "url": "https://x"},
-                                 touser=["a", "b"], toparty="1|2", totag=("9",))
+    answer = client.send_message(
+        1000002,
+        "textcard",
+        {"title": "t", "url": "https://x"},
+        touser=["a", "b"],
+        toparty="1|2",
+        totag=("9",),
+    )
     assert answer["errcode"] == 0 and answer["invaliduser"] == ""
     client.send_text(1000002, "你好", touser="@all")
     client.send_markdown(1000002, "**bold**", toparty=["3"])
     assert fake_work.messages == [
-        {"touser": "a|b", "toparty": "1|2", "totag": "9", "msgtype": "textcard",
-         "agentid": 1000002, "textcard": {"title": "t", "url": "https://x"}},
+        {
+            "touser": "a|b",
+            "toparty": "1|2",
+            "totag": "9",
+            "msgtype": "textcard",
+            "agentid": 1000002,
+            "textcard": {"title": "t", "url": "https://x"},
+        },
         {"touser": "@all", "msgtype": "text", "agentid": 1000002, "text": {"content": "你好"}},
-        {"toparty": "3", "msgtype": "markdown", "agentid": 1000002,
-         "markdown": {"content": "**bold**"}},
+        {
+            "toparty": "3",
+            "msgtype": "markdown",
+            "agentid": 1000002,
+            "markdown": {"content": "**bold**"},
+        },
     ]
     with pytest.raises(ValueError, match="touser"):
         client.send_text(1000002, "x")
@@ -236,8 +276,9 @@ def test_send_message_and_shortcuts(fake_work: FakeWorkServer, client: CorpClien
     assert fake_work.calls[MESSAGE_SEND] == 3
 
 
-def test_upload_media_returns_the_media_id(fake_work: FakeWorkServer, client: CorpClient,
-                                           tmp_path: Path) -> None:
+def test_upload_media_returns_the_media_id(
+    fake_work: FakeWorkServer, client: CorpClient, tmp_path: Path
+) -> None:
     path = tmp_path / "photo.png"
     path.write_bytes(b"\x89PNG" + bytes(range(256)) * 1000)
     with path.open("rb") as file:
@@ -245,7 +286,10 @@ def test_upload_media_returns_the_media_id(fake_work: FakeWorkServer, client: Co
     assert media_id == fake_work.uploads[0].media_id
     upload = fake_work.uploads[0]
     assert (upload.media_type, upload.filename, upload.content) == (
-        "image", "photo.png", path.read_bytes())
+        "image",
+        "photo.png",
+        path.read_bytes(),
+    )
     assert client.upload_media("voice", b"#!AMR\n0000", "v.amr") == fake_work.uploads[1].media_id
     assert fake_work.uploads[1].content == b"#!AMR\n0000"
     assert client.upload_media("file", io.BytesIO(b"abcdefgh")).startswith("fake-media-")
@@ -285,7 +329,10 @@ def test_multipart_body_parses_back(tmp_path: Path) -> None:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     parts = list(message.iter_parts())
     assert [p.get_param("name", header="content-disposition") for p in parts] == [
-        "description", "media", "extra"]
+        "description",
+        "media",
+        "extra",
+    ]
     assert parts[0].get_payload(decode=True) == fields[0].content
     assert parts[1].get_content_type() == "video/mp4"
     assert parts[1].get_payload(decode=True) == path.read_bytes()
@@ -318,9 +365,12 @@ def test_redact_masks_token_and_secret() -> None:
     assert redact(text) == "GET /x?corpid=c&corpsecret=***&access_token=*** x ACCESS_TOKEN=***&a=1"
 
 
-def test_secrets_never_in_logs_errors_or_reprs(fake_work: FakeWorkServer, client: CorpClient,
-                                               clock: FakeClock,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_in_logs_errors_or_reprs(
+    fake_work: FakeWorkServer,
+    client: CorpClient,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("urllib3", "urllib3.connectionpool", "wxcorp_fast"):
         caplog.set_level(logging.DEBUG, logger=name)
@@ -355,13 +405,16 @@ def test_secrets_never_in_logs_errors_or_reprs(fake_work: FakeWorkServer, client
     expect_error(client.access_token_server.token_refresh)
     with FakeWorkServer(fake_work.corp_id, fake_work.corp_secret) as gone:
         url = gone.base_url
-    dead = CorpClient(DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret,
-                                               base_url=url), base_url=url)
+    dead = CorpClient(
+        DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret, base_url=url),
+        base_url=url,
+    )
     expect_error(dead.get_callback_ip)  # connection refused, retried by urllib3 (WARNINGs)
     texts.extend(record.getMessage() for record in caplog.records)
     texts.append(caplog.text)
-    assert any("urllib3" in record.name and record.levelno == logging.DEBUG
-               for record in caplog.records)
+    assert any(
+        "urllib3" in record.name and record.levelno == logging.DEBUG for record in caplog.records
+    )
     assert any("access_token=***" in record.getMessage() for record in caplog.records)
     assert any("corpsecret=***" in record.getMessage() for record in caplog.records)
     assert len(fake_work.tokens) >= 2
@@ -378,9 +431,18 @@ def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_pat
         for i in range(size // (1024 * 1024)):
             file.write(bytes([i]) * (1024 * 1024))
     proc = subprocess.run(
-        [sys.executable, str(RSS_SCRIPT), fake_work.base_url, fake_work.corp_id,
-         fake_work.corp_secret, str(path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            str(RSS_SCRIPT),
+            fake_work.base_url,
+            fake_work.corp_id,
+            fake_work.corp_secret,
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)

@@ -30,10 +30,10 @@ from wechatpy.exceptions import InvalidSignatureException, WeChatException
 from wechatpy.replies import TextReply
 
 import wxcorp_fast
-from wxcorp_fast import errors
-from wxcorp_fast import _spec
+from wxcorp_fast import _spec, errors
 from wxcorp_fast.compat import wechatpy as compat
 from wxcorp_fast.testing import vectors as v
+
 from _samples import aes_cbc_encrypt
 
 RANDOM = "aBcDeFgH12345678"  # wechatpy draws 16 alphanumerics; any 16 bytes work for us

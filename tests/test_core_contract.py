@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from wxcorp_fast import errors
-from wxcorp_fast import _spec
+from wxcorp_fast import _spec, errors
 from wxcorp_fast.errors import (
     Base64Error,
     CorpIdMismatchError,
@@ -33,6 +32,7 @@ from wxcorp_fast.messages import (
     SendPicsInfo,
 )
 from wxcorp_fast.testing import vectors as v
+
 from _samples import (
     CHANGE_CONTACT_EVENT,
     DOCS_INNER_XML,

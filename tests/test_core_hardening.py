@@ -10,11 +10,12 @@ import threading
 from typing import Any
 
 import pytest
-from _samples import aes_cbc_encrypt, raises_callback_error
 
 from wxcorp_fast import _spec
 from wxcorp_fast.errors import DecryptError, InvalidAESKeyError
 from wxcorp_fast.testing import vectors as v
+
+from _samples import aes_cbc_encrypt, raises_callback_error
 
 KEY = bytes(range(32))
 
@@ -51,7 +52,9 @@ def test_reinit_while_another_thread_works_never_crashes(core_impl: Any) -> None
         for i in range(300):
             envelope = crypto.encrypt(big, f"n{i}", 1409659813)
             raw = core_impl.parse_message(envelope).raw
-            assert crypto.decrypt(envelope, raw["MsgSignature"], raw["TimeStamp"], raw["Nonce"]) == big
+            assert (
+                crypto.decrypt(envelope, raw["MsgSignature"], raw["TimeStamp"], raw["Nonce"]) == big
+            )
     finally:
         stop.set()
         thread.join()

@@ -41,12 +41,14 @@ def same(twins, name, *args):
 
 # --------------------------------------------------------------------------- text
 
+
 def _chars(lo: int, hi: int) -> st.SearchStrategy[str]:
     return st.integers(lo, hi).map(chr)
 
 
-WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1,
-                max_size=12)
+WORDS = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12
+)
 NUMBERS = st.integers(0, 10**9).map(str)
 ASCII_PUNCTUATION = st.sampled_from(list(",.!?:;()-/@#%+='\" ") + ["\t", "\n", "\r", "\r\n"])
 CJK = st.lists(_chars(0x4E00, 0x9FFF), min_size=1, max_size=6).map("".join)
@@ -282,8 +284,7 @@ def test_corrupted_mixed_documents_differential(twins, text, cdata, seq, at, rep
 def test_mixed_bytes_differential(twins, data):
     """Byte soup of UTF-8 pieces, valid and not, as a long CDATA section and as text."""
     pieces = data.draw(
-        st.lists(st.one_of(st.sampled_from(SEQUENCES), mixed_texts(8).map(str.encode)),
-                 max_size=60)
+        st.lists(st.one_of(st.sampled_from(SEQUENCES), mixed_texts(8).map(str.encode)), max_size=60)
     )
     soup = b"".join(pieces)
     same(twins, "parse_message", b"<xml><Content><![CDATA[" + soup + b"]]></Content></xml>")

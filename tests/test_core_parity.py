@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wxcorp_fast.testing import vectors as v
+
 from _samples import SAMPLE_MESSAGES, aes_cbc_encrypt, outcome
 
 KEY = base64.b64decode(v.ENCODING_AES_KEY + "=")
@@ -929,7 +930,9 @@ def test_encrypt_differential(twins, reply, nonce, timestamp):
 # Bodies of 2048 bytes or more open in one GIL-free pass in the compiled twin, which hands
 # any anomaly to the step-by-step checks: every kind of anomaly must still name the same error.
 
-LARGE_INNER = ("<xml><Content><![CDATA[" + "企业微信 large body " * 150 + "]]></Content></xml>").encode()
+LARGE_INNER = (
+    "<xml><Content><![CDATA[" + "企业微信 large body " * 150 + "]]></Content></xml>"
+).encode()
 OTHER_KEY = base64.b64encode(bytes(range(32))).decode()[:43]
 
 
@@ -955,14 +958,41 @@ def large_posts(draw):
     agent = draw(st.sampled_from(["218", " 218 ", "", "+7", "-0", "x1", "9" * 25, "1" * 19]))
     timestamp = draw(st.sampled_from([v.POST_TIMESTAMP, int(v.POST_TIMESTAMP), None, b"1"]))
     nonce = draw(st.sampled_from([v.POST_NONCE, v.POST_NONCE.encode(), 5]))
-    signature = _core_py.msg_signature(
-        v.TOKEN, timestamp if timestamp is not None else "", nonce if nonce != 5 else "", encrypt
-    ) if isinstance(timestamp, (str, int, bytes)) and nonce != 5 else "0" * 40
-    signature = draw(st.sampled_from([signature, signature, signature.encode(),
-                                      signature[:-1] + "x", signature.upper(), "签" * 40, None]))
+    signature = (
+        _core_py.msg_signature(
+            v.TOKEN,
+            timestamp if timestamp is not None else "",
+            nonce if nonce != 5 else "",
+            encrypt,
+        )
+        if isinstance(timestamp, (str, int, bytes)) and nonce != 5
+        else "0" * 40
+    )
+    signature = draw(
+        st.sampled_from(
+            [
+                signature,
+                signature,
+                signature.encode(),
+                signature[:-1] + "x",
+                signature.upper(),
+                "签" * 40,
+                None,
+            ]
+        )
+    )
     body = _large_body(encrypt, agent)
-    body = draw(st.sampled_from([body, body, body.decode("latin-1"),
-                                 b"<!DOCTYPE x>" + body, body.replace(b"<Encrypt>", b"<Other>")]))
+    body = draw(
+        st.sampled_from(
+            [
+                body,
+                body,
+                body.decode("latin-1"),
+                b"<!DOCTYPE x>" + body,
+                body.replace(b"<Encrypt>", b"<Other>"),
+            ]
+        )
+    )
     return body, signature, timestamp, nonce
 
 

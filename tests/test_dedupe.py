@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _callbacks import WeChat, inner_xml
 
 import wxcorp_fast
 from wxcorp_fast import DefaultAgentServer, MemoryDedupeStore, RedisDedupeStore, Request, serve_http
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat, inner_xml
 
 
 @pytest.fixture(params=["memory", "redis"])

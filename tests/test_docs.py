@@ -45,9 +45,11 @@ def _default(value: Any) -> str:
 
 def rendered(obj: Any) -> str | None:
     """Return ``Name(parameters)`` as the reference writes it, or None (no signature)."""
-    if inspect.isclass(obj) and (
-        getattr(obj, "_is_protocol", False) or obj.__init__ is object.__init__
-    ) and not hasattr(obj, "_fields"):
+    if (
+        inspect.isclass(obj)
+        and (getattr(obj, "_is_protocol", False) or obj.__init__ is object.__init__)
+        and not hasattr(obj, "_fields")
+    ):
         return None  # protocols and classes without an __init__ of their own: the name
     try:
         signature = inspect.signature(obj)

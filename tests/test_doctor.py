@@ -1,4 +1,4 @@
-"""``python -m wxcorp_fast doctor``: each kind of misconfiguration is named, nothing secret shown."""
+"""``python -m wxcorp_fast doctor``: each misconfiguration is named, nothing secret shown."""
 
 from __future__ import annotations
 
@@ -45,8 +45,16 @@ def test_a_good_request_passes_every_check() -> None:
     findings = diagnose(url, body, **SETTINGS)
     assert [s for s, _, _ in findings] == [OK] * len(findings)
     assert [c for _, c, _ in findings] == [
-        "query", "request", "envelope", "corp id", "agent id", "signature", "timestamp",
-        "decrypt", "receive id", "message",
+        "query",
+        "request",
+        "envelope",
+        "corp id",
+        "agent id",
+        "signature",
+        "timestamp",
+        "decrypt",
+        "receive id",
+        "message",
     ]
 
 
@@ -79,8 +87,9 @@ def test_a_request_mangled_on_the_way() -> None:
     mangled = body.replace(b"+", b" ")
     assert mangled != body
     found = failed(diagnose(url, mangled, **SETTINGS))
-    assert "the Token is right, but the Encrypt text's '+' characters were turned into spaces" in (
-        found["signature"]
+    assert (
+        "the Token is right, but the Encrypt text's '+' characters were turned into spaces"
+        in (found["signature"])
     )
 
 
@@ -110,17 +119,22 @@ def test_url_check() -> None:
     assert list(failed(diagnose(url, None, **{**SETTINGS, "token": "x"}))) == ["signature"]
     raw_plus = url.replace("%2B", "+")
     if raw_plus != url:  # a '+' sent unencoded arrives as a space
-        assert "'+' characters were turned into spaces" in failed(
-            diagnose(raw_plus, None, **SETTINGS)
-        )["signature"]
+        assert (
+            "'+' characters were turned into spaces"
+            in failed(diagnose(raw_plus, None, **SETTINGS))["signature"]
+        )
 
 
 @pytest.mark.parametrize(
     ("url", "body", "check", "text"),
     [
         ("https://h/cb", b"<xml/>", "query", "msg_signature"),
-        ("https://h/cb?msg_signature=a&timestamp=1&nonce=n", b'{"encrypt": "x"}', "envelope",
-         "AI-bot callbacks"),
+        (
+            "https://h/cb?msg_signature=a&timestamp=1&nonce=n",
+            b'{"encrypt": "x"}',
+            "envelope",
+            "AI-bot callbacks",
+        ),
         ("https://h/cb?msg_signature=a&timestamp=1&nonce=n", None, "request", "no POST body"),
     ],
 )
@@ -155,6 +169,12 @@ def test_command_exit_status_and_no_secret_printed(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "[FAIL] signature" in bad.stdout and "[FAIL] decrypt" in bad.stdout
     signature = url.split("msg_signature=")[1].split("&")[0]
-    for secret in (v.TOKEN, v.ENCODING_AES_KEY, "wrong-token", OTHER_KEY, signature,
-                   "secret plaintext"):
+    for secret in (
+        v.TOKEN,
+        v.ENCODING_AES_KEY,
+        "wrong-token",
+        OTHER_KEY,
+        signature,
+        "secret plaintext",
+    ):
         assert secret not in good.stdout + bad.stdout + good.stderr + bad.stderr

@@ -32,11 +32,18 @@ def get(http: urllib3.PoolManager, fake: FakeWorkServer, path: str, **query: str
     return json.loads(response.data)
 
 
-def post(http: urllib3.PoolManager, fake: FakeWorkServer, path: str, body: bytes,
-         content_type: str, **query: str) -> Any:
+def post(
+    http: urllib3.PoolManager,
+    fake: FakeWorkServer,
+    path: str,
+    body: bytes,
+    content_type: str,
+    **query: str,
+) -> Any:
     url = fake.base_url + path + "?" + urlencode(query)
-    response = http.request("POST", url, body=body, headers={"Content-Type": content_type},
-                            timeout=5)
+    response = http.request(
+        "POST", url, body=body, headers={"Content-Type": content_type}, timeout=5
+    )
     assert response.status == 200
     return json.loads(response.data)
 
@@ -60,16 +67,18 @@ def test_context_manager_serves_on_loopback_and_stops() -> None:
         fake.base_url  # noqa: B018 - stopped
 
 
-def test_fixture_gives_a_started_server(fake_work: FakeWorkServer,
-                                        http: urllib3.PoolManager) -> None:
+def test_fixture_gives_a_started_server(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     assert (fake_work.corp_id, fake_work.corp_secret) == (CORP_ID, FAKE_CORP_SECRET)
     response = http.request("GET", fake_work.base_url + "/nowhere", timeout=5)
     assert response.status == 404
     assert fake_work.calls["/nowhere"] == 1
 
 
-def test_gettoken_checks_corpid_and_secret(fake_work: FakeWorkServer,
-                                           http: urllib3.PoolManager) -> None:
+def test_gettoken_checks_corpid_and_secret(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     ok = get(http, fake_work, GETTOKEN, corpid=CORP_ID, corpsecret=FAKE_CORP_SECRET)
     assert ok["errcode"] == 0 and ok["expires_in"] == 7200
     assert ok["access_token"] == fake_work.tokens[-1] and len(ok["access_token"]) >= 32
@@ -88,12 +97,15 @@ def test_gettoken_checks_corpid_and_secret(fake_work: FakeWorkServer,
 
 def test_expires_in_is_settable(fake_work: FakeWorkServer, http: urllib3.PoolManager) -> None:
     fake_work.expires_in = 300
-    assert get(http, fake_work, GETTOKEN, corpid=CORP_ID,
-               corpsecret=FAKE_CORP_SECRET)["expires_in"] == 300
+    assert (
+        get(http, fake_work, GETTOKEN, corpid=CORP_ID, corpsecret=FAKE_CORP_SECRET)["expires_in"]
+        == 300
+    )
 
 
-def test_token_is_required_valid_and_expirable(fake_work: FakeWorkServer,
-                                               http: urllib3.PoolManager) -> None:
+def test_token_is_required_valid_and_expirable(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     assert get(http, fake_work, GETCALLBACKIP)["errcode"] == 41001
     assert get(http, fake_work, GETCALLBACKIP, access_token="bogus")["errcode"] == 40014
     token = token_of(http, fake_work)
@@ -106,11 +118,11 @@ def test_token_is_required_valid_and_expirable(fake_work: FakeWorkServer,
     assert get(http, fake_work, GETCALLBACKIP, access_token=fresh)["errcode"] == 0
 
 
-def test_message_send_validates_and_records(fake_work: FakeWorkServer,
-                                            http: urllib3.PoolManager) -> None:
+def test_message_send_validates_and_records(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     token = token_of(http, fake_work)
-    good = {"touser": "a|b", "msgtype": "text", "agentid": 1000002,
-            "text": {"content": "你好 <&>"}}
+    good = {"touser": "a|b", "msgtype": "text", "agentid": 1000002, "text": {"content": "你好 <&>"}}
     cases: list[tuple[Any, int]] = [
         ({**good, "agentid": "1"}, 40056),
         ({k: v for k, v in good.items() if k != "agentid"}, 41011),
@@ -121,32 +133,53 @@ def test_message_send_validates_and_records(fake_work: FakeWorkServer,
         ([good], 47001),
     ]
     for payload, errcode in cases:
-        answer = post(http, fake_work, MESSAGE_SEND, json.dumps(payload).encode(),
-                      "application/json", access_token=token)
+        answer = post(
+            http,
+            fake_work,
+            MESSAGE_SEND,
+            json.dumps(payload).encode(),
+            "application/json",
+            access_token=token,
+        )
         assert answer["errcode"] == errcode, payload
-    assert post(http, fake_work, MESSAGE_SEND, b"{not json", "application/json",
-                access_token=token)["errcode"] == 47001
+    assert (
+        post(http, fake_work, MESSAGE_SEND, b"{not json", "application/json", access_token=token)[
+            "errcode"
+        ]
+        == 47001
+    )
     assert fake_work.messages == []
-    answer = post(http, fake_work, MESSAGE_SEND, json.dumps(good, ensure_ascii=False).encode(),
-                  "application/json", access_token=token)
+    answer = post(
+        http,
+        fake_work,
+        MESSAGE_SEND,
+        json.dumps(good, ensure_ascii=False).encode(),
+        "application/json",
+        access_token=token,
+    )
     assert answer["errcode"] == 0 and answer["msgid"] and answer["invaliduser"] == ""
     assert fake_work.messages == [good]
 
 
-def test_media_upload_parses_multipart(fake_work: FakeWorkServer,
-                                       http: urllib3.PoolManager) -> None:
+def test_media_upload_parses_multipart(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     token = token_of(http, fake_work)
     content = bytes(range(256)) * 40 + b"\r\n--tail"
     body, content_type = urllib3.encode_multipart_formdata(
         {"media": ("report 1.pdf", content, "application/pdf")}
     )
-    answer = post(http, fake_work, MEDIA_UPLOAD, body, content_type, access_token=token,
-                  type="file")
+    answer = post(
+        http, fake_work, MEDIA_UPLOAD, body, content_type, access_token=token, type="file"
+    )
     assert answer["errcode"] == 0 and answer["type"] == "file"
     assert answer["media_id"].startswith("fake-media-") and answer["created_at"].isdigit()
     (upload,) = fake_work.uploads
     assert (upload.media_type, upload.media_id, upload.filename, upload.content_type) == (
-        "file", answer["media_id"], "report 1.pdf", "application/pdf"
+        "file",
+        answer["media_id"],
+        "report 1.pdf",
+        "application/pdf",
     )
     assert upload.content == content
 
@@ -161,26 +194,35 @@ def test_media_upload_parses_multipart(fake_work: FakeWorkServer,
         ("voice", {"media": ("a.amr", b"x" * (2 * 1024 * 1024 + 1))}, 40006),
     ],
 )
-def test_media_upload_refusals(fake_work: FakeWorkServer, http: urllib3.PoolManager,
-                               media_type: str, fields: Any, errcode: int) -> None:
+def test_media_upload_refusals(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager, media_type: str, fields: Any, errcode: int
+) -> None:
     token = token_of(http, fake_work)
     body, content_type = urllib3.encode_multipart_formdata(fields)
-    answer = post(http, fake_work, MEDIA_UPLOAD, body, content_type, access_token=token,
-                  type=media_type)
+    answer = post(
+        http, fake_work, MEDIA_UPLOAD, body, content_type, access_token=token, type=media_type
+    )
     assert answer["errcode"] == errcode
     assert fake_work.uploads == []
 
 
-def test_media_upload_needs_multipart(fake_work: FakeWorkServer,
-                                      http: urllib3.PoolManager) -> None:
+def test_media_upload_needs_multipart(fake_work: FakeWorkServer, http: urllib3.PoolManager) -> None:
     token = token_of(http, fake_work)
-    answer = post(http, fake_work, MEDIA_UPLOAD, b"raw", "application/octet-stream",
-                  access_token=token, type="file")
+    answer = post(
+        http,
+        fake_work,
+        MEDIA_UPLOAD,
+        b"raw",
+        "application/octet-stream",
+        access_token=token,
+        type="file",
+    )
     assert answer["errcode"] == 47001
 
 
-def test_injected_errcodes_count_down_per_path(fake_work: FakeWorkServer,
-                                               http: urllib3.PoolManager) -> None:
+def test_injected_errcodes_count_down_per_path(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     token = token_of(http, fake_work)
     fake_work.fail(-1, times=2, path=GETCALLBACKIP)
     fake_work.fail(45009)
@@ -202,15 +244,17 @@ def test_http_errors_and_delays(fake_work: FakeWorkServer, http: urllib3.PoolMan
     assert http.request("GET", fake_work.base_url + GETTOKEN, timeout=5).status == 200
     fake_work.delay(3.0, path=GETCALLBACKIP)
     with pytest.raises(urllib3.exceptions.ReadTimeoutError):
-        http.request("GET", fake_work.base_url + GETCALLBACKIP,
-                     timeout=urllib3.Timeout(connect=5, read=0.2))
+        http.request(
+            "GET", fake_work.base_url + GETCALLBACKIP, timeout=urllib3.Timeout(connect=5, read=0.2)
+        )
     assert http.request("GET", fake_work.base_url + GETTOKEN, timeout=5).status == 200
     fake_work.delay(0, path=GETCALLBACKIP)
     assert http.request("GET", fake_work.base_url + GETCALLBACKIP, timeout=5).status == 200
 
 
-def test_counters_requests_connections_and_reset(fake_work: FakeWorkServer,
-                                                 http: urllib3.PoolManager) -> None:
+def test_counters_requests_connections_and_reset(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
     token = token_of(http, fake_work)
     for _ in range(3):
         get(http, fake_work, GETCALLBACKIP, access_token=token)

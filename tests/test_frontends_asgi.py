@@ -8,8 +8,6 @@ import threading
 from typing import Any
 
 import pytest
-from _callbacks import WeChat
-from _http import ASGICall, body_messages, http_scope
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -21,6 +19,9 @@ from wxcorp_fast import (
 )
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat
+from _http import ASGICall, body_messages, http_scope
 
 
 def run(app: Any, scope: dict[str, Any], messages: list[dict[str, Any]]) -> ASGICall:

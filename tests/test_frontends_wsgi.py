@@ -8,8 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from _callbacks import WeChat
-from _http import call_wsgi, environ
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -24,6 +22,9 @@ from wxcorp_fast import (
 from wxcorp_fast.errors import CallbackError
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat
+from _http import call_wsgi, environ
 
 
 def echo(request: Request) -> TextReply:

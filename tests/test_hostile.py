@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from wxcorp_fast import errors
 from wxcorp_fast import _spec
 from wxcorp_fast.errors import (
     Base64Error,
@@ -25,6 +24,7 @@ from wxcorp_fast.errors import (
     SignatureError,
     XMLParseError,
 )
+
 from _samples import aes_cbc_encrypt
 
 # Secrets chosen to be easy to spot in any text.

@@ -30,9 +30,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES: dict[str, Path] = {
-    _module_name(path): path for path in sorted(PACKAGE_DIR.rglob("*.py"))
-}
+MODULES: dict[str, Path] = {_module_name(path): path for path in sorted(PACKAGE_DIR.rglob("*.py"))}
 
 
 def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
@@ -137,7 +135,8 @@ for attr in public:
     if inspect.isclass(obj):
         check(attr, obj)
         for meth_name, meth in vars(obj).items():
-            if inspect.isfunction(meth) and (meth_name == "__init__" or not meth_name.startswith("_")):
+            public = meth_name == "__init__" or not meth_name.startswith("_")
+            if inspect.isfunction(meth) and public:
                 check(f"{attr}.{meth_name}", meth)
     elif inspect.isfunction(obj):
         check(attr, obj)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from wxcorp_fast.testing import vectors as v
+
 from _samples import SAMPLE_MESSAGES, aes_cbc_encrypt
 
 pytestmark = pytest.mark.compiled

@@ -24,6 +24,7 @@ from wxcorp_fast.messages import (
     SendLocationInfo,
     SendPicsInfo,
 )
+
 from _samples import SAMPLE_MESSAGES
 
 # docs/reference.md section 2, in its order, with the type each field must have.

@@ -9,12 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _callbacks import WeChat, inner_xml
 
 import wxcorp_fast
 from wxcorp_fast import DefaultAgentServer, MessageServeMux, serve_http, serve_http_async
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat, inner_xml
 
 
 def req(msg_type: str = "text", **fields: Any) -> Any:
@@ -207,7 +208,9 @@ def test_mux_under_run_sync_in_thread() -> None:
 
 def test_an_unknown_message_type_warns_at_the_users_line() -> None:
     mux = MessageServeMux()
-    with pytest.warns(UserWarning, match=r"no message of type 'txt'; the known types are text,") as seen:
+    with pytest.warns(
+        UserWarning, match=r"no message of type 'txt'; the known types are text,"
+    ) as seen:
         mux.message_handle("txt", lambda r: None)
     assert seen[0].filename == __file__
     with pytest.warns(UserWarning, match="'Txt'") as seen:

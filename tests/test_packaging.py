@@ -14,7 +14,6 @@ import pytest
 
 import wxcorp_fast
 
-
 pytestmark = pytest.mark.installed
 
 

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import wxcorp_fast
+
 from _callbacks import WeChat, inner_xml
 from _http import call_wsgi, environ
-
-import wxcorp_fast
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -57,9 +57,21 @@ def test_readme_testing_your_app_runs_as_a_users_suite(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["wxcorp_fast.testing.fixtures"]\n')
     (tmp_path / "test_bot.py").write_text(match.group(1))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-         str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
@@ -90,8 +102,9 @@ def test_readme_aibot_example(capsys) -> None:
     assert printed[2] == "{'msgtype': 'text', 'text': {'content': 'Hi! Ask me anything.'}}"
     app, bot = namespace["app"], namespace["bot"]
     sim = AIBotSimulator("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
-    card = asyncio.run(sim.apost_json(app, sim.event_json(
-        "template_card_event", event_key="OK", task_id="T7"))).json()
+    card = asyncio.run(
+        sim.apost_json(app, sim.event_json("template_card_event", event_key="OK", task_id="T7"))
+    ).json()
     assert card["template_card"]["task_id"] == "T7"
     assert card["template_card"]["main_title"]["title"] == "You pressed OK"
     # the WSGI side: a sync call of an async generator handler streams on a loop of its own

@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import _callback_apps
 import pytest
 
 import wxcorp_fast
 from wxcorp_fast.testing import KINDS, CallbackSimulator
 from wxcorp_fast.testing import vectors as v
 from wxcorp_fast.testing.runners import ServerProcess, gunicorn, uvicorn
+
+import _callback_apps
 
 TESTS = Path(__file__).resolve().parent
 README = TESTS.parent / "README.md"

@@ -7,7 +7,9 @@ from typing import Any
 from _redis_server import RedisServer
 
 
-def test_redis_fixture_is_a_real_loopback_server(redis_server: RedisServer, redis_client: Any) -> None:
+def test_redis_fixture_is_a_real_loopback_server(
+    redis_server: RedisServer, redis_client: Any
+) -> None:
     assert redis_server.url.startswith("redis://127.0.0.1:")
     assert redis_client.ping() is True
     redis_client.set("probe", b"1")

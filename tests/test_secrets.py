@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _http import call_wsgi, environ
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -32,6 +31,8 @@ from wxcorp_fast.aibot import AIBotServer
 from wxcorp_fast.callback.agent import AgentSettings, agent_settings
 from wxcorp_fast.compat.wechatpy import WeChatCrypto
 from wxcorp_fast.testing import AIBotSimulator, CallbackSimulator, FakeWorkServer, RecordedRequest
+
+from _http import call_wsgi, environ
 
 TOKEN = "tokSECRETx9"
 ENCODING_AES_KEY = "kSECRETq5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -255,9 +256,7 @@ def raising(request: Any) -> None:
 
 
 def _locals_traceback(exc: BaseException) -> str:
-    return "".join(
-        traceback.TracebackException.from_exception(exc, capture_locals=True).format()
-    )
+    return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
 
 
 def test_handler_traceback_locals_show_no_secret() -> None:

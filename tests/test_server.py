@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import pytest
-from _callbacks import WeChat, inner_xml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,8 @@ from wxcorp_fast import (
 from wxcorp_fast.errors import CallbackError
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import vectors as v
+
+from _callbacks import WeChat, inner_xml
 
 OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 NEWER_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210abcdefg"
@@ -474,18 +475,37 @@ OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 @pytest.mark.parametrize(
     ("misconfigured", "request_kw", "expected"),
     [
-        ({"token": "not-the-token"}, {}, "SignatureError (-40001): signature mismatch — check"
-         " the Token configured for agent 218"),
-        ({"aes_key": OTHER_KEY}, {}, "DecryptError (-40007): bad PKCS#7 padding — the"
-         " EncodingAESKey does not match the one in the admin console"),
-        ({"corp_id": "ww-other-corp"}, {}, "CorpIdMismatchError (-40005): envelope ToUserName"
-         " is not the agent's corp_id: envelope 'wx5823bf96d3bd56c7', agent 'ww-other-corp'"
-         " — check the corp_id configured for agent 218"),
-        ({}, {"envelope_agent": 1000002}, "CorpIdMismatchError (-40005): envelope AgentID is"
-         " not the agent's: envelope AgentID 1000002, this agent's 218 — this callback is for"
-         " another app"),
-        ({}, {"timestamp": 1409659813}, "StaleRequestError (-40001): timestamp outside the"
-         " replay window: "),
+        (
+            {"token": "not-the-token"},
+            {},
+            "SignatureError (-40001): signature mismatch — check"
+            " the Token configured for agent 218",
+        ),
+        (
+            {"aes_key": OTHER_KEY},
+            {},
+            "DecryptError (-40007): bad PKCS#7 padding — the"
+            " EncodingAESKey does not match the one in the admin console",
+        ),
+        (
+            {"corp_id": "ww-other-corp"},
+            {},
+            "CorpIdMismatchError (-40005): envelope ToUserName"
+            " is not the agent's corp_id: envelope 'wx5823bf96d3bd56c7', agent 'ww-other-corp'"
+            " — check the corp_id configured for agent 218",
+        ),
+        (
+            {},
+            {"envelope_agent": 1000002},
+            "CorpIdMismatchError (-40005): envelope AgentID is"
+            " not the agent's: envelope AgentID 1000002, this agent's 218 — this callback is for"
+            " another app",
+        ),
+        (
+            {},
+            {"timestamp": 1409659813},
+            "StaleRequestError (-40001): timestamp outside the replay window: ",
+        ),
     ],
     ids=["token", "aes_key", "corp_id", "agent_id", "clock"],
 )
@@ -497,7 +517,10 @@ def test_rejection_log_says_what_to_fix(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings: dict[str, Any] = {
-        "corp_id": v.CORP_ID, "agent_id": 218, "token": v.TOKEN, "aes_key": v.ENCODING_AES_KEY,
+        "corp_id": v.CORP_ID,
+        "agent_id": 218,
+        "token": v.TOKEN,
+        "aes_key": v.ENCODING_AES_KEY,
         **misconfigured,
     }
     agent = DefaultAgentServer(message_handler=Recorder(None), **settings)

@@ -1,4 +1,4 @@
-"""CallbackSimulator (docs/reference.md section 6): what it builds parses and verifies; replies are checked.
+"""CallbackSimulator (reference section 6): what it builds parses and verifies; replies are checked.
 
 The simulator's output is checked with ``MsgCrypto`` and ``parse_message`` directly, and its
 HTTP methods against a small stdlib server that answers with ``MsgCrypto`` alone, so these

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import pytest
 
 from wxcorp_fast.testing import vectors as v
+
 from _samples import SAMPLE_MESSAGES
 
 THREADS = 8

@@ -16,25 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _clock import FakeClock
 import urllib3
 
 from wxcorp_fast import (
     AccessTokenServer,
-    CorpClient,
     APIError,
+    CorpClient,
     DefaultAccessTokenServer,
     RedisAccessTokenServer,
 )
+from wxcorp_fast.api.tokens import REFRESH_WINDOW, refresh_after
 from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import FakeWorkServer
 from wxcorp_fast.testing.fake_work import GETTOKEN
-from wxcorp_fast.api.tokens import REFRESH_WINDOW, refresh_after
 
+from _clock import FakeClock
 from _redis_server import RedisServer
 
 WORKER = Path(__file__).with_name("_token_worker.py")
-
 
 
 @pytest.fixture
@@ -42,16 +41,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def default_server(fake: FakeWorkServer, clock: Any = time.monotonic,
-                   **kwargs: Any) -> DefaultAccessTokenServer:
-    return DefaultAccessTokenServer(fake.corp_id, fake.corp_secret, base_url=fake.base_url,
-                                    clock=clock, **kwargs)
+def default_server(
+    fake: FakeWorkServer, clock: Any = time.monotonic, **kwargs: Any
+) -> DefaultAccessTokenServer:
+    return DefaultAccessTokenServer(
+        fake.corp_id, fake.corp_secret, base_url=fake.base_url, clock=clock, **kwargs
+    )
 
 
-def redis_server_for(fake: FakeWorkServer, redis_client: Any, clock: Any = time.monotonic,
-                     **kwargs: Any) -> RedisAccessTokenServer:
-    return RedisAccessTokenServer(fake.corp_id, fake.corp_secret, redis_client,
-                                  base_url=fake.base_url, clock=clock, **kwargs)
+def redis_server_for(
+    fake: FakeWorkServer, redis_client: Any, clock: Any = time.monotonic, **kwargs: Any
+) -> RedisAccessTokenServer:
+    return RedisAccessTokenServer(
+        fake.corp_id, fake.corp_secret, redis_client, base_url=fake.base_url, clock=clock, **kwargs
+    )
 
 
 def run_threads(count: int, target: Any) -> list[Any]:
@@ -80,8 +83,18 @@ def run_threads(count: int, target: Any) -> list[Any]:
 
 @pytest.mark.parametrize(
     ("expires_in", "after"),
-    [(7200, 6600), (3601, 3001), (3600, 3300), (1801, 1501), (1800, 1740), (301, 241),
-     (300, 290), (61, 51), (60, 50), (31556952, 31556352)],
+    [
+        (7200, 6600),
+        (3601, 3001),
+        (3600, 3300),
+        (1801, 1501),
+        (1800, 1740),
+        (301, 241),
+        (300, 290),
+        (61, 51),
+        (60, 50),
+        (31556952, 31556352),
+    ],
 )
 def test_refresh_margins_of_the_go_original(expires_in: int, after: int) -> None:
     assert refresh_after(expires_in) == after
@@ -119,8 +132,9 @@ def test_default_server_is_an_access_token_server(fake_work: FakeWorkServer) -> 
         DefaultAccessTokenServer("", "secret")
 
 
-def test_token_is_cached_until_the_refresh_time(fake_work: FakeWorkServer,
-                                                clock: FakeClock) -> None:
+def test_token_is_cached_until_the_refresh_time(
+    fake_work: FakeWorkServer, clock: FakeClock
+) -> None:
     server = default_server(fake_work, clock)
     first = server.token()
     assert first == fake_work.tokens[0]
@@ -143,8 +157,9 @@ def test_32_threads_on_a_cold_cache_cause_one_gettoken(fake_work: FakeWorkServer
     assert results == [fake_work.tokens[0]] * 32
 
 
-def test_token_refresh_within_2_seconds_shares_one_fetch(fake_work: FakeWorkServer,
-                                                         clock: FakeClock) -> None:
+def test_token_refresh_within_2_seconds_shares_one_fetch(
+    fake_work: FakeWorkServer, clock: FakeClock
+) -> None:
     server = default_server(fake_work, clock)
     first = server.token_refresh()
     clock.advance(REFRESH_WINDOW - 0.01)
@@ -220,13 +235,13 @@ def test_transport_failures_back_off_too(fake_work: FakeWorkServer, clock: FakeC
 def test_errors_and_repr_hold_no_secret(fake_work: FakeWorkServer) -> None:
     server = default_server(fake_work)
     assert repr(server) == (
-        f"DefaultAccessTokenServer(corp_id={fake_work.corp_id!r},"
-        f" base_url={fake_work.base_url!r})"
+        f"DefaultAccessTokenServer(corp_id={fake_work.corp_id!r}, base_url={fake_work.base_url!r})"
     )
     token = server.token()
     assert token not in repr(server) and fake_work.corp_secret not in repr(server)
-    bad = DefaultAccessTokenServer(fake_work.corp_id, "wrong-secret-xyz",
-                                   base_url=fake_work.base_url)
+    bad = DefaultAccessTokenServer(
+        fake_work.corp_id, "wrong-secret-xyz", base_url=fake_work.base_url
+    )
     with pytest.raises(APIError) as info:
         bad.token()
     assert "wrong-secret-xyz" not in str(info.value) + repr(info.value)
@@ -237,8 +252,7 @@ def test_no_background_thread(fake_work: FakeWorkServer) -> None:
     server = default_server(fake_work)
     server.token()
     server.token_refresh()
-    started = [t for t in set(threading.enumerate()) - before
-               if "process_request" not in t.name]
+    started = [t for t in set(threading.enumerate()) - before if "process_request" not in t.name]
     assert started == []
 
 
@@ -282,8 +296,9 @@ def _wait_child(pid: int, timeout: float) -> int:
 
 def test_passed_pool_manager_is_used(fake_work: FakeWorkServer) -> None:
     http = urllib3.PoolManager()
-    server = DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret, http,
-                                      fake_work.base_url)
+    server = DefaultAccessTokenServer(
+        fake_work.corp_id, fake_work.corp_secret, http, fake_work.base_url
+    )
     server.token()
     assert len(http.pools) == 1
 
@@ -291,8 +306,9 @@ def test_passed_pool_manager_is_used(fake_work: FakeWorkServer) -> None:
 # --------------------------------------------------------------------------- Redis server
 
 
-def test_redis_key_holds_corp_id_and_secret_hash_only(fake_work: FakeWorkServer,
-                                                      redis_client: Any) -> None:
+def test_redis_key_holds_corp_id_and_secret_hash_only(
+    fake_work: FakeWorkServer, redis_client: Any
+) -> None:
     server = redis_server_for(fake_work, redis_client)
     token = server.token()
     digest = hashlib.sha256(fake_work.corp_secret.encode()).hexdigest()[:16]
@@ -307,15 +323,17 @@ def test_redis_key_holds_corp_id_and_secret_hash_only(fake_work: FakeWorkServer,
 
 
 def test_redis_key_prefix(fake_work: FakeWorkServer, redis_client: Any) -> None:
-    server = RedisAccessTokenServer(fake_work.corp_id, fake_work.corp_secret, redis_client,
-                                    None, fake_work.base_url, "app1:")
+    server = RedisAccessTokenServer(
+        fake_work.corp_id, fake_work.corp_secret, redis_client, None, fake_work.base_url, "app1:"
+    )
     server.token()
     assert server.key.startswith("app1:access_token:")
     assert redis_client.exists(server.key)
 
 
-def test_redis_token_is_shared_and_cached(fake_work: FakeWorkServer, redis_client: Any,
-                                          clock: FakeClock) -> None:
+def test_redis_token_is_shared_and_cached(
+    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
+) -> None:
     first = redis_server_for(fake_work, redis_client, clock)
     token = first.token()
     other = redis_server_for(fake_work, redis_client, clock)  # another process, say
@@ -329,8 +347,7 @@ def test_redis_token_is_shared_and_cached(fake_work: FakeWorkServer, redis_clien
     assert redis_client.hget(first.key, "token").decode() == fresh
 
 
-def test_redis_token_refresh_window_is_shared(fake_work: FakeWorkServer,
-                                              redis_client: Any) -> None:
+def test_redis_token_refresh_window_is_shared(fake_work: FakeWorkServer, redis_client: Any) -> None:
     a = redis_server_for(fake_work, redis_client)
     b = redis_server_for(fake_work, redis_client)
     first = a.token_refresh()
@@ -344,8 +361,9 @@ def test_redis_token_refresh_window_is_shared(fake_work: FakeWorkServer,
     assert not redis_client.exists(a.lock_key)
 
 
-def test_redis_failed_fetch_raises_and_backs_off(fake_work: FakeWorkServer, redis_client: Any,
-                                                 clock: FakeClock) -> None:
+def test_redis_failed_fetch_raises_and_backs_off(
+    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
+) -> None:
     fake_work.fail(40013, times=2, path=GETTOKEN)
     server = redis_server_for(fake_work, redis_client, clock)
     for _ in range(4):
@@ -362,8 +380,9 @@ def test_redis_failed_fetch_raises_and_backs_off(fake_work: FakeWorkServer, redi
     assert fake_work.gettoken_calls == 3
 
 
-def test_redis_waiter_gives_up_on_a_lock_never_released(fake_work: FakeWorkServer,
-                                                        redis_client: Any) -> None:
+def test_redis_waiter_gives_up_on_a_lock_never_released(
+    fake_work: FakeWorkServer, redis_client: Any
+) -> None:
     server = redis_server_for(fake_work, redis_client, lock_ttl=0.3)
     redis_client.set(server.lock_key, "someone-else", px=60_000)
     with pytest.raises(TransportError, match="lock"):
@@ -372,9 +391,9 @@ def test_redis_waiter_gives_up_on_a_lock_never_released(fake_work: FakeWorkServe
     assert fake_work.gettoken_calls == 0
 
 
-def test_4_processes_x_8_threads_cause_one_gettoken(fake_work: FakeWorkServer,
-                                                    redis_server: RedisServer,
-                                                    redis_client: Any) -> None:
+def test_4_processes_x_8_threads_cause_one_gettoken(
+    fake_work: FakeWorkServer, redis_server: RedisServer, redis_client: Any
+) -> None:
     fake_work.delay(0.3, path=GETTOKEN)
     procs = [_worker("race", redis_server, fake_work, "8") for _ in range(4)]
     try:
@@ -423,12 +442,24 @@ def test_killed_lock_holder_delays_others_at_most_the_lock_ttl(
     assert not redis_client.exists(server.lock_key)
 
 
-def _worker(mode: str, redis_server: RedisServer, fake: FakeWorkServer,
-            arg: str) -> subprocess.Popen[str]:
+def _worker(
+    mode: str, redis_server: RedisServer, fake: FakeWorkServer, arg: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKER), mode, redis_server.url, fake.base_url, fake.corp_id,
-         fake.corp_secret, arg],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ),
+        [
+            sys.executable,
+            str(WORKER),
+            mode,
+            redis_server.url,
+            fake.base_url,
+            fake.corp_id,
+            fake.corp_secret,
+            arg,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     )
 
 

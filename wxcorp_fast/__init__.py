@@ -8,6 +8,17 @@ access tokens), ``testing`` (simulator, fake API server), ``compat`` and ``cli``
 from __future__ import annotations
 
 from ._core import IMPLEMENTATION
+from .api import (
+    DEFAULT_BASE_URL,
+    ERR_CODE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_OK,
+    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    AccessTokenServer,
+    CorpClient,
+    DefaultAccessTokenServer,
+    MultipartFormField,
+    RedisAccessTokenServer,
+)
 from .callback import (
     URL_QUERY_AGENT_SERVER_KEY_NAME,
     AgentServer,
@@ -22,17 +33,6 @@ from .callback import (
     serve_http,
     serve_http_async,
     write_response,
-)
-from .api import (
-    DEFAULT_BASE_URL,
-    ERR_CODE_ACCESS_TOKEN_EXPIRED,
-    ERR_CODE_OK,
-    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
-    AccessTokenServer,
-    CorpClient,
-    DefaultAccessTokenServer,
-    MultipartFormField,
-    RedisAccessTokenServer,
 )
 from .crypto import (
     MsgCrypto,

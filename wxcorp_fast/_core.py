@@ -38,7 +38,8 @@ else:
     except ImportError as exc:
         if truthy("WXCORP_FAST_REQUIRE_COMPILED"):
             raise ImportError(
-                f"WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core_c failed to import: {exc}"
+                "WXCORP_FAST_REQUIRE_COMPILED is set but wxcorp_fast._core_c failed to import:"
+                f" {exc}"
             ) from exc
         from . import _core_py as core
 

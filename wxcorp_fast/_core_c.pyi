@@ -60,6 +60,7 @@ class MsgCrypto:
     def encrypt(
         self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
     ) -> bytes: ...
+
 def parse_aibot_message(data: bytes | str) -> AIBotMessage: ...
 
 @disjoint_base  # a cdef class: no multiple inheritance with other C layouts

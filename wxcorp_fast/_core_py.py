@@ -21,19 +21,22 @@ from xml.parsers.expat import ExpatError, ParserCreate
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ._spec import (
-    MSG_B64_CHAR,
-    MSG_B64_PAD,
-    MSG_CORP_UTF8,
+    MAX_FRAME,
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER,
     MAX_XML_DEPTH,
     MSG_AES_KEY_RAW,
     MSG_AES_KEY_TEXT,
+    MSG_B64_CHAR,
+    MSG_B64_PAD,
     MSG_CORP_EMPTY,
     MSG_CORP_MISMATCH,
+    MSG_CORP_UTF8,
     MSG_CT_LENGTH,
+    MSG_EMPTY_CORP_ID,
+    MSG_EMPTY_TOKEN,
     MSG_FRAME_LENGTH,
     MSG_FRAME_SHORT,
-    MAX_JSON_DEPTH,
-    MAX_JSON_NUMBER,
     MSG_JSON_DEPTH,
     MSG_JSON_DUPLICATE,
     MSG_JSON_MALFORMED,
@@ -41,18 +44,15 @@ from ._spec import (
     MSG_JSON_NOT_OBJECT,
     MSG_JSON_NUMBER,
     MSG_PAD,
+    MSG_REINIT,
     MSG_SIGNATURE_ENCODING,
     MSG_SIGNATURE_MISMATCH,
+    MSG_TOO_LONG,
     MSG_XML_DEPTH,
     MSG_XML_DOCTYPE,
     MSG_XML_MALFORMED,
     MSG_XML_NO_ENCRYPT,
     MSG_XML_NUMBER,
-    MSG_TOO_LONG,
-    MSG_REINIT,
-    MSG_EMPTY_TOKEN,
-    MSG_EMPTY_CORP_ID,
-    MAX_FRAME,
 )
 from .errors import (
     Base64Error,
@@ -299,9 +299,7 @@ def _unpack(plain: bytes, allow_empty: bool) -> tuple[bytes, bytes, str]:
 # --------------------------------------------------------------------------- AES
 
 
-def encrypt_msg(
-    msg: bytes | str, corp_id: str, aes_key: bytes, random: bytes | None = None
-) -> str:
+def encrypt_msg(msg: bytes | str, corp_id: str, aes_key: bytes, random: bytes | None = None) -> str:
     """Encrypt ``msg`` for ``corp_id`` into base64 text (a fresh CSPRNG random if None).
 
     Raises:
@@ -462,7 +460,7 @@ def _parse_flat(data: bytes) -> dict[str, Any] | None:
 
 
 def _parse_tree(xml: bytes | str) -> dict[str, Any]:
-    """Parse a document into the ``raw`` dict of docs/reference.md section 2 (root element dropped)."""
+    """Parse a document into the ``raw`` dict of a message (root element dropped)."""
     data = _xml_bytes(xml)
     raw = _parse_flat(data)
     return _parse_expat(data) if raw is None else raw
@@ -573,9 +571,7 @@ def _convert(tag: str, kind: int, value: Any) -> Any:
     assert kind == LOCATION_INFO
     if group is None:
         return SendLocationInfo()
-    return SendLocationInfo(
-        *(_convert(t, k, group.get(t)) for _, t, k in LOCATION_INFO_FIELDS)
-    )
+    return SendLocationInfo(*(_convert(t, k, group.get(t)) for _, t, k in LOCATION_INFO_FIELDS))
 
 
 def _pic_list(value: Any) -> list[str]:
@@ -587,9 +583,7 @@ def _pic_list(value: Any) -> list[str]:
         return []
     if type(items) is not list:
         items = [items]
-    return [
-        _scalar(item.get("PicMd5Sum")) if type(item) is dict else "" for item in items
-    ]
+    return [_scalar(item.get("PicMd5Sum")) if type(item) is dict else "" for item in items]
 
 
 def parse_envelope(body: bytes | str) -> Envelope:
@@ -748,9 +742,7 @@ class MsgCrypto:
         self._check_signature(msg_signature, timestamp, nonce, encrypt)
         return self._open(encrypt)
 
-    def encrypt(
-        self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
-    ) -> bytes:
+    def encrypt(self, reply: bytes | str, nonce: str, timestamp: int | str | None = None) -> bytes:
         """Encrypt ``reply`` (inner XML) into the signed reply envelope.
 
         ``timestamp=None`` is now; the frame's random is fresh from the OS CSPRNG.
@@ -772,7 +764,6 @@ class MsgCrypto:
                 b"]]></Nonce></xml>",
             )
         )
-
 
 
 # --------------------------------------------------------------------------- AI bots (JSON)

@@ -39,8 +39,12 @@ MSG_XML_NO_ENCRYPT: Final = "no Encrypt element"
 MSG_XML_NUMBER: Final = "{} is not a number"
 MSG_CRYPTO_FAILURE: Final = "the crypto library reported an error"
 MSG_TOO_LONG: Final = "the frame would exceed the 2 GiB an AES call takes"
-MSG_EMPTY_TOKEN: Final = "token is empty: set the Token shown in the admin console (app > Receive messages)"
-MSG_EMPTY_CORP_ID: Final = "corp_id is empty: set the CorpID shown in the admin console (My Company)"
+MSG_EMPTY_TOKEN: Final = (
+    "token is empty: set the Token shown in the admin console (app > Receive messages)"
+)
+MSG_EMPTY_CORP_ID: Final = (
+    "corp_id is empty: set the CorpID shown in the admin console (My Company)"
+)
 MSG_REINIT: Final = "MsgCrypto is already initialised: build a new one for other settings"
 
 # The largest padded frame AES-256-CBC encrypts in one call (INT_MAX - 32: OpenSSL takes an int).

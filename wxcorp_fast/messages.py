@@ -1,4 +1,4 @@
-"""Parsed callback documents: the POST envelope and the decrypted message (docs/reference.md section 2).
+"""Parsed callback documents: the POST envelope and the decrypted message.
 
 The parsers themselves live in the crypto twins (``parse_envelope``, ``parse_message``,
 ``parse_aibot_message``); this module holds the result types and the tables that map

@@ -13,7 +13,6 @@ compiled one). Not collected by pytest (no ``test_`` prefix).
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +26,7 @@ with atheris.instrument_imports():
     from wxcorp_fast.errors import CallbackError
 
 import wxcorp_fast._core_c as compiled  # noqa: E402 - C code: nothing to instrument
+
 from _samples import aes_cbc_encrypt, canonical  # noqa: E402
 
 TOKEN = "QDG6eK"
@@ -120,7 +120,8 @@ def msgcrypto_decrypt(data: bytes) -> None:
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
-    f.__name__: f for f in (parse_message, parse_envelope, unpack_frame, decrypt_msg, msgcrypto_decrypt)
+    f.__name__: f
+    for f in (parse_message, parse_envelope, unpack_frame, decrypt_msg, msgcrypto_decrypt)
 }
 
 

@@ -1,4 +1,6 @@
-"""Replies of an AI bot, each rendered to the JSON WeChat Work documents (被动回复消息, 主动回复消息).
+"""Replies of an AI bot, each rendered to the JSON WeChat Work documents.
+
+(被动回复消息, 主动回复消息)
 
 - ``StreamReply(content, finish=True)``: a streamed message (``msgtype: stream``); the server
   gives it a stream id unless it carries one.

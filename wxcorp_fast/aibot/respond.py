@@ -33,8 +33,10 @@ def response_request(response_url: str, reply: RespondReply) -> tuple[str, bytes
     if not isinstance(response_url, str):
         raise TypeError("response_url must be str")
     parts = urlsplit(response_url)
-    if parts.scheme not in ("https", "http") or not parts.netloc or any(
-        c in response_url for c in " \r\n\t"
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.netloc
+        or any(c in response_url for c in " \r\n\t")
     ):
         raise ValueError("response_url must be the http(s) URL of a callback")
     if isinstance(reply, str):

@@ -225,8 +225,13 @@ class AIBotServer:
         if msg.msgtype == "stream":
             return self._refresh(msg.stream_id, nonce, timestamp)
         request = AIBotRequest(
-            http_request, query if type(query) is dict else dict(query), sig, timestamp, nonce,
-            data, msg,
+            http_request,
+            query if type(query) is dict else dict(query),
+            sig,
+            timestamp,
+            nonce,
+            data,
+            msg,
         )
         if self._dedupe is None:
             return _Admitted(request, None)

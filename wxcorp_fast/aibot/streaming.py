@@ -60,8 +60,16 @@ class StreamProducer:
         max_bytes: the longest content (WeChat Work's limit by default).
     """
 
-    __slots__ = ("stream_id", "_store", "_error_text", "_max", "content", "finished",
-                 "_done", "_adone")
+    __slots__ = (
+        "stream_id",
+        "_store",
+        "_error_text",
+        "_max",
+        "content",
+        "finished",
+        "_done",
+        "_adone",
+    )
 
     def __init__(
         self,
@@ -113,9 +121,7 @@ class StreamProducer:
 
     def _finish(self, error: BaseException | None) -> None:
         if error is not None:
-            _log.error(
-                "streamed answer failed (stream %s)", self.stream_id, exc_info=error
-            )
+            _log.error("streamed answer failed (stream %s)", self.stream_id, exc_info=error)
             text = f"{self.content}\n\n{self._error_text}" if self.content else self._error_text
             self.content = _fit(text, self._max)[0]
         self.finished = True
@@ -181,8 +187,9 @@ class StreamProducer:
             def target() -> None:
                 self.run(chunks)
 
-        thread = threading.Thread(target=target, name=f"aibot-stream-{self.stream_id[:8]}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=target, name=f"aibot-stream-{self.stream_id[:8]}", daemon=True
+        )
         thread.start()
         return thread
 

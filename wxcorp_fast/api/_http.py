@@ -90,9 +90,7 @@ _FILTER: Final = RedactingFilter()
 def install_log_redaction() -> None:
     """Add the redacting filter to every urllib3 logger (idempotent)."""
     names = set(URLLIB3_LOGGERS)
-    names.update(
-        name for name in logging.Logger.manager.loggerDict if name.startswith("urllib3.")
-    )
+    names.update(name for name in logging.Logger.manager.loggerDict if name.startswith("urllib3."))
     for name in names:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -188,9 +186,7 @@ Part = tuple[str, Union[bytes, IO[bytes]], Union[str, None], Union[str, None]]
 
 def _quote(value: str) -> str:
     """Escape a name or filename for a Content-Disposition parameter (as browsers do)."""
-    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace(
-        "\n", "%0A"
-    )
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 class _FileSlice:

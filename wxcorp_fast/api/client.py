@@ -21,6 +21,15 @@ from typing import IO, Any, ClassVar, Final, Union
 
 import urllib3
 
+from ..aibot.respond import RespondReply, response_request
+from ..errors import (
+    ERR_CODE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_INVALID_ACCESS_TOKEN,
+    ERR_CODE_OK,
+    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_SYSTEM_BUSY,
+    APIError,
+)
 from ._http import (
     DEFAULT_BASE_URL,
     JSON_HEADERS,
@@ -31,17 +40,7 @@ from ._http import (
     encode_json,
     request_json,
 )
-from ..errors import (
-    ERR_CODE_ACCESS_TOKEN_EXPIRED,
-    ERR_CODE_INVALID_ACCESS_TOKEN,
-    ERR_CODE_OK,
-    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
-    ERR_CODE_SYSTEM_BUSY,
-    APIError,
-)
 from .tokens import AccessTokenServer, takes_stale
-from ..aibot.respond import RespondReply, response_request
-
 
 __all__ = [
     "CorpClient",
@@ -168,9 +167,7 @@ class CorpClient:
         def send(token: str) -> dict[str, Any]:
             query = {**params, "access_token": token} if params else {"access_token": token}
             url = build_url(self.base_url, path, query)
-            return request_json(
-                self.http, method, url, body=body, headers=headers, timeout=timeout
-            )
+            return request_json(self.http, method, url, body=body, headers=headers, timeout=timeout)
 
         tokens = self.access_token_server
         token = tokens.token()
@@ -178,8 +175,10 @@ class CorpClient:
         errcode = data.get("errcode", ERR_CODE_OK)
         if errcode in _TOKEN_ERRCODES:
             logger.info("%s %s: errcode %s, refreshing the access_token", method, path, errcode)
-            fresh = tokens.token_refresh(stale=token) if self._refresh_takes_stale else (
-                tokens.token_refresh()
+            fresh = (
+                tokens.token_refresh(stale=token)
+                if self._refresh_takes_stale
+                else (tokens.token_refresh())
             )
             data = send(fresh)
         check_errcode(data)
@@ -193,8 +192,9 @@ class CorpClient:
             TransportError: no answer, an HTTP status other than 200, or no JSON object.
         """
         url, body = response_request(response_url, reply)
-        data = request_json(self.http, "POST", url, body=body, headers=JSON_HEADERS,
-                            timeout=self.timeout)
+        data = request_json(
+            self.http, "POST", url, body=body, headers=JSON_HEADERS, timeout=self.timeout
+        )
         check_errcode(data)
         return data
 
@@ -225,8 +225,11 @@ class CorpClient:
         """
         recipients = {
             key: joined
-            for key, joined in (("touser", _join(touser)), ("toparty", _join(toparty)),
-                                ("totag", _join(totag)))
+            for key, joined in (
+                ("touser", _join(touser)),
+                ("toparty", _join(toparty)),
+                ("totag", _join(totag)),
+            )
             if joined
         }
         if not recipients:
@@ -254,9 +257,7 @@ class CorpClient:
         totag: Recipients = None,
     ) -> dict[str, Any]:
         """Send a markdown message; see :meth:`send_message`."""
-        return self.send_message(
-            agent_id, "markdown", {"content": content}, touser, toparty, totag
-        )
+        return self.send_message(agent_id, "markdown", {"content": content}, touser, toparty, totag)
 
     def upload_media(
         self, media_type: str, file: IO[bytes] | bytes, filename: str | None = None

@@ -18,7 +18,8 @@ margins are those of chanxuehong/wechat's ``corp/access_token_server.go``:
 anew, except that a call starting within 2 seconds after a fetch completed gets that
 fetch's token (the Go original's convergence window), so a burst of 42001 answers costs
 one fetch. The window never hands back the token that just failed: ``CorpClient`` passes
-it as ``token_refresh(stale=token)``, and a cached token equal to ``stale`` is fetched anew. After a failed fetch the caller gets the error, and so does every caller until
+it as ``token_refresh(stale=token)``, and a cached token equal to ``stale`` is fetched anew.
+After a failed fetch the caller gets the error, and so does every caller until
 the backoff delay has passed (1 s, doubling per consecutive failure, at most 60 s): the
 next fetch is spaced instead of a storm of ``gettoken`` calls.
 """
@@ -231,7 +232,9 @@ class _TokenServerBase(AccessTokenServer):
         self._backoff.succeeded()
         logger.info(
             "fetched an access_token for corp %s: expires in %d s, refreshed after %d s",
-            self.corp_id, expires_in, lifetime,
+            self.corp_id,
+            expires_in,
+            lifetime,
         )
         return token, lifetime
 

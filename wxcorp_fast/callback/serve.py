@@ -80,9 +80,7 @@ def _admit(
     try:
         sig, ts_text, nonce, timestamp = signed_params(query)
         if method == "GET":
-            return text_response(
-                echo(query, agent, sig, ts_text, nonce, timestamp, replay_window)
-            )
+            return text_response(echo(query, agent, sig, ts_text, nonce, timestamp, replay_window))
         corp_id, agent_id, encrypt = _parse_envelope(body)
         check_envelope(corp_id, agent_id, agent)
         token = agent.token

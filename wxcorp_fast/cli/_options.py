@@ -41,7 +41,8 @@ def add_credentials(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             flag,
             type=kind,
-            default=os.environ.get(env, default) if flag == "--receive-id"
+            default=os.environ.get(env, default)
+            if flag == "--receive-id"
             else os.environ.get(env) or default,
             metavar=env.removeprefix("WXCORP_"),
             help=f"(env {env})",

@@ -79,8 +79,12 @@ def _check_kind(sim: AIBotSimulator, url: str, kind: str, echo: bool) -> int:
     if echo and kind == "enter_chat":
         _expect(reply == {"msgtype": "text", "text": {"content": AIBOT_WELCOME}}, "no welcome")
     elif echo and kind == "template_card_event":
-        _expect(isinstance(reply, dict) and reply.get("response_type") == "update_template_card"
-                and reply["template_card"].get("task_id") == "task_1", "no card update")
+        _expect(
+            isinstance(reply, dict)
+            and reply.get("response_type") == "update_template_card"
+            and reply["template_card"].get("task_id") == "task_1",
+            "no card update",
+        )
     elif echo and kind == "feedback_event":
         _expect(reply is None, "a reply to feedback")
     return 0

@@ -79,8 +79,17 @@ def diagnose(
         findings.append((status, check, text))
 
     try:
-        _run(say, url, body, corp_id, agent_id, token, encoding_aes_key, replay_window,
-             time.time() if now is None else now)
+        _run(
+            say,
+            url,
+            body,
+            corp_id,
+            agent_id,
+            token,
+            encoding_aes_key,
+            replay_window,
+            time.time() if now is None else now,
+        )
     except _Stop:
         pass
     return findings
@@ -100,8 +109,12 @@ def _run(
     try:
         aes_key = decode_aes_key(encoding_aes_key)
     except InvalidAESKeyError:
-        say(FAIL, "settings", "the EncodingAESKey is not 43 characters of the base64 alphabet:"
-            " copy it again from the admin console (app > Receive messages)")
+        say(
+            FAIL,
+            "settings",
+            "the EncodingAESKey is not 43 characters of the base64 alphabet:"
+            " copy it again from the admin console (app > Receive messages)",
+        )
         raise _Stop from None
     if not token:
         say(FAIL, "settings", "the Token is empty: copy it from the admin console")
@@ -111,16 +124,24 @@ def _run(
     try:
         sig, ts_text, nonce, timestamp = signed_params(query)
     except CallbackError as exc:
-        say(FAIL, "query", f"{exc}: the URL must carry WeChat's query string as it arrived"
-            " (msg_signature, timestamp, nonce); does the proxy or the log keep it?")
+        say(
+            FAIL,
+            "query",
+            f"{exc}: the URL must carry WeChat's query string as it arrived"
+            " (msg_signature, timestamp, nonce); does the proxy or the log keep it?",
+        )
         raise _Stop from None
     say(OK, "query", "msg_signature, timestamp and nonce present")
 
     if body is None:
         encrypt = query.get("echostr", "")
         if not encrypt:
-            say(FAIL, "request", "no POST body and no echostr in the URL: give the body with"
-                " --body FILE (or - for stdin), or the URL check's full URL")
+            say(
+                FAIL,
+                "request",
+                "no POST body and no echostr in the URL: give the body with"
+                " --body FILE (or - for stdin), or the URL check's full URL",
+            )
             raise _Stop
         say(OK, "request", "a URL check (GET, echostr)")
         envelope_corp: str | None = None
@@ -130,27 +151,44 @@ def _run(
         try:
             envelope = parse_envelope(body)
         except CallbackError as exc:
-            hint = (" — this is JSON: AI-bot callbacks are served by wxcorp_fast.aibot"
-                    if body.lstrip()[:1] == b"{" else "")
+            hint = (
+                " — this is JSON: AI-bot callbacks are served by wxcorp_fast.aibot"
+                if body.lstrip()[:1] == b"{"
+                else ""
+            )
             say(FAIL, "envelope", f"the body is not the callback XML envelope ({exc}){hint}")
             raise _Stop from None
         encrypt, envelope_corp, envelope_agent = (
-            envelope.encrypt, envelope.to_user_name, envelope.agent_id
+            envelope.encrypt,
+            envelope.to_user_name,
+            envelope.agent_id,
         )
         say(OK, "envelope", f"ToUserName {envelope_corp}, AgentID {envelope_agent}")
         if corp_id and envelope_corp != corp_id:
-            say(FAIL, "corp id", f"the envelope is for corp {envelope_corp!r}, the setting says"
-                f" {corp_id!r}: set --corp-id (WXCORP_CORP_ID) to {envelope_corp!r}")
+            say(
+                FAIL,
+                "corp id",
+                f"the envelope is for corp {envelope_corp!r}, the setting says"
+                f" {corp_id!r}: set --corp-id (WXCORP_CORP_ID) to {envelope_corp!r}",
+            )
         elif corp_id:
             say(OK, "corp id", "the envelope's ToUserName is the configured corp id")
         if corp_id and envelope_agent not in (agent_id, 0):
-            say(FAIL, "agent id", f"the envelope is for AgentID {envelope_agent}, the setting"
+            say(
+                FAIL,
+                "agent id",
+                f"the envelope is for AgentID {envelope_agent}, the setting"
                 f" says {agent_id}: this URL receives another app's callbacks; set --agent-id"
                 f" (WXCORP_AGENT_ID) to {envelope_agent}, or serve both apps with"
-                " MultiAgentServerFrontend")
+                " MultiAgentServerFrontend",
+            )
         elif corp_id:
-            say(OK, "agent id", f"AgentID {envelope_agent} is this agent's"
-                + (" (0: a subscription event)" if envelope_agent == 0 else ""))
+            say(
+                OK,
+                "agent id",
+                f"AgentID {envelope_agent} is this agent's"
+                + (" (0: a subscription event)" if envelope_agent == 0 else ""),
+            )
 
     expected = msg_signature(token, ts_text, nonce, encrypt)
     if expected == sig.lower():
@@ -159,21 +197,32 @@ def _run(
         variants = _signature_variants(token, ts_text, nonce, encrypt)
         matched = [name for name, sign in variants.items() if sign() == sig.lower()]
         if matched:
-            say(FAIL, "signature", f"the Token is right, but {matched[0]}: fix what rewrites"
-                " the request on its way to the server")
+            say(
+                FAIL,
+                "signature",
+                f"the Token is right, but {matched[0]}: fix what rewrites"
+                " the request on its way to the server",
+            )
         else:
-            say(FAIL, "signature", "does not match with this Token, and no altered form of the"
+            say(
+                FAIL,
+                "signature",
+                "does not match with this Token, and no altered form of the"
                 " request matches either: the Token is wrong — copy it again from the admin"
                 " console (app > Receive messages > Set API receive), or a proxy changed the"
-                " query's timestamp or nonce")
+                " query's timestamp or nonce",
+            )
 
     age = now - timestamp
     if replay_window is not None and abs(age) > replay_window:
-        say(FAIL, "timestamp",
+        say(
+            FAIL,
+            "timestamp",
             f"{age_text(age)} by this machine's clock, outside the {replay_window:g} s replay"
             " window: a request copied from a log is refused as a replay (run again with"
             " --replay-window 0 to check the rest); a live request this old means the"
-            " server's clock is wrong (NTP)")
+            " server's clock is wrong (NTP)",
+        )
     else:
         say(OK, "timestamp", f"{age_text(age)} by this machine's clock")
 
@@ -183,16 +232,24 @@ def _run(
         if str(exc) in (MSG_B64_CHAR, MSG_B64_PAD):
             say(FAIL, "decrypt", f"{exc}: the Encrypt text was cut or re-encoded on the way")
         else:
-            say(FAIL, "decrypt", f"{type(exc).__name__} ({exc}): this EncodingAESKey does not"
+            say(
+                FAIL,
+                "decrypt",
+                f"{type(exc).__name__} ({exc}): this EncodingAESKey does not"
                 " open the message — copy the key again from the admin console; after a"
-                " change there, keep the old one with DefaultAgentServer.update_aes_key()")
+                " change there, keep the old one with DefaultAgentServer.update_aes_key()",
+            )
         raise _Stop from None
     say(OK, "decrypt", "the EncodingAESKey opens the message")
 
     want = envelope_corp if envelope_corp is not None else corp_id
     if want and frame_corp != want:
-        say(FAIL, "receive id", f"the message was encrypted for {frame_corp!r}, not {want!r}:"
-            f" set --corp-id (WXCORP_CORP_ID) to {frame_corp!r}")
+        say(
+            FAIL,
+            "receive id",
+            f"the message was encrypted for {frame_corp!r}, not {want!r}:"
+            f" set --corp-id (WXCORP_CORP_ID) to {frame_corp!r}",
+        )
     elif want:
         say(OK, "receive id", f"the frame carries {frame_corp}")
 

@@ -157,12 +157,14 @@ def _welcome(request: AIBotRequest) -> aibot.TextReply:
 def _card_clicked(request: AIBotRequest) -> UpdateTemplateCardReply:
     msg = request.msg
     chosen = ", ".join(o for item in msg.selected_items for o in item.option_ids) or msg.event_key
-    return UpdateTemplateCardReply({
-        "card_type": "text_notice",
-        "main_title": {"title": "Thanks!", "desc": f"you chose {chosen}"},
-        "card_action": {"type": 1, "url": "https://work.weixin.qq.com/"},
-        "task_id": msg.task_id,
-    })
+    return UpdateTemplateCardReply(
+        {
+            "card_type": "text_notice",
+            "main_title": {"title": "Thanks!", "desc": f"you chose {chosen}"},
+            "card_action": {"type": 1, "url": "https://work.weixin.qq.com/"},
+            "task_id": msg.task_id,
+        }
+    )
 
 
 def build_aibot_mux(asynchronous: bool = False) -> AIBotMux:
@@ -207,8 +209,7 @@ def build_aibot_app(
         options.setdefault("stream_store", RedisStreamStore(client))
         options.setdefault("dedupe", RedisDedupeStore(client, ttl=300))
     options.setdefault("first_reply_deadline", 0.05)
-    return AIBotServer(token, key, build_aibot_mux(asynchronous), receive_id=receive_id,
-                       **options)
+    return AIBotServer(token, key, build_aibot_mux(asynchronous), receive_id=receive_id, **options)
 
 
 def build_aibot_asgi_app(**options: Any) -> Any:

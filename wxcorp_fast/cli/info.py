@@ -126,5 +126,3 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 1
     print("self-check: ok (official docs example: verify_url, decrypt, parse_message, encrypt)")
     return 0
-
-

@@ -117,8 +117,9 @@ def _serve_aibot(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    _gunicorn.run(app, args.host, args.port, workers, ready, worker_class="gthread",
-                  threads=AIBOT_THREADS)
+    _gunicorn.run(
+        app, args.host, args.port, workers, ready, worker_class="gthread", threads=AIBOT_THREADS
+    )
     return 0
 
 
@@ -128,9 +129,7 @@ def _aibot_simulator(args: argparse.Namespace, concurrency: int = 1) -> Any:
     from wxcorp_fast.testing import AIBotSimulator
 
     http = urllib3.PoolManager(maxsize=max(concurrency, 1), retries=False)
-    return AIBotSimulator(
-        args.token, args.encoding_aes_key, receive_id=args.receive_id, http=http
-    )
+    return AIBotSimulator(args.token, args.encoding_aes_key, receive_id=args.receive_id, http=http)
 
 
 def _simulate_aibot(args: argparse.Namespace, url: str, conversations: int, echo: bool) -> int:
@@ -351,5 +350,3 @@ def add_server_commands(commands: Any) -> None:
     )
     add_credentials(demo)
     demo.set_defaults(func=_cmd_demo)
-
-

@@ -160,7 +160,8 @@ class AIBotSimulator:
         doc["from"] = {"userid": self.userid}
         if response_url:
             doc["response_url"] = (
-                self._response_urls() if self._response_urls is not None
+                self._response_urls()
+                if self._response_urls is not None
                 else _RESPONSE_URL + secrets.token_hex(8)
             )
         doc["msgtype"] = msgtype
@@ -188,7 +189,8 @@ class AIBotSimulator:
         elif msgtype == "mixed":
             doc["mixed"] = {
                 "msg_item": [
-                    {"msgtype": kind, "text": {"content": value}} if kind == "text"
+                    {"msgtype": kind, "text": {"content": value}}
+                    if kind == "text"
                     else {"msgtype": kind, kind: {"url": value}}
                     for kind, value in items
                 ]
@@ -219,13 +221,18 @@ class AIBotSimulator:
         doc["create_time"] = int(self._clock())
         event: dict[str, Any] = {"eventtype": event_type}
         if event_type == "template_card_event":
-            card: dict[str, Any] = {"card_type": card_type, "event_key": event_key,
-                                    "task_id": task_id}
+            card: dict[str, Any] = {
+                "card_type": card_type,
+                "event_key": event_key,
+                "task_id": task_id,
+            }
             if selected_items:
-                card["selected_items"] = {"selected_item": [
-                    {"question_key": key, "option_ids": {"option_id": list(ids)}}
-                    for key, ids in selected_items
-                ]}
+                card["selected_items"] = {
+                    "selected_item": [
+                        {"question_key": key, "option_ids": {"option_id": list(ids)}}
+                        for key, ids in selected_items
+                    ]
+                }
             event["template_card_event"] = card
         elif event_type == "feedback_event":
             feedback: dict[str, Any] = {"id": feedback_id, "type": feedback_type}
@@ -251,8 +258,9 @@ class AIBotSimulator:
         if kind == "template_card_event":
             return self.event_json(kind, selected_items=[("q1", ["one", "two"])])
         if kind == "feedback_event":
-            return self.event_json(kind, feedback_type=2, feedback_content="more detail",
-                                   inaccurate_reasons=[2, 4])
+            return self.event_json(
+                kind, feedback_type=2, feedback_content="more detail", inaccurate_reasons=[2, 4]
+            )
         if kind in _EVENTS:
             return self.event_json(kind)
         return self.message_json(kind)
@@ -262,8 +270,11 @@ class AIBotSimulator:
     def _signed(self, encrypt: str, timestamp: int | None, nonce: str | None) -> dict[str, str]:
         ts = str(int(self._clock()) if timestamp is None else timestamp)
         nonce = str(secrets.randbelow(10**10)) if nonce is None else nonce
-        return {"msg_signature": msg_signature(self._token, ts, nonce, encrypt),
-                "timestamp": ts, "nonce": nonce}
+        return {
+            "msg_signature": msg_signature(self._token, ts, nonce, encrypt),
+            "timestamp": ts,
+            "nonce": nonce,
+        }
 
     def url_verification(
         self, echo: bytes | None = None, *, timestamp: int | None = None, nonce: str | None = None
@@ -320,9 +331,13 @@ class AIBotSimulator:
         query = query or {}
         if isinstance(target, str):
             response = self.http.request(
-                method, _with_query(target, query), body=body,
-                headers={"Content-Type": "application/json"}, timeout=timeout,
-                retries=False, redirect=False,
+                method,
+                _with_query(target, query),
+                body=body,
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
+                retries=False,
+                redirect=False,
             )
             headers = {k.lower(): v for k, v in response.headers.items()}
             return AIBotResult(response.status, headers, response.data)
@@ -398,8 +413,9 @@ class AIBotSimulator:
             if reply["stream"].get("id", stream_id) != stream_id:
                 raise SimulatorError("a refresh was answered for another stream")
             replies.append(reply)
-        yield Conversation(stream_id, replies, str(reply["stream"].get("content", "")),
-                           len(replies) - 1)
+        yield Conversation(
+            stream_id, replies, str(reply["stream"].get("content", "")), len(replies) - 1
+        )
 
     def conversation(
         self,
@@ -420,8 +436,10 @@ class AIBotSimulator:
             SimulatorError: a reply breaks the protocol, or no finish in ``max_refreshes``.
             CallbackError: a reply fails verification.
         """
-        steps = self._steps(self.post_json(target, message or self.message_json(
-            "text", content=content)), max_refreshes)
+        steps = self._steps(
+            self.post_json(target, message or self.message_json("text", content=content)),
+            max_refreshes,
+        )
         step = next(steps)
         while not isinstance(step, Conversation):
             if interval > 0:
@@ -454,9 +472,11 @@ def _stream_reply(result: AIBotResult) -> dict[str, Any]:
     if result.status != 200:
         raise SimulatorError(f"a stream callback was answered HTTP {result.status}")
     doc = result.json()
-    if not isinstance(doc, dict) or doc.get("msgtype") not in (
-        "stream", "stream_with_template_card"
-    ) or not isinstance(doc.get("stream"), dict):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("msgtype") not in ("stream", "stream_with_template_card")
+        or not isinstance(doc.get("stream"), dict)
+    ):
         raise SimulatorError("a stream callback was not answered with a stream")
     return doc
 
@@ -512,8 +532,10 @@ async def _call_asgi(app: App, method: str, query: Mapping[str, str], body: byte
         "path": "/",
         "raw_path": b"/",
         "query_string": urlencode(query).encode("latin-1"),
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
@@ -533,8 +555,12 @@ async def _call_asgi(app: App, method: str, query: Mapping[str, str], body: byte
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
-            headers.update({k.decode("latin-1").lower(): v.decode("latin-1")
-                            for k, v in message.get("headers", [])})
+            headers.update(
+                {
+                    k.decode("latin-1").lower(): v.decode("latin-1")
+                    for k, v in message.get("headers", [])
+                }
+            )
         elif message["type"] == "http.response.body":
             parts.append(bytes(message.get("body", b"")))
 

@@ -67,8 +67,19 @@ MEDIA_LIMITS: Final = {
     "file": 20 * 1024 * 1024,
 }
 MESSAGE_TYPES: Final = frozenset(
-    {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown",
-     "miniprogram_notice", "template_card"}
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "file",
+        "textcard",
+        "news",
+        "mpnews",
+        "markdown",
+        "miniprogram_notice",
+        "template_card",
+    }
 )
 ERRMSG: Final = {
     -1: "system busy",
@@ -206,8 +217,10 @@ class FakeWorkServer:
         self._stopping.clear()
         self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="FakeWorkServer", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="FakeWorkServer",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -229,7 +242,9 @@ class FakeWorkServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -257,8 +272,9 @@ class FakeWorkServer:
         with self._lock:
             self._valid = dict.fromkeys(self._valid, 0.0)
 
-    def fail(self, errcode: int, times: int = 1, *, path: str | None = None,
-             errmsg: str | None = None) -> None:
+    def fail(
+        self, errcode: int, times: int = 1, *, path: str | None = None, errmsg: str | None = None
+    ) -> None:
         """Answer the next ``times`` calls (to ``path``, or to any path) with ``errcode``."""
         self._inject("errcode", errcode, times, path, errmsg or ERRMSG.get(errcode, "error"))
 
@@ -314,9 +330,7 @@ class FakeWorkServer:
             self._calls[path] += 1
             self.requests.append(request)
             delay = self._delays.get(path, self._delays.get(None, 0.0))
-            found = next(
-                (i for i in self._injections if i.path in (None, path)), None
-            )
+            found = next((i for i in self._injections if i.path in (None, path)), None)
             if found is not None:
                 found.remaining -= 1
                 if found.remaining == 0:
@@ -325,8 +339,9 @@ class FakeWorkServer:
             self._stopping.wait(delay)
         return found
 
-    def _answer(self, method: str, target: str, headers: Mapping[str, str],
-                body: bytes) -> tuple[int, dict[str, Any] | None]:
+    def _answer(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any] | None]:
         """Return (HTTP status, JSON object) for one request."""
         split = urlsplit(target)
         path = split.path
@@ -363,8 +378,9 @@ class FakeWorkServer:
         if time.monotonic() >= deadline:
             raise _Answer(42001)
 
-    def _gettoken(self, query: dict[str, str], headers: Mapping[str, str],
-                  body: bytes) -> dict[str, Any]:
+    def _gettoken(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         corp_id, secret = query.get("corpid"), query.get("corpsecret")
         if not corp_id:
             raise _Answer(41002)
@@ -381,18 +397,23 @@ class FakeWorkServer:
             self.tokens.append(token)
         return {"access_token": token, "expires_in": expires_in}
 
-    def _getcallbackip(self, query: dict[str, str], headers: Mapping[str, str],
-                       body: bytes) -> dict[str, Any]:
+    def _getcallbackip(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         return {"ip_list": list(self.callback_ips)}
 
-    def _media_upload(self, query: dict[str, str], headers: Mapping[str, str],
-                      body: bytes) -> dict[str, Any]:
+    def _media_upload(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         media_type = query.get("type", "")
         if media_type not in MEDIA_LIMITS:
             raise _Answer(40004)
         media = next(
-            (p for p in _parse_multipart(headers.get("content-type", ""), body)
-             if p.name == "media" and p.filename is not None),
+            (
+                p
+                for p in _parse_multipart(headers.get("content-type", ""), body)
+                if p.name == "media" and p.filename is not None
+            ),
             None,
         )
         if media is None or media.filename is None:
@@ -405,8 +426,9 @@ class FakeWorkServer:
             self.uploads.append(record)
         return {"type": media_type, "media_id": media_id, "created_at": str(int(time.time()))}
 
-    def _message_send(self, query: dict[str, str], headers: Mapping[str, str],
-                      body: bytes) -> dict[str, Any]:
+    def _message_send(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         try:
             payload = json.loads(body)
         except ValueError:
@@ -432,12 +454,17 @@ class FakeWorkServer:
         with self._lock:
             self.messages.append(payload)
             msgid = f"fake-msg-{len(self.messages)}"
-        return {"invaliduser": "", "invalidparty": "", "invalidtag": "",
-                "unlicenseduser": "", "msgid": msgid}
+        return {
+            "invaliduser": "",
+            "invalidparty": "",
+            "invalidtag": "",
+            "unlicenseduser": "",
+            "msgid": msgid,
+        }
 
-
-    def _aibot_response(self, query: dict[str, str], headers: Mapping[str, str],
-                        body: bytes) -> dict[str, Any]:
+    def _aibot_response(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         code = query.get("response_code", "")
         try:
             payload = json.loads(body)
@@ -497,12 +524,14 @@ def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
             key, _, value = line.partition(":")
             fields[key.strip().lower()] = value.strip()
         params = dict(_PARAM.findall(";" + fields.get("content-disposition", "")))
-        parts.append(_FormPart(
-            name=params.get("name", ""),
-            filename=params.get("filename"),
-            content_type=fields.get("content-type", ""),
-            content=content[:-2],
-        ))
+        parts.append(
+            _FormPart(
+                name=params.get("name", ""),
+                filename=params.get("filename"),
+                content_type=fields.get("content-type", ""),
+                content=content[:-2],
+            )
+        )
     return parts
 
 
@@ -511,8 +540,9 @@ class _Server(socketserver.ThreadingTCPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], handler: type[_Handler],
-                 fake: FakeWorkServer) -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: type[_Handler], fake: FakeWorkServer
+    ) -> None:
         self.fake = fake
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()

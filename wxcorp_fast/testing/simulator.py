@@ -1,4 +1,4 @@
-"""CallbackSimulator: plays WeChat Work's side of the callback protocol (docs/reference.md section 6).
+"""CallbackSimulator: plays WeChat Work's side of the callback protocol.
 
 It builds signed, encrypted callbacks — the GET URL check and POSTed messages and events,
 with the field sets of WeChat Work's docs (接收消息, 接收事件, 通讯录回调通知, 异步任务完成
