@@ -298,3 +298,11 @@ def test_one_claim_wins_among_concurrent_copies(make_store: Any) -> None:
     for w in workers:
         w.join(10)
     assert sorted(results, key=lambda r: r is not None) == [None] + [b""] * 7
+
+
+def test_a_redis_asyncio_client_is_refused_not_silently_ignored(redis_server: Any) -> None:
+    import redis.asyncio
+
+    client = redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port)
+    with pytest.raises(TypeError, match="synchronous redis.Redis client"):
+        RedisDedupeStore(client)

@@ -20,6 +20,7 @@ turns retries into empty answers until then).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import threading
 import time
@@ -134,6 +135,12 @@ class RedisDedupeStore:
     def __init__(
         self, redis: Any, ttl: float = 300, key_prefix: str = "wxcorp_fast:dedupe:"
     ) -> None:
+        if inspect.iscoroutinefunction(getattr(redis, "execute_command", None)):
+            raise TypeError(
+                "RedisDedupeStore needs a synchronous redis.Redis client (it is called inline,"
+                " under WSGI and ASGI alike), not a redis.asyncio one: with an asyncio client"
+                " every claim would be an unawaited coroutine and dedupe would be off"
+            )
         self._redis = redis
         self._ttl_ms = max(1, int(_check_ttl(ttl) * 1000))
         if not isinstance(key_prefix, str):
