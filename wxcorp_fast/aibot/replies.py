@@ -42,6 +42,21 @@ MAX_FEEDBACK_ID_BYTES: Final = 256
 MAX_IMAGES: Final = 10
 
 _quote = json.encoder.encode_basestring  # the C encoder: '"' + escaped text + '"'
+#: the bytes a JSON string must escape: the controls, '"' and '\\'
+_ESCAPED: Final = bytes(range(0x20)) + b'"\\'
+
+
+def _quote_utf8(text: str) -> bytes:
+    """Return ``text`` as a JSON string literal in UTF-8, as ``json.dumps`` writes it.
+
+    Most answers need no escape: one ``bytes.translate`` pass (a C loop, about 4x faster
+    than the json module's escaper, which looks at every character) shows it, and the
+    UTF-8 bytes are then used as they are.
+    """
+    raw = text.encode("utf-8")
+    if len(raw.translate(None, _ESCAPED)) == len(raw):
+        return b'"' + raw + b'"'
+    return _quote(text).encode("utf-8")
 
 
 def _dumps(payload: Any) -> bytes:
@@ -80,13 +95,15 @@ def _card(card: object) -> dict[str, Any]:
 
 def render_stream(stream_id: str, content: str, finish: bool) -> bytes:
     """The JSON of a plain stream reply (the refresh answer: built without json.dumps)."""
-    return (
-        '{"msgtype":"stream","stream":{"id":'
-        + _quote(stream_id)
-        + (',"finish":true,"content":' if finish else ',"finish":false,"content":')
-        + _quote(content)
-        + "}}"
-    ).encode("utf-8")
+    return b"".join(
+        (
+            b'{"msgtype":"stream","stream":{"id":',
+            _quote_utf8(stream_id),
+            b',"finish":true,"content":' if finish else b',"finish":false,"content":',
+            _quote_utf8(content),
+            b"}}",
+        )
+    )
 
 
 def _stream_object(
