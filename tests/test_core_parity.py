@@ -767,7 +767,7 @@ def test_mutated_messages_differential(twins, data):
 
 @needs_both
 @given(data=st.data())
-def test_mutated_callbacks_differential(twins, data):
+def test_mutated_callback_posts_differential(twins, data):
     """A whole POST: mutate the inner XML, encrypt it, sign it, decrypt and parse it."""
     inner = data.draw(mutated(data.draw(st.sampled_from(REAL_DOCUMENTS)), XML_MUTATION_ALPHABET))
     encrypt = aes_cbc_encrypt(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -14,9 +13,10 @@ import pytest
 import wxcorp_fast
 from wxcorp_fast import DefaultAgentServer, MemoryDedupeStore, RedisDedupeStore, Request, serve_http
 from wxcorp_fast.replies import TextReply
+from wxcorp_fast.testing import CallbackSimulator
 from wxcorp_fast.testing import vectors as v
 
-from _callbacks import WeChat, inner_xml
+CREATE_TIME = 1409659813
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -124,9 +124,14 @@ class Counting:
         return None if self.reply is None else TextReply(f"{self.reply} {self.calls}")
 
 
-def retry_of(wechat: WeChat, n: int) -> WeChat:
-    """WeChat's n-th retry: the same message with a new nonce and random."""
-    return dataclasses.replace(wechat, nonce=f"99{n}", random=bytes([n]) * 16)
+def send(wechat: CallbackSimulator, xml: bytes, n: int = 0) -> tuple[dict[str, str], bytes]:
+    """The n-th copy of ``xml`` (0: the first; WeChat's retries: a new nonce and random)."""
+    return wechat.envelope(xml, nonce=f"99{n}", random=bytes([n]) * 16)
+
+
+@pytest.fixture
+def wechat() -> CallbackSimulator:
+    return CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
 
 
 @pytest.fixture
@@ -139,38 +144,41 @@ def agent(counting: Counting) -> DefaultAgentServer:
     return DefaultAgentServer(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY, counting)
 
 
-def content(wechat: WeChat, response: Any, query: dict[str, str]) -> str:
-    return wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content
+def content(wechat: CallbackSimulator, response: Any, query: dict[str, str]) -> str:
+    return wxcorp_fast.parse_message(wechat.open_reply(response.body, query=query)).content
 
 
 def test_retry_gets_the_stored_reply(
-    make_store: Any, agent: DefaultAgentServer, counting: Counting
+    make_store: Any, agent: DefaultAgentServer, counting: Counting, wechat: CallbackSimulator
 ) -> None:
     store = make_store()
-    wechat = WeChat()
-    query, body = wechat.text("hi")
+    xml = wechat.message_xml("text", content="hi", msg_id=1, create_time=CREATE_TIME)
+    query, body = send(wechat, xml)
     assert content(wechat, serve_http("POST", query, body, agent, dedupe=store), query) == "reply 1"
     for n in (1, 2, 3):
-        retry = retry_of(wechat, n)
-        query, body = retry.text("hi")
+        query, body = send(wechat, xml, n)
         response = serve_http("POST", query, body, agent, dedupe=store)
-        assert content(retry, response, query) == "reply 1"  # sealed for the retry's nonce
+        assert content(wechat, response, query) == "reply 1"  # sealed for the retry's nonce
     assert counting.calls == 1
-    query, body = wechat.post(inner_xml("text", Content="hi", MsgId=2))
+    query, body = send(
+        wechat, wechat.message_xml("text", content="hi", msg_id=2, create_time=CREATE_TIME)
+    )
     serve_http("POST", query, body, agent, dedupe=store)
     assert counting.calls == 2  # another MsgId is another message
 
 
 def test_events_without_msg_id_are_identified_by_their_xml(
-    make_store: Any, agent: DefaultAgentServer, counting: Counting
+    make_store: Any, agent: DefaultAgentServer, counting: Counting, wechat: CallbackSimulator
 ) -> None:
     store = make_store()
-    wechat = WeChat()
-    for sender in (wechat, retry_of(wechat, 1)):
-        query, body = sender.post(inner_xml("event", Event="click", EventKey="K"))
+    xml = wechat.message_xml("event", event="click", event_key="K", create_time=CREATE_TIME)
+    for n in (0, 1):
+        query, body = send(wechat, xml, n)
         serve_http("POST", query, body, agent, dedupe=store)
     assert counting.calls == 1
-    query, body = wechat.post(inner_xml("event", Event="click", EventKey="J"))
+    query, body = send(
+        wechat, wechat.message_xml("event", event="click", event_key="J", create_time=CREATE_TIME)
+    )
     serve_http("POST", query, body, agent, dedupe=store)
     assert counting.calls == 2
 
@@ -179,46 +187,45 @@ def test_same_msg_id_of_another_agent_is_handled(make_store: Any, counting: Coun
     store = make_store()
     for agent_id in (1, 2):
         agent = DefaultAgentServer(v.CORP_ID, agent_id, v.TOKEN, v.ENCODING_AES_KEY, counting)
-        wechat = WeChat(agent_id=agent_id)
-        query, body = wechat.text()
+        wechat = CallbackSimulator(v.CORP_ID, agent_id, v.TOKEN, v.ENCODING_AES_KEY)
+        query, body = wechat.message("text", msg_id=1, create_time=CREATE_TIME)
         assert serve_http("POST", query, body, agent, dedupe=store).status == 200
     assert counting.calls == 2
 
 
 def test_empty_reply_is_remembered(
-    make_store: Any, agent: DefaultAgentServer, counting: Counting
+    make_store: Any, agent: DefaultAgentServer, counting: Counting, wechat: CallbackSimulator
 ) -> None:
     store = make_store()
     counting.reply = None
-    wechat = WeChat()
-    for sender in (wechat, retry_of(wechat, 1)):
-        query, body = sender.text()
+    xml = wechat.message_xml("text")
+    for n in (0, 1):
+        query, body = send(wechat, xml, n)
         response = serve_http("POST", query, body, agent, dedupe=store)
         assert (response.status, response.body) == (200, b"")
     assert counting.calls == 1
 
 
 def test_a_failed_handler_runs_again_on_retry(
-    make_store: Any, agent: DefaultAgentServer, counting: Counting
+    make_store: Any, agent: DefaultAgentServer, counting: Counting, wechat: CallbackSimulator
 ) -> None:
     store = make_store()
-    wechat = WeChat()
+    xml = wechat.message_xml("text")
     counting.fail = True
-    query, body = wechat.text()
+    query, body = send(wechat, xml)
     assert serve_http("POST", query, body, agent, dedupe=store).status == 500
     counting.fail = False
-    retry = retry_of(wechat, 1)
-    query, body = retry.text()
-    assert content(retry, serve_http("POST", query, body, agent, dedupe=store), query) == "reply 2"
+    query, body = send(wechat, xml, 1)
+    assert content(wechat, serve_http("POST", query, body, agent, dedupe=store), query) == "reply 2"
 
 
 def test_copy_in_flight_gets_an_empty_answer(
-    make_store: Any, agent: DefaultAgentServer, counting: Counting
+    make_store: Any, agent: DefaultAgentServer, counting: Counting, wechat: CallbackSimulator
 ) -> None:
     store = make_store()
-    wechat = WeChat()
     counting.gate = threading.Event()
-    query, body = wechat.text()
+    xml = wechat.message_xml("text")
+    query, body = send(wechat, xml)
     first: list[Any] = []
     worker = threading.Thread(
         target=lambda: first.append(serve_http("POST", query, body, agent, dedupe=store))
@@ -226,8 +233,7 @@ def test_copy_in_flight_gets_an_empty_answer(
     worker.start()
     try:
         assert counting.entered.wait(10)
-        retry = retry_of(wechat, 1)
-        query2, body2 = retry.text()
+        query2, body2 = send(wechat, xml, 1)
         response = serve_http("POST", query2, body2, agent, dedupe=store)
         assert (response.status, response.body) == (200, b"")
     finally:
@@ -237,9 +243,11 @@ def test_copy_in_flight_gets_an_empty_answer(
     assert counting.calls == 1
 
 
-def test_invalid_requests_never_reach_the_store(agent: DefaultAgentServer) -> None:
+def test_invalid_requests_never_reach_the_store(
+    agent: DefaultAgentServer, wechat: CallbackSimulator
+) -> None:
     store = MemoryDedupeStore()
-    query, body = WeChat().text()
+    query, body = wechat.message()
     serve_http("POST", {**query, "msg_signature": "0" * 40}, body, agent, dedupe=store)
     assert len(store) == 0
 
@@ -256,10 +264,12 @@ class BrokenStore:
 
 
 def test_a_failing_store_fails_open(
-    agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture
+    agent: DefaultAgentServer,
+    counting: Counting,
+    caplog: pytest.LogCaptureFixture,
+    wechat: CallbackSimulator,
 ) -> None:
-    wechat = WeChat()
-    query, body = wechat.text()
+    query, body = wechat.message()
     with caplog.at_level(logging.ERROR, logger="wxcorp_fast.server"):
         response = serve_http("POST", query, body, agent, dedupe=BrokenStore())
     assert content(wechat, response, query) == "reply 1"
@@ -267,14 +277,16 @@ def test_a_failing_store_fails_open(
 
 
 def test_a_store_that_fails_after_the_claim_still_answers(
-    agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture
+    agent: DefaultAgentServer,
+    counting: Counting,
+    caplog: pytest.LogCaptureFixture,
+    wechat: CallbackSimulator,
 ) -> None:
     class FailsLater(MemoryDedupeStore):
         def finish(self, key: str, reply: bytes) -> None:
             raise ConnectionError("store down")
 
-    wechat = WeChat()
-    query, body = wechat.text()
+    query, body = wechat.message()
     response = serve_http("POST", query, body, agent, dedupe=FailsLater())
     assert content(wechat, response, query) == "reply 1"
     assert "dedupe store failed" in caplog.text

@@ -18,9 +18,9 @@ from wxcorp_fast import (
     Request,
 )
 from wxcorp_fast.replies import TextReply
+from wxcorp_fast.testing import CallbackSimulator
 from wxcorp_fast.testing import vectors as v
 
-from _callbacks import WeChat
 from _http import ASGICall, body_messages, http_scope
 
 
@@ -35,8 +35,8 @@ def length_header(body: bytes) -> list[tuple[bytes, bytes]]:
 
 
 @pytest.fixture
-def wechat() -> WeChat:
-    return WeChat()
+def wechat() -> CallbackSimulator:
+    return CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
 
 
 def agent_with(handler: Any) -> DefaultAgentServer:
@@ -47,8 +47,8 @@ def echo(request: Request) -> TextReply:
     return TextReply("echo: " + request.msg.content)
 
 
-def reply_text(wechat: WeChat, call: ASGICall, query: dict[str, str]) -> str:
-    return wxcorp_fast.parse_message(wechat.open_reply(call.body, query)).content
+def reply_text(wechat: CallbackSimulator, call: ASGICall, query: dict[str, str]) -> str:
+    return wxcorp_fast.parse_message(wechat.open_reply(call.body, query=query)).content
 
 
 def test_asgi_is_an_asgi3_application() -> None:
@@ -60,9 +60,9 @@ def test_asgi_is_an_asgi3_application() -> None:
 
 
 @pytest.mark.parametrize("chunk", [None, 1, 100])
-def test_post_in_one_or_many_chunks(wechat: WeChat, chunk: int | None) -> None:
+def test_post_in_one_or_many_chunks(wechat: CallbackSimulator, chunk: int | None) -> None:
     app = AgentServerFrontend(agent_with(echo)).asgi
-    query, body = wechat.text("hi")
+    query, body = wechat.message("text", content="hi")
     call = run(app, http_scope("POST", query, length_header(body)), body_messages(body, chunk))
     assert call.status == 200
     assert call.headers["content-length"] == str(len(call.body))
@@ -71,34 +71,34 @@ def test_post_in_one_or_many_chunks(wechat: WeChat, chunk: int | None) -> None:
     assert [m["type"] for m in call.sent] == ["http.response.start", "http.response.body"]
 
 
-def test_post_without_content_length(wechat: WeChat) -> None:
+def test_post_without_content_length(wechat: CallbackSimulator) -> None:
     app = AgentServerFrontend(agent_with(echo)).asgi
-    query, body = wechat.text("streamed")
+    query, body = wechat.message("text", content="streamed")
     call = run(app, http_scope("POST", query), body_messages(body, 64))
     assert reply_text(wechat, call, query) == "echo: streamed"
 
 
-def test_get_and_405(wechat: WeChat) -> None:
+def test_get_and_405(wechat: CallbackSimulator) -> None:
     app = AgentServerFrontend(agent_with(echo)).asgi
-    call = run(app, http_scope("GET", wechat.get(b"echo!")), [])
+    call = run(app, http_scope("GET", wechat.url_verification(b"echo!").query), [])
     assert (call.status, call.body) == (200, b"echo!")
     assert call.received == 0
-    call = run(app, http_scope("PUT", wechat.get()), body_messages(b"x"))
+    call = run(app, http_scope("PUT", wechat.url_verification().query), body_messages(b"x"))
     assert call.status == 405 and call.headers["allow"] == "GET, POST"
     assert call.received == 0
 
 
-def test_413_by_content_length_receives_nothing(wechat: WeChat) -> None:
+def test_413_by_content_length_receives_nothing(wechat: CallbackSimulator) -> None:
     calls: list[Request] = []
-    query, body = wechat.text("x" * 1000)
+    query, body = wechat.message("text", content="x" * 1000)
     app = AgentServerFrontend(agent_with(calls.append), max_body_size=len(body) - 1).asgi
     call = run(app, http_scope("POST", query, length_header(body)), body_messages(body))
     assert (call.status, call.body) == (413, b"Request Entity Too Large\n")
     assert call.received == 0 and calls == []
 
 
-def test_413_while_streaming_stops_receiving(wechat: WeChat) -> None:
-    query, _ = wechat.text()
+def test_413_while_streaming_stops_receiving(wechat: CallbackSimulator) -> None:
+    query, _ = wechat.message()
     app = AgentServerFrontend(agent_with(echo), max_body_size=250).asgi
     messages = body_messages(b"<" * 10_000, 100)
     call = run(app, http_scope("POST", query), messages)
@@ -106,16 +106,16 @@ def test_413_while_streaming_stops_receiving(wechat: WeChat) -> None:
     assert call.received == 3  # 100 + 100 + 100 crosses 250: nothing more is asked for
 
 
-def test_bad_content_length(wechat: WeChat) -> None:
-    query, body = wechat.text()
+def test_bad_content_length(wechat: CallbackSimulator) -> None:
+    query, body = wechat.message()
     app = AgentServerFrontend(agent_with(echo)).asgi
     call = run(app, http_scope("POST", query, [(b"content-length", b"12x")]), body_messages(body))
     assert call.status == 400 and call.received == 0
 
 
-def test_client_disconnect_sends_nothing(wechat: WeChat) -> None:
+def test_client_disconnect_sends_nothing(wechat: CallbackSimulator) -> None:
     calls: list[Request] = []
-    query, body = wechat.text()
+    query, body = wechat.message()
     app = AgentServerFrontend(agent_with(calls.append)).asgi
     messages = [
         {"type": "http.request", "body": body[:10], "more_body": True},
@@ -144,19 +144,19 @@ def test_other_scope_types_raise() -> None:
         run(app, {"type": "websocket"}, [{"type": "websocket.connect"}])
 
 
-def test_async_handler_is_awaited(wechat: WeChat) -> None:
+def test_async_handler_is_awaited(wechat: CallbackSimulator) -> None:
     async def handler(request: Request) -> TextReply:
         await asyncio.sleep(0)
         return TextReply("async " + request.msg.content)
 
     app = AgentServerFrontend(agent_with(handler)).asgi
-    query, body = wechat.text("hi")
+    query, body = wechat.message("text", content="hi")
     call = run(app, http_scope("POST", query), body_messages(body))
     assert reply_text(wechat, call, query) == "async hi"
 
 
 @pytest.mark.parametrize("in_thread", [False, True])
-def test_sync_handler_inline_or_in_a_thread(wechat: WeChat, in_thread: bool) -> None:
+def test_sync_handler_inline_or_in_a_thread(wechat: CallbackSimulator, in_thread: bool) -> None:
     ran_on: list[int] = []
 
     def handler(request: Request) -> TextReply:
@@ -164,7 +164,7 @@ def test_sync_handler_inline_or_in_a_thread(wechat: WeChat, in_thread: bool) -> 
         return TextReply("sync")
 
     app = AgentServerFrontend(agent_with(handler), run_sync_in_thread=in_thread).asgi
-    query, body = wechat.text()
+    query, body = wechat.message()
     loop_thread: list[int] = []
 
     async def main() -> ASGICall:
@@ -178,7 +178,7 @@ def test_sync_handler_inline_or_in_a_thread(wechat: WeChat, in_thread: bool) -> 
     assert (ran_on[0] != loop_thread[0]) is in_thread
 
 
-def test_a_slow_sync_handler_in_a_thread_does_not_block_the_loop(wechat: WeChat) -> None:
+def test_a_slow_sync_handler_in_a_thread_does_not_block_the_loop(wechat: CallbackSimulator) -> None:
     release = threading.Event()
 
     def slow(request: Request) -> TextReply:
@@ -186,7 +186,7 @@ def test_a_slow_sync_handler_in_a_thread_does_not_block_the_loop(wechat: WeChat)
         return TextReply("slow")
 
     app = AgentServerFrontend(agent_with(slow), run_sync_in_thread=True).asgi
-    query, body = wechat.text()
+    query, body = wechat.message()
 
     async def main() -> ASGICall:
         call = ASGICall(body_messages(body))
@@ -201,7 +201,7 @@ def test_a_slow_sync_handler_in_a_thread_does_not_block_the_loop(wechat: WeChat)
     assert reply_text(wechat, call, query) == "slow"
 
 
-def test_handler_raising_is_a_500_and_serving_goes_on(wechat: WeChat) -> None:
+def test_handler_raising_is_a_500_and_serving_goes_on(wechat: CallbackSimulator) -> None:
     state = {"fail": True}
 
     async def flaky(request: Request) -> TextReply:
@@ -210,17 +210,17 @@ def test_handler_raising_is_a_500_and_serving_goes_on(wechat: WeChat) -> None:
         return TextReply("ok")
 
     app = AgentServerFrontend(agent_with(flaky)).asgi
-    query, body = wechat.text("plaintext")
+    query, body = wechat.message("text", content="plaintext")
     call = run(app, http_scope("POST", query), body_messages(body))
     assert (call.status, call.body) == (500, b"Internal Server Error\n")
     state["fail"] = False
     assert run(app, http_scope("POST", query), body_messages(body)).status == 200
 
 
-def test_rejections_and_dedupe_under_asgi(wechat: WeChat) -> None:
+def test_rejections_and_dedupe_under_asgi(wechat: CallbackSimulator) -> None:
     calls: list[Request] = []
     app = AgentServerFrontend(agent_with(calls.append), dedupe=MemoryDedupeStore()).asgi
-    query, body = wechat.text()
+    query, body = wechat.message()
     call = run(app, http_scope("POST", {**query, "msg_signature": "0" * 40}), body_messages(body))
     assert (call.status, call.body) == (400, b"SignatureError (-40001)\n")
     run(app, http_scope("POST", query), body_messages(body))
@@ -228,10 +228,10 @@ def test_rejections_and_dedupe_under_asgi(wechat: WeChat) -> None:
     assert len(calls) == 1
 
 
-def test_multi_under_asgi(wechat: WeChat) -> None:
+def test_multi_under_asgi(wechat: CallbackSimulator) -> None:
     front = MultiAgentServerFrontend()
     front.set_agent_server("a", agent_with(echo))
-    query, body = wechat.text("multi")
+    query, body = wechat.message("text", content="multi")
     call = run(front.asgi, http_scope("POST", {**query, "agent_server": "a"}), body_messages(body))
     assert reply_text(wechat, call, query) == "echo: multi"
     call = run(front.asgi, http_scope("POST", {**query, "agent_server": "b"}), body_messages(body))

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import wxcorp_fast
+from wxcorp_fast.testing import CallbackSimulator
+from wxcorp_fast.testing import vectors as v
 
-from _callbacks import WeChat, inner_xml
 from _http import call_wsgi, environ
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -25,25 +26,26 @@ def test_readme_callback_server_example() -> None:
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     exec(compile(callback_server_example(), str(README), "exec"), namespace)
     app = namespace["app"]
-    wechat = WeChat()
+    wechat = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
 
-    query, body = wechat.text("hello")
+    query, body = wechat.message("text", content="hello")
     status, _, out = call_wsgi(app, environ("POST", query, body))
     assert status == 200
-    assert wxcorp_fast.parse_message(wechat.open_reply(out, query)).content == "you said: hello"
+    reply = wechat.open_reply(out, query=query)
+    assert wxcorp_fast.parse_message(reply).content == "you said: hello"
 
-    query, body = wechat.post(inner_xml("event", Event="click", EventKey="MENU_HELP"))
+    query, body = wechat.message("event", event="click", event_key="MENU_HELP")
     status, _, out = call_wsgi(app, environ("POST", query, body))
-    assert "repeat it" in wxcorp_fast.parse_message(wechat.open_reply(out, query)).content
+    assert "repeat it" in wxcorp_fast.parse_message(wechat.open_reply(out, query=query)).content
 
-    query, body = wechat.post(inner_xml("image", PicUrl="http://x", MediaId="m", MsgId=7))
+    query, body = wechat.message("image", pic_url="http://x", media_id="m", msg_id=7)
     assert call_wsgi(app, environ("POST", query, body))[1:] == (
         {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "0"},
         b"",
     )
 
-    assert call_wsgi(app, environ("GET", wechat.get(b"echo")))[2] == b"echo"
-    bad = {**wechat.get(), "msg_signature": "0" * 40}
+    assert call_wsgi(app, environ("GET", wechat.url_verification(b"echo").query))[2] == b"echo"
+    bad = {**wechat.url_verification().query, "msg_signature": "0" * 40}
     assert call_wsgi(app, environ("GET", bad))[:3:2] == (400, b"SignatureError (-40001)\n")
 
 

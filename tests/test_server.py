@@ -25,12 +25,14 @@ from wxcorp_fast import (
 )
 from wxcorp_fast.errors import CallbackError
 from wxcorp_fast.replies import TextReply
+from wxcorp_fast.testing import CallbackSimulator
 from wxcorp_fast.testing import vectors as v
-
-from _callbacks import WeChat, inner_xml
 
 OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 NEWER_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210abcdefg"
+AES_KEY = wxcorp_fast.decode_aes_key(v.ENCODING_AES_KEY)
+NONCE = "1372623149"
+RANDOM = b"0123456789abcdef"
 
 
 class Recorder:
@@ -46,8 +48,8 @@ class Recorder:
 
 
 @pytest.fixture
-def wechat() -> WeChat:
-    return WeChat()
+def wechat() -> CallbackSimulator:
+    return CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
 
 
 @pytest.fixture
@@ -66,13 +68,19 @@ def rejected(response: Response, error: type[CallbackError]) -> None:
     assert ("Content-Type", "text/plain; charset=utf-8") in response.headers
 
 
+def reply_random(envelope: bytes) -> bytes:
+    """The frame random of a reply envelope."""
+    return wxcorp_fast.decrypt_msg(parse_message(envelope).raw["Encrypt"], AES_KEY)[0]
+
+
 # -- POST -------------------------------------------------------------------------------
 
 
 def test_post_builds_the_request_and_encrypts_the_reply(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder
 ) -> None:
-    query, body = wechat.text("hi")
+    xml = wechat.message_xml("text", content="hi", msg_id=1)
+    query, body = wechat.envelope(xml, nonce=NONCE, random=RANDOM)
     marker = object()
     response = serve_http("POST", query, body, agent, http_request=marker)
     assert response.status == 200
@@ -82,61 +90,64 @@ def test_post_builds_the_request_and_encrypts_the_reply(
     assert request.query == query
     assert request.msg_signature == query["msg_signature"]
     assert request.timestamp == int(query["timestamp"])
-    assert request.nonce == wechat.nonce
-    assert request.raw_msg_xml == inner_xml("text", Content="hi", MsgId=1)
+    assert request.nonce == NONCE
+    assert request.raw_msg_xml == xml
     assert request.msg.content == "hi" and request.msg.msg_id == 1
-    assert request.aes_key == wechat.aes_key
-    assert request.random == wechat.random
+    assert request.aes_key == AES_KEY
+    assert request.random == RANDOM
     assert (request.corp_id, request.agent_id, request.agent_token) == (v.CORP_ID, 218, v.TOKEN)
-    reply = wxcorp_fast.parse_message(wechat.open_reply(response.body, query))
+    reply = wxcorp_fast.parse_message(wechat.open_reply(response.body, query=query))
+    assert reply_random(response.body) != RANDOM  # a fresh random, not the request's
     assert reply.content == "echo: hi"
     assert (reply.to_user_name, reply.from_user_name) == ("zhangsan", v.CORP_ID)
     assert reply.create_time == request.timestamp
 
 
 def test_two_replies_to_one_request_use_fresh_randoms(
-    wechat: WeChat, agent: DefaultAgentServer
+    wechat: CallbackSimulator, agent: DefaultAgentServer
 ) -> None:
-    query, body = wechat.text()
+    query, body = wechat.message(random=RANDOM)
     first = serve_http("POST", query, body, agent).body
     second = serve_http("POST", query, body, agent).body
     assert first != second
-    assert wechat.open_reply(first, query) == wechat.open_reply(second, query)
+    assert wechat.open_reply(first, query=query) == wechat.open_reply(second, query=query)
+    randoms = {reply_random(first), reply_random(second)}
+    assert len(randoms) == 2 and RANDOM not in randoms  # fresh, and not the request's
 
 
-def test_bytes_replies_are_inner_xml_encrypted_as_given(wechat: WeChat) -> None:
+def test_bytes_replies_are_inner_xml_encrypted_as_given(wechat: CallbackSimulator) -> None:
     reply = b"<xml><MsgType>text</MsgType></xml>"
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
-    query, body = wechat.text()
+    query, body = wechat.message()
     response = serve_http("POST", query, body, agent)
-    assert wechat.open_reply(response.body, query) == reply
+    assert wechat.open_reply(response.body, query=query) == reply
 
 
 @pytest.mark.parametrize("text", ["pong", "<xml>not inner xml</xml>", "企业微信 ]]> 回复"])
-def test_a_str_reply_is_a_text_reply(wechat: WeChat, text: str) -> None:
+def test_a_str_reply_is_a_text_reply(wechat: CallbackSimulator, text: str) -> None:
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: text)
-    query, body = wechat.text()
+    query, body = wechat.message()
     response = serve_http("POST", query, body, agent)
-    msg = parse_message(wechat.open_reply(response.body, query))
+    msg = parse_message(wechat.open_reply(response.body, query=query))
     assert (msg.msg_type, msg.content) == ("text", text)
     assert (msg.to_user_name, msg.from_user_name) == ("zhangsan", v.CORP_ID)
 
 
 @pytest.mark.parametrize("reply", [{"content": "hi"}, ["hi"], 42, 1.5])
 def test_other_reply_types_are_a_logged_500(
-    wechat: WeChat, reply: object, caplog: pytest.LogCaptureFixture
+    wechat: CallbackSimulator, reply: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
-    query, body = wechat.text()
+    query, body = wechat.message()
     with caplog.at_level(logging.ERROR):
         response = serve_http("POST", query, body, agent)
     assert response.status == 500
     assert f"cannot return {type(reply).__name__}" in caplog.text
 
 
-def test_none_reply_is_an_empty_200(wechat: WeChat) -> None:
+def test_none_reply_is_an_empty_200(wechat: CallbackSimulator) -> None:
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, Recorder(None))
-    query, body = wechat.text()
+    query, body = wechat.message()
     response = serve_http("POST", query, body, agent)
     assert (response.status, response.body) == (200, b"")
     assert ("Content-Length", "0") in response.headers
@@ -145,9 +156,9 @@ def test_none_reply_is_an_empty_200(wechat: WeChat) -> None:
 @pytest.mark.parametrize("drop", ["msg_signature", "timestamp", "nonce"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_missing_or_empty_signed_parameter(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder, drop: str, method: str
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder, drop: str, method: str
 ) -> None:
-    query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
+    query, body = wechat.message() if method == "POST" else (wechat.url_verification().query, b"")
     for broken in ({k: q for k, q in query.items() if k != drop}, {**query, drop: ""}):
         rejected(serve_http(method, broken, body, agent), wxcorp_fast.SignatureError)
     assert handler.requests == []
@@ -167,23 +178,25 @@ def test_missing_or_empty_signed_parameter(
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_bad_timestamp_or_signature(
-    wechat: WeChat,
+    wechat: CallbackSimulator,
     agent: DefaultAgentServer,
     name: str,
     value: str,
     options: dict[str, Any],
     method: str,
 ) -> None:
-    query, body = wechat.text() if method == "POST" else (wechat.get(), b"")
+    query, body = wechat.message() if method == "POST" else (wechat.url_verification().query, b"")
     rejected(
         serve_http(method, {**query, name: value}, body, agent, **options),
         wxcorp_fast.SignatureError,
     )
 
 
-def test_signature_covers_the_encrypt_text(wechat: WeChat, agent: DefaultAgentServer) -> None:
-    query, body = wechat.text("one")
-    _, other_body = wechat.text("two")
+def test_signature_covers_the_encrypt_text(
+    wechat: CallbackSimulator, agent: DefaultAgentServer
+) -> None:
+    query, body = wechat.message("text", content="one")
+    _, other_body = wechat.message("text", content="two")
     rejected(serve_http("POST", query, other_body, agent), wxcorp_fast.SignatureError)
 
 
@@ -196,24 +209,25 @@ def test_signature_covers_the_encrypt_text(wechat: WeChat, agent: DefaultAgentSe
         b'<!DOCTYPE x [<!ENTITY a "b">]><xml/>',
     ],
 )
-def test_bad_envelope(wechat: WeChat, agent: DefaultAgentServer, body: bytes) -> None:
-    query, _ = wechat.text()
+def test_bad_envelope(wechat: CallbackSimulator, agent: DefaultAgentServer, body: bytes) -> None:
+    query, _ = wechat.message()
     rejected(serve_http("POST", query, body, agent), wxcorp_fast.XMLParseError)
 
 
 def test_corp_and_agent_checks(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder
 ) -> None:
     cases = [
-        wechat.text(envelope_to="wx_other_corp"),
-        wechat.text(envelope_agent=219),
-        wechat.text(frame_corp_id="wx_other_corp"),
-        wechat.post(inner_xml("text", to_user_name="wx_other_corp", Content="x")),
-        wechat.post(inner_xml("text", agent_id=219, Content="x")),
-        wechat.post(inner_xml("text", agent_id=None, Content="x")),
+        wechat.message(envelope_to="wx_other_corp"),
+        wechat.message(envelope_agent_id=219),
+        wechat.message(frame_corp_id="wx_other_corp"),
+        # the inner message disagrees with a right envelope
+        wechat.message("text", to_user_name="wx_other_corp", content="x", envelope_to=v.CORP_ID),
+        wechat.message("text", agent_id=219, content="x", envelope_agent_id=v.AGENT_ID),
+        wechat.message("text", agent_id=None, content="x", envelope_agent_id=v.AGENT_ID),
         # AgentID 0 passes the envelope check, but only subscribe/unsubscribe may use it
-        wechat.post(inner_xml("text", agent_id=0, Content="x"), envelope_agent=0),
-        wechat.post(inner_xml("event", agent_id=0, Event="click"), envelope_agent=0),
+        wechat.message("text", agent_id=0, content="x", envelope_agent_id=0),
+        wechat.message("event", event="click", event_key=None, agent_id=0, envelope_agent_id=0),
     ]
     for query, body in cases:
         rejected(serve_http("POST", query, body, agent), CorpIdMismatchError)
@@ -222,45 +236,47 @@ def test_corp_and_agent_checks(
 
 @pytest.mark.parametrize("event", ["subscribe", "unsubscribe"])
 def test_agent_id_0_is_allowed_for_subscription_events(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder, event: str
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder, event: str
 ) -> None:
-    query, body = wechat.post(inner_xml("event", agent_id=0, Event=event), envelope_agent=0)
+    query, body = wechat.message("event", event=event, agent_id=0, envelope_agent_id=0)
     assert serve_http("POST", query, body, agent).status == 200
     assert handler.requests[0].agent_id == 0
 
 
 def test_empty_corp_id_skips_the_corp_and_agent_checks_only(
-    wechat: WeChat, handler: Recorder
+    wechat: CallbackSimulator, handler: Recorder
 ) -> None:
     agent = DefaultAgentServer("", 1, v.TOKEN, v.ENCODING_AES_KEY, handler)
-    other = WeChat(corp_id="wx_other_corp", agent_id=5)
-    query, body = other.text()
+    other = CallbackSimulator("wx_other_corp", 5, v.TOKEN, v.ENCODING_AES_KEY)
+    query, body = other.message()
     response = serve_http("POST", query, body, agent)
     assert response.status == 200
     assert handler.requests[0].corp_id == "wx_other_corp"
-    assert other.open_reply(response.body, query)  # the frame carries the envelope's corp id
+    assert other.open_reply(response.body, query=query)  # the frame has the envelope's corp id
     # the consistency of envelope, frame and message is still checked
     for query, body in (
-        other.text(envelope_to="wx_third"),
-        other.post(inner_xml("text", to_user_name="wx_third", agent_id=5, Content="x")),
-        other.post(inner_xml("text", to_user_name="wx_other_corp", agent_id=6, Content="x")),
+        other.message(envelope_to="wx_third"),
+        other.message("text", to_user_name="wx_third", content="x", envelope_to="wx_other_corp"),
+        other.message("text", agent_id=6, content="x", envelope_agent_id=5),
     ):
         rejected(serve_http("POST", query, body, agent), CorpIdMismatchError)
 
 
-def test_undecryptable_message(wechat: WeChat, agent: DefaultAgentServer) -> None:
-    query, body = wechat.text(aes_key=wxcorp_fast.decode_aes_key(OTHER_KEY))
+def test_undecryptable_message(wechat: CallbackSimulator, agent: DefaultAgentServer) -> None:
+    query, body = wechat.message(aes_key=wxcorp_fast.decode_aes_key(OTHER_KEY))
     response = serve_http("POST", query, body, agent)
     assert response.status == 400
     assert response.body in (b"DecryptError (-40007)\n", b"CorpIdMismatchError (-40005)\n")
 
 
-def test_bad_base64_in_a_signed_envelope(wechat: WeChat, agent: DefaultAgentServer) -> None:
+def test_bad_base64_in_a_signed_envelope(
+    wechat: CallbackSimulator, agent: DefaultAgentServer
+) -> None:
     body = (
         b"<xml><ToUserName>wx5823bf96d3bd56c7</ToUserName>"
         b"<Encrypt>@@@@</Encrypt><AgentID>218</AgentID></xml>"
     )
-    query = wechat.query("@@@@")
+    query = wechat.sign("@@@@")
     rejected(serve_http("POST", query, body, agent), wxcorp_fast.Base64Error)
 
 
@@ -268,9 +284,9 @@ def test_bad_base64_in_a_signed_envelope(wechat: WeChat, agent: DefaultAgentServ
 
 
 def test_get_answers_the_echostr(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder
 ) -> None:
-    response = serve_http("GET", wechat.get(b"echo 42"), b"", agent)
+    response = serve_http("GET", wechat.url_verification(b"echo 42").query, b"", agent)
     assert (response.status, response.body) == (200, b"echo 42")
     assert ("Content-Length", "7") in response.headers
     assert handler.requests == []
@@ -289,26 +305,24 @@ def test_get_with_the_docs_example(handler: Recorder) -> None:
     rejected(serve_http("GET", query, b"", agent), wxcorp_fast.StaleRequestError)
 
 
-def test_get_checks(wechat: WeChat, agent: DefaultAgentServer) -> None:
+def test_get_checks(wechat: CallbackSimulator, agent: DefaultAgentServer) -> None:
+    query = wechat.url_verification().query
+    rejected(serve_http("GET", {**query, "echostr": ""}, b"", agent), wxcorp_fast.SignatureError)
     rejected(
-        serve_http("GET", {**wechat.get(), "echostr": ""}, b"", agent), wxcorp_fast.SignatureError
-    )
-    rejected(
-        serve_http("GET", wechat.query("not base64!", echostr="not base64!"), b"", agent),
+        serve_http("GET", {**wechat.sign("not base64!"), "echostr": "not base64!"}, b"", agent),
         wxcorp_fast.Base64Error,
     )
-    rejected(
-        serve_http("GET", wechat.get(frame_corp_id="wx_other"), b"", agent), CorpIdMismatchError
-    )
+    other_corp = wechat.url_verification(b"x", frame_corp_id="wx_other").query
+    rejected(serve_http("GET", other_corp, b"", agent), CorpIdMismatchError)
     anyone = DefaultAgentServer("", 0, v.TOKEN, v.ENCODING_AES_KEY, Recorder())
-    assert serve_http("GET", wechat.get(b"x", frame_corp_id="wx_other"), b"", anyone).body == b"x"
+    assert serve_http("GET", other_corp, b"", anyone).body == b"x"
 
 
 @pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "post"])
 def test_other_methods_get_405(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder, method: str
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder, method: str
 ) -> None:
-    query, body = wechat.text()
+    query, body = wechat.message()
     response = serve_http(method, query, body, agent)
     assert response.status == 405
     assert ("Allow", "GET, POST") in response.headers
@@ -319,12 +333,13 @@ def test_other_methods_get_405(
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_replay_window(wechat: WeChat, agent: DefaultAgentServer, method: str) -> None:
+def test_replay_window(wechat: CallbackSimulator, agent: DefaultAgentServer, method: str) -> None:
     def call(offset: int, **kw: Any) -> Response:
         ts = int(time.time()) + offset
-        query, body = (
-            wechat.text(timestamp=ts) if method == "POST" else (wechat.get(timestamp=ts), b"")
-        )
+        if method == "POST":
+            query, body = wechat.message(timestamp=ts)
+        else:
+            query, body = wechat.url_verification(timestamp=ts).query, b""
         return serve_http(method, query, body, agent, **kw)
 
     assert call(-250).status == 200
@@ -336,9 +351,9 @@ def test_replay_window(wechat: WeChat, agent: DefaultAgentServer, method: str) -
 
 
 def test_replay_window_is_checked_after_the_signature(
-    wechat: WeChat, agent: DefaultAgentServer
+    wechat: CallbackSimulator, agent: DefaultAgentServer
 ) -> None:
-    query, body = wechat.text(timestamp=1)
+    query, body = wechat.message(timestamp=1)
     rejected(
         serve_http("POST", {**query, "msg_signature": "0" * 40}, body, agent),
         wxcorp_fast.SignatureError,
@@ -350,29 +365,32 @@ def test_replay_window_is_checked_after_the_signature(
 
 
 def test_rotation_falls_back_to_the_last_key(
-    wechat: WeChat, agent: DefaultAgentServer, handler: Recorder
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder
 ) -> None:
-    old = wechat.aes_key
+    old = AES_KEY
     agent.update_aes_key(OTHER_KEY)
     new = wxcorp_fast.decode_aes_key(OTHER_KEY)
     # POST sealed with the old key: opened with it, answered with it
-    query, body = wechat.text("old")
+    query, body = wechat.message("text", content="old")
     response = serve_http("POST", query, body, agent)
     assert handler.requests[-1].aes_key == old
-    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "echo: old"
+    reply = wechat.open_reply(response.body, query=query)
+    assert wxcorp_fast.parse_message(reply).content == "echo: old"
     # POST sealed with the new key
-    query, body = wechat.text("new", aes_key=new)
+    query, body = wechat.message("text", content="new", aes_key=new)
     response = serve_http("POST", query, body, agent)
     assert handler.requests[-1].aes_key == new
-    assert wechat.open_reply(response.body, query, aes_key=new)
+    rotated = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, OTHER_KEY)
+    assert rotated.open_reply(response.body, query=query)
     # GET with either key
-    assert serve_http("GET", wechat.get(b"a"), b"", agent).body == b"a"
-    assert serve_http("GET", wechat.get(b"b", aes_key=new), b"", agent).body == b"b"
+    for echo, key in ((b"a", None), (b"b", new)):
+        check = wechat.url_verification(echo, aes_key=key).query
+        assert serve_http("GET", check, b"", agent).body == echo
     # two rotations later the first key is gone
     agent.update_aes_key(NEWER_KEY)
-    query, body = wechat.text("old")
+    query, body = wechat.message("text", content="old")
     assert serve_http("POST", query, body, agent).status == 400
-    assert serve_http("GET", wechat.get(b"a"), b"", agent).status == 400
+    assert serve_http("GET", wechat.url_verification(b"a").query, b"", agent).status == 400
 
 
 class PlainAgent:
@@ -383,15 +401,15 @@ class PlainAgent:
         self.current_aes_key, self.last_aes_key, self.message_handler = current, last, handler
 
 
-def test_any_agent_server_protocol_object(wechat: WeChat, handler: Recorder) -> None:
+def test_any_agent_server_protocol_object(wechat: CallbackSimulator, handler: Recorder) -> None:
     new = wxcorp_fast.decode_aes_key(OTHER_KEY)
-    agent = PlainAgent(new, wechat.aes_key, handler)
+    agent = PlainAgent(new, AES_KEY, handler)
     assert isinstance(agent, wxcorp_fast.AgentServer)
-    query, body = wechat.text("via protocol")
+    query, body = wechat.message("text", content="via protocol")
     response = serve_http("POST", query, body, agent)
-    assert handler.requests[0].aes_key == wechat.aes_key
+    assert handler.requests[0].aes_key == AES_KEY
     assert (
-        wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content
+        wxcorp_fast.parse_message(wechat.open_reply(response.body, query=query)).content
         == "echo: via protocol"
     )
 
@@ -403,7 +421,9 @@ def _raise(request: Request) -> None:
     raise RuntimeError("boom in handler")
 
 
-def test_handler_raising_is_a_logged_500(wechat: WeChat, caplog: pytest.LogCaptureFixture) -> None:
+def test_handler_raising_is_a_logged_500(
+    wechat: CallbackSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
     state = {"fail": True}
 
     def flaky(request: Request) -> TextReply:
@@ -412,7 +432,7 @@ def test_handler_raising_is_a_logged_500(wechat: WeChat, caplog: pytest.LogCaptu
         return TextReply("fine")
 
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, flaky)
-    query, body = wechat.text("secret plaintext")
+    query, body = wechat.message("text", content="secret plaintext")
     with caplog.at_level(logging.ERROR, logger="wxcorp_fast.server"):
         response = serve_http("POST", query, body, agent)
     assert (response.status, response.body) == (500, b"Internal Server Error\n")
@@ -427,22 +447,22 @@ def test_handler_raising_is_a_logged_500(wechat: WeChat, caplog: pytest.LogCaptu
 
 @pytest.mark.parametrize("reply", [42, object(), TextReply], ids=["int", "object", "class"])
 def test_handler_returning_something_else_is_a_500(
-    wechat: WeChat, reply: Any, caplog: pytest.LogCaptureFixture
+    wechat: CallbackSimulator, reply: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, lambda r: reply)
-    query, body = wechat.text()
+    query, body = wechat.message()
     assert serve_http("POST", query, body, agent).status == 500
     assert caplog.records[-1].exc_info is not None
 
 
 def test_async_handler_under_sync_serve_http_is_a_logged_500(
-    wechat: WeChat, caplog: pytest.LogCaptureFixture
+    wechat: CallbackSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def handler(request: Request) -> TextReply:
         return TextReply("never")
 
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
-    query, body = wechat.text()
+    query, body = wechat.message()
     response = serve_http("POST", query, body, agent)  # the coroutine is closed: no warning
     assert response.status == 500
     assert "serve_http_async" in caplog.text
@@ -452,9 +472,9 @@ def test_async_handler_under_sync_serve_http_is_a_logged_500(
 
 
 def test_default_invalid_request_answer_is_logged_without_secrets(
-    wechat: WeChat, agent: DefaultAgentServer, caplog: pytest.LogCaptureFixture
+    wechat: CallbackSimulator, agent: DefaultAgentServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    query, body = wechat.text("plaintext")
+    query, body = wechat.message("text", content="plaintext")
     bad = {**query, "msg_signature": "f" * 40}
     with caplog.at_level(logging.WARNING, logger="wxcorp_fast"):
         response = serve_http("POST", bad, body, agent)
@@ -496,7 +516,7 @@ OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
         ),
         (
             {},
-            {"envelope_agent": 1000002},
+            {"envelope_agent_id": 1000002},
             "CorpIdMismatchError (-40005): envelope AgentID is"
             " not the agent's: envelope AgentID 1000002, this agent's 218 — this callback is for"
             " another app",
@@ -510,7 +530,7 @@ OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
     ids=["token", "aes_key", "corp_id", "agent_id", "clock"],
 )
 def test_rejection_log_says_what_to_fix(
-    wechat: WeChat,
+    wechat: CallbackSimulator,
     misconfigured: dict[str, Any],
     request_kw: dict[str, Any],
     expected: str,
@@ -524,7 +544,7 @@ def test_rejection_log_says_what_to_fix(
         **misconfigured,
     }
     agent = DefaultAgentServer(message_handler=Recorder(None), **settings)
-    query, body = wechat.text(**request_kw)
+    query, body = wechat.message(**request_kw)
     with caplog.at_level(logging.WARNING, logger="wxcorp_fast"):
         response = serve_http("POST", query, body, agent)
     assert response.status == 400
@@ -535,14 +555,16 @@ def test_rejection_log_says_what_to_fix(
         assert secret not in record.getMessage()
 
 
-def test_custom_invalid_request_handler(wechat: WeChat, agent: DefaultAgentServer) -> None:
+def test_custom_invalid_request_handler(
+    wechat: CallbackSimulator, agent: DefaultAgentServer
+) -> None:
     seen: list[tuple[Any, CallbackError]] = []
 
     def custom(http_request: Any, error: CallbackError) -> Response | None:
         seen.append((http_request, error))
         return Response(403, [], b"no") if isinstance(error, wxcorp_fast.SignatureError) else None
 
-    query, body = wechat.text()
+    query, body = wechat.message()
     marker = object()
     response = serve_http("POST", {**query, "nonce": ""}, body, agent, custom, marker)
     assert (response.status, response.body) == (403, b"no")
@@ -558,34 +580,38 @@ def test_custom_invalid_request_handler(wechat: WeChat, agent: DefaultAgentServe
 # -- write_response ---------------------------------------------------------------------
 
 
-def test_write_response(wechat: WeChat, agent: DefaultAgentServer, handler: Recorder) -> None:
-    query, body = wechat.text("hi")
+def test_write_response(
+    wechat: CallbackSimulator, agent: DefaultAgentServer, handler: Recorder
+) -> None:
+    query, body = wechat.message("text", content="hi")
     serve_http("POST", query, body, agent)
     request = handler.requests[0]
     envelope = write_response(request, TextReply("later"))
-    assert wxcorp_fast.parse_message(wechat.open_reply(envelope, query)).content == "later"
-    assert wechat.open_reply(write_response(request, b"<xml/>"), query) == b"<xml/>"
+    assert wxcorp_fast.parse_message(wechat.open_reply(envelope, query=query)).content == "later"
+    assert wechat.open_reply(write_response(request, b"<xml/>"), query=query) == b"<xml/>"
     assert write_response(request, None) == b""
 
 
 # -- serve_http_async -------------------------------------------------------------------
 
 
-def test_async_handlers_are_awaited(wechat: WeChat) -> None:
+def test_async_handlers_are_awaited(wechat: CallbackSimulator) -> None:
     async def handler(request: Request) -> TextReply:
         await asyncio.sleep(0)
         return TextReply("async " + request.msg.content)
 
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
-    query, body = wechat.text("hi")
+    query, body = wechat.message("text", content="hi")
     response = asyncio.run(serve_http_async("POST", query, body, agent))
-    assert wxcorp_fast.parse_message(wechat.open_reply(response.body, query)).content == "async hi"
+    reply = wechat.open_reply(response.body, query=query)
+    assert wxcorp_fast.parse_message(reply).content == "async hi"
 
 
-def test_async_get_and_errors(wechat: WeChat, agent: DefaultAgentServer) -> None:
-    assert asyncio.run(serve_http_async("GET", wechat.get(b"e"), b"", agent)).body == b"e"
+def test_async_get_and_errors(wechat: CallbackSimulator, agent: DefaultAgentServer) -> None:
+    check = wechat.url_verification(b"e").query
+    assert asyncio.run(serve_http_async("GET", check, b"", agent)).body == b"e"
     assert asyncio.run(serve_http_async("PUT", {}, b"", agent)).status == 405
-    query, body = wechat.text()
+    query, body = wechat.message()
     rejected(
         asyncio.run(serve_http_async("POST", {**query, "nonce": ""}, body, agent)),
         wxcorp_fast.SignatureError,
@@ -594,7 +620,7 @@ def test_async_get_and_errors(wechat: WeChat, agent: DefaultAgentServer) -> None
     assert asyncio.run(serve_http_async("POST", query, body, failing)).status == 500
 
 
-def test_sync_handlers_run_inline_or_in_a_thread(wechat: WeChat) -> None:
+def test_sync_handlers_run_inline_or_in_a_thread(wechat: CallbackSimulator) -> None:
     threads: list[int] = []
 
     def sync_handler(request: Request) -> TextReply:
@@ -605,7 +631,7 @@ def test_sync_handlers_run_inline_or_in_a_thread(wechat: WeChat) -> None:
         threads.append(threading.get_ident())
         return TextReply("async")
 
-    query, body = wechat.text()
+    query, body = wechat.message()
     for handler in (sync_handler, async_handler):
         agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, handler)
         for in_thread in (False, True):
@@ -648,16 +674,17 @@ def test_hostile_requests_get_an_answer_without_secrets(
 
 @settings(max_examples=100)
 @given(st.data())
-def test_tampered_callbacks_are_rejected(data: st.DataObject) -> None:
-    wechat = WeChat()
+def test_tampered_callback_posts_are_rejected(data: st.DataObject) -> None:
+    wechat = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
     calls: list[Request] = []
     agent = DefaultAgentServer(v.CORP_ID, 218, v.TOKEN, v.ENCODING_AES_KEY, calls.append)
-    query, body = wechat.text("tamper me")
+    xml = wechat.message_xml("text", content="tamper me", msg_id=1)
+    query, body = wechat.envelope(xml, nonce=NONCE, random=RANDOM)
     position = data.draw(st.integers(0, len(body) - 1))
     byte = data.draw(st.integers(0, 255).filter(lambda b: b != body[position]))
     tampered = body[:position] + bytes([byte]) + body[position + 1 :]
     response = serve_http("POST", query, tampered, agent)
     if response.status == 200:  # only bytes outside what is signed and checked may change
-        assert calls[0].raw_msg_xml == inner_xml("text", Content="tamper me", MsgId=1)
+        assert calls[0].raw_msg_xml == xml
     else:
         assert response.status == 400 and calls == []

@@ -20,6 +20,7 @@ import wxcorp_fast
 from wxcorp_fast import (
     Base64Error,
     CorpIdMismatchError,
+    DecryptError,
     MsgCrypto,
     SignatureError,
     XMLParseError,
@@ -27,9 +28,11 @@ from wxcorp_fast import (
 )
 from wxcorp_fast.testing import KINDS, CallbackSimulator
 from wxcorp_fast.testing import vectors as v
-from wxcorp_fast.testing.simulator import MSG_REPLY_FIELDS
+from wxcorp_fast.testing.simulator import MSG_REPLY_FIELDS, MSG_REPLY_NOT_FOR_REQUEST
 
 NOW = 1_700_000_000
+OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+AES_KEY = wxcorp_fast.decode_aes_key(v.ENCODING_AES_KEY)
 
 # The typed fields each kind must parse to (beyond to/from/create_time/agent_id, checked apart).
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -202,6 +205,111 @@ def test_envelope_follows_the_inner_to_user_name_and_agent_id(sim: CallbackSimul
     assert (envelope.to_user_name, envelope.agent_id) == ("wwOTHER", 999)
 
 
+def _encrypt(body: bytes) -> str:
+    return wxcorp_fast.parse_envelope(body).encrypt
+
+
+def test_envelope_fields_can_be_overridden(sim: CallbackSimulator, crypto: Any) -> None:
+    query, body = sim.message("text", envelope_to="wwOTHER", envelope_agent_id=999)
+    envelope = wxcorp_fast.parse_envelope(body)
+    assert (envelope.to_user_name, envelope.agent_id) == ("wwOTHER", 999)
+    msg = open_request(crypto, query, body)  # the inner message is untouched
+    assert (msg.to_user_name, msg.agent_id) == (v.CORP_ID, v.AGENT_ID)
+    # an AgentID on the envelope of a message that has none
+    _, body = sim.message("text", agent_id=None, envelope_agent_id=v.AGENT_ID)
+    assert wxcorp_fast.parse_envelope(body).agent_id == v.AGENT_ID
+    # one override: the other field still follows the message
+    _, body = sim.message("text", agent_id=5, envelope_to="wwOTHER")
+    envelope = wxcorp_fast.parse_envelope(body)
+    assert (envelope.to_user_name, envelope.agent_id) == ("wwOTHER", 5)
+
+
+def test_envelope_of_any_bytes_when_both_fields_are_given(
+    sim: CallbackSimulator, crypto: Any
+) -> None:
+    query, body = sim.envelope(b"not xml", envelope_to=v.CORP_ID, envelope_agent_id=v.AGENT_ID)
+    assert crypto.decrypt(body, query["msg_signature"], query["timestamp"], query["nonce"]) == (
+        b"not xml"
+    )
+    for kw in ({}, {"envelope_to": v.CORP_ID}, {"envelope_agent_id": v.AGENT_ID}):
+        with pytest.raises(XMLParseError):
+            sim.envelope(b"not xml", **kw)
+
+
+def test_frame_corp_id(sim: CallbackSimulator, crypto: Any) -> None:
+    query, body = sim.message("text", frame_corp_id="wwFRAME")
+    assert wxcorp_fast.decrypt_msg(_encrypt(body), AES_KEY)[2] == "wwFRAME"
+    assert wxcorp_fast.parse_envelope(body).to_user_name == v.CORP_ID
+    with pytest.raises(CorpIdMismatchError):
+        open_request(crypto, query, body)
+
+
+def test_aes_key(sim: CallbackSimulator, crypto: Any) -> None:
+    other = wxcorp_fast.decode_aes_key(OTHER_KEY)
+    query, body = sim.message("text", content="rotated", aes_key=other)
+    rotated = MsgCrypto(v.TOKEN, OTHER_KEY, v.CORP_ID)
+    assert open_request(rotated, query, body).content == "rotated"
+    with pytest.raises((DecryptError, CorpIdMismatchError)):
+        open_request(crypto, query, body)
+
+
+def test_random_pins_the_frame(sim: CallbackSimulator) -> None:
+    xml = sim.message_xml("text")
+    _, body = sim.envelope(xml, random=b"R" * 16)
+    assert wxcorp_fast.decrypt_msg(_encrypt(body), AES_KEY)[:2] == (b"R" * 16, xml)
+    _, again = sim.envelope(xml, random=b"R" * 16)
+    assert again == body  # the same message, byte for byte
+    fresh = {wxcorp_fast.decrypt_msg(_encrypt(sim.envelope(xml)[1]), AES_KEY)[0] for _ in range(3)}
+    assert len(fresh) == 3 and b"R" * 16 not in fresh
+    with pytest.raises(ValueError):
+        sim.envelope(xml, random=b"short")
+
+
+def test_message_passes_the_tamper_options_on(sim: CallbackSimulator) -> None:
+    other = wxcorp_fast.decode_aes_key(OTHER_KEY)
+    query, body = sim.message(
+        "text",
+        content="all",
+        timestamp=NOW - 1,
+        nonce="77",
+        envelope_to="wwTO",
+        envelope_agent_id=3,
+        frame_corp_id="wwFRAME",
+        aes_key=other,
+        random=b"r" * 16,
+    )
+    assert (query["timestamp"], query["nonce"]) == (str(NOW - 1), "77")
+    envelope = wxcorp_fast.parse_envelope(body)
+    assert (envelope.to_user_name, envelope.agent_id) == ("wwTO", 3)
+    random, xml, corp_id = wxcorp_fast.decrypt_msg(envelope.encrypt, other)
+    assert (random, corp_id, parse_message(xml).content) == (b"r" * 16, "wwFRAME", "all")
+    assert query == sim.sign(envelope.encrypt, timestamp=NOW - 1, nonce="77")
+
+
+def test_url_verification_tamper_options(sim: CallbackSimulator, crypto: Any) -> None:
+    q = sim.url_verification(b"e", frame_corp_id="wwFRAME").query
+    assert wxcorp_fast.decrypt_msg(q["echostr"], AES_KEY)[1:] == (b"e", "wwFRAME")
+    with pytest.raises(CorpIdMismatchError):
+        crypto.verify_url(q["msg_signature"], q["timestamp"], q["nonce"], q["echostr"])
+    q = sim.url_verification(b"e", aes_key=wxcorp_fast.decode_aes_key(OTHER_KEY)).query
+    rotated = MsgCrypto(v.TOKEN, OTHER_KEY, v.CORP_ID)
+    assert rotated.verify_url(q["msg_signature"], q["timestamp"], q["nonce"], q["echostr"]) == (
+        b"e"
+    )
+
+
+@pytest.mark.parametrize("encrypt", ["@@@@", "", "not base64!", "QUJD"])
+def test_sign_signs_any_encrypt_text(sim: CallbackSimulator, encrypt: str) -> None:
+    query = sim.sign(encrypt, timestamp=NOW, nonce="9")
+    assert query == {
+        "msg_signature": wxcorp_fast.msg_signature(v.TOKEN, str(NOW), "9", encrypt),
+        "timestamp": str(NOW),
+        "nonce": "9",
+    }
+    drawn = sim.sign(encrypt)
+    assert drawn["timestamp"] == str(NOW) and drawn["nonce"].isdigit()
+
+
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
@@ -232,6 +340,17 @@ def test_open_reply_accepts_a_real_reply(sim: CallbackSimulator, crypto: Any) ->
     inner = b"<xml><Content><![CDATA[hi]]></Content></xml>"
     assert sim.open_reply(crypto.encrypt(inner, "123", NOW)) == inner
     assert sim.open_reply(crypto.encrypt(inner, "123").decode()) == inner
+
+
+def test_open_reply_checks_the_request_it_answers(sim: CallbackSimulator, crypto: Any) -> None:
+    query, _ = sim.message("text", timestamp=NOW, nonce="123")
+    reply = crypto.encrypt(b"<xml/>", "123", NOW)
+    assert sim.open_reply(reply, query=query) == b"<xml/>"
+    for other in ({**query, "nonce": "124"}, {**query, "timestamp": str(NOW + 1)}, {}):
+        assert sim.open_reply(reply) == b"<xml/>"  # without query: the signature only
+        with pytest.raises(SignatureError) as info:
+            sim.open_reply(reply, query=other)
+        assert str(info.value) == MSG_REPLY_NOT_FOR_REQUEST
 
 
 def _tamper_encrypt(envelope: bytes) -> bytes:

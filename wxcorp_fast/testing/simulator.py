@@ -62,6 +62,9 @@ KINDS: Final[dict[str, dict[str, str]]] = {
 
 _CHUNK: Final = 65536
 MSG_REPLY_FIELDS: Final = "reply envelope lacks MsgSignature, TimeStamp or Nonce"
+MSG_REPLY_NOT_FOR_REQUEST: Final = (
+    "reply envelope does not reuse the request's timestamp and nonce"
+)
 
 # snake_case keyword -> XML tag, for the typed fields of MixedMessage and its groups.
 _TAGS: Final[dict[str, str]] = {
@@ -270,7 +273,17 @@ class CallbackSimulator:
 
     # ------------------------------------------------------------------ building requests
 
-    def _signed(self, encrypt: str, timestamp: int | None, nonce: str | None) -> dict[str, str]:
+    def sign(
+        self, encrypt: str, *, timestamp: int | None = None, nonce: str | None = None
+    ) -> dict[str, str]:
+        """Sign an Encrypt text as WeChat signs a callback's query.
+
+        ``encrypt`` is signed as given, valid or not, so that tests can send signed
+        nonsense. ``timestamp`` and ``nonce`` default to now and a random number.
+
+        Returns:
+            The query's ``msg_signature``, ``timestamp`` and ``nonce``.
+        """
         ts = str(int(self._clock()) if timestamp is None else timestamp)
         nonce = str(secrets.randbelow(10**10)) if nonce is None else nonce
         return {
@@ -279,8 +292,29 @@ class CallbackSimulator:
             "nonce": nonce,
         }
 
+    def _seal(
+        self,
+        plain: bytes,
+        frame_corp_id: str | None,
+        aes_key: bytes | None,
+        random: bytes | None = None,
+    ) -> str:
+        """Encrypt ``plain`` into an Encrypt text (the simulator's corp_id and key by default)."""
+        return encrypt_msg(
+            plain,
+            self.corp_id if frame_corp_id is None else frame_corp_id,
+            self._aes_key if aes_key is None else aes_key,
+            random,
+        )
+
     def url_verification(
-        self, echo: bytes | None = None, *, timestamp: int | None = None, nonce: str | None = None
+        self,
+        echo: bytes | None = None,
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        frame_corp_id: str | None = None,
+        aes_key: bytes | None = None,
     ) -> UrlVerification:
         """Build the GET query of the URL check (``echostr`` encrypted and signed).
 
@@ -288,14 +322,21 @@ class CallbackSimulator:
             echo: the plain echo string (a random decimal number, as WeChat sends, by default).
             timestamp: the request's Unix time (now by default).
             nonce: the request's nonce (random by default).
+            frame_corp_id: the receive id sealed in the echostr's frame (the simulator's
+                corp_id by default); another one tests a server's corp_id check.
+            aes_key: 32 raw bytes to encrypt with instead of the EncodingAESKey's (a key
+                rotation, or a key the server does not know).
 
         Returns:
             The query to send and the ``echo`` a correct server answers with.
+
+        Raises:
+            InvalidAESKeyError: ``aes_key`` is not 32 bytes.
         """
         if echo is None:
             echo = str(secrets.randbits(63)).encode()
-        encrypt = encrypt_msg(echo, self.corp_id, self._aes_key)
-        query = self._signed(encrypt, timestamp, nonce)
+        encrypt = self._seal(echo, frame_corp_id, aes_key)
+        query = self.sign(encrypt, timestamp=timestamp, nonce=nonce)
         query["echostr"] = encrypt
         return UrlVerification(query, echo)
 
@@ -335,41 +376,99 @@ class CallbackSimulator:
         *,
         timestamp: int | None = None,
         nonce: str | None = None,
+        envelope_to: str | None = None,
+        envelope_agent_id: int | str | None = None,
+        frame_corp_id: str | None = None,
+        aes_key: bytes | None = None,
+        random: bytes | None = None,
         **fields: FieldValue,
     ) -> tuple[dict[str, str], bytes]:
         """Build a signed, encrypted callback POST: ``(query, body)``.
 
         ``msg_type`` and ``fields`` are those of ``message_xml``. The envelope carries the
         message's ToUserName and AgentID (left out when the message has none), as WeChat's
-        does; ``timestamp`` and ``nonce`` default to now and a random number.
+        does; ``timestamp`` and ``nonce`` default to now and a random number. The tamper
+        options are those of ``envelope``.
         """
         xml = self.message_xml(msg_type, **fields)
-        return self.envelope(xml, timestamp=timestamp, nonce=nonce)
+        return self.envelope(
+            xml,
+            timestamp=timestamp,
+            nonce=nonce,
+            envelope_to=envelope_to,
+            envelope_agent_id=envelope_agent_id,
+            frame_corp_id=frame_corp_id,
+            aes_key=aes_key,
+            random=random,
+        )
 
     def envelope(
-        self, xml: bytes, *, timestamp: int | None = None, nonce: str | None = None
+        self,
+        xml: bytes,
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        envelope_to: str | None = None,
+        envelope_agent_id: int | str | None = None,
+        frame_corp_id: str | None = None,
+        aes_key: bytes | None = None,
+        random: bytes | None = None,
     ) -> tuple[dict[str, str], bytes]:
-        """Encrypt and sign any inner XML into a callback POST: ``(query, body)``."""
-        inner = parse_message(xml)
-        encrypt = encrypt_msg(xml, self.corp_id, self._aes_key)
-        agent = "AgentID" in inner.raw
+        """Encrypt and sign any inner XML into a callback POST: ``(query, body)``.
+
+        By default the envelope carries the inner message's ToUserName and AgentID (none
+        when the message has none); the other options build what WeChat never sends, to
+        test a server's handling of hostile or misdirected callbacks.
+
+        Args:
+            xml: the inner XML. It is parsed only for an envelope field not overridden, so
+                with both overrides it may be anything.
+            timestamp: the request's Unix time (now by default).
+            nonce: the request's nonce (random by default).
+            envelope_to: the envelope's ToUserName instead of the message's.
+            envelope_agent_id: the envelope's AgentID instead of the message's.
+            frame_corp_id: the receive id sealed in the frame (the simulator's corp_id by
+                default).
+            aes_key: 32 raw bytes to encrypt with instead of the EncodingAESKey's.
+            random: the frame's 16 random bytes (fresh by default); pin it to compare
+                with what a server sees, or to resend a message as WeChat's retries do.
+
+        Raises:
+            XMLParseError: ``xml`` is not XML and an envelope field follows it.
+            InvalidAESKeyError: ``aes_key`` is not 32 bytes.
+            ValueError: ``random`` is not 16 bytes.
+        """
+        to, agent = envelope_to, envelope_agent_id
+        if to is None or agent is None:
+            inner = parse_message(xml)
+            if to is None:
+                to = inner.to_user_name
+            if agent is None and "AgentID" in inner.raw:
+                agent = str(inner.raw["AgentID"])
+        encrypt = self._seal(xml, frame_corp_id, aes_key, random)
         body = (
-            f"<xml><ToUserName>{_cdata(inner.to_user_name)}</ToUserName>"
+            f"<xml><ToUserName>{_cdata(to)}</ToUserName>"
             f"<Encrypt>{_cdata(encrypt)}</Encrypt>"
-            + (f"<AgentID>{_cdata(str(inner.raw['AgentID']))}</AgentID>" if agent else "")
+            + ("" if agent is None else f"<AgentID>{_cdata(str(agent))}</AgentID>")
             + "</xml>"
         ).encode()
-        return self._signed(encrypt, timestamp, nonce), body
+        return self.sign(encrypt, timestamp=timestamp, nonce=nonce), body
 
     # ------------------------------------------------------------------ replies
 
-    def open_reply(self, body: bytes | str) -> bytes:
+    def open_reply(self, body: bytes | str, *, query: Mapping[str, str] | None = None) -> bytes:
         """Verify a reply envelope's signature and return the decrypted inner XML.
+
+        Args:
+            body: the reply envelope.
+            query: the request's query; when given, the reply must also reuse its
+                ``timestamp`` and ``nonce``, as WeChat requires.
 
         Raises:
             XMLParseError (-40002): the body is not XML.
-            SignatureError (-40001): MsgSignature, TimeStamp or Nonce is missing, or the
-                signature does not match.
+            SignatureError (-40001): MsgSignature, TimeStamp or Nonce is missing, the
+                signature does not match, or (with ``query``) the reply does not reuse the
+                request's timestamp and nonce.
             Base64Error (-40010), DecryptError (-40007): a bad Encrypt.
             CorpIdMismatchError (-40005): the frame carries another corp_id.
         """
@@ -378,7 +477,13 @@ class CallbackSimulator:
         if not all(isinstance(part, str) and part for part in parts):
             raise SignatureError(MSG_REPLY_FIELDS)
         signature, timestamp, nonce = (str(part) for part in parts)
-        return self._crypto.decrypt(body, signature, timestamp, nonce)
+        xml = self._crypto.decrypt(body, signature, timestamp, nonce)
+        if query is not None and (query.get("timestamp"), query.get("nonce")) != (
+            timestamp,
+            nonce,
+        ):
+            raise SignatureError(MSG_REPLY_NOT_FOR_REQUEST)
+        return xml
 
     # ------------------------------------------------------------------ HTTP
 
