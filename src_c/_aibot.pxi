@@ -59,6 +59,11 @@ cdef extern from "jsonscan.h":
     int js_scan(const char *data, size_t len, const js_field *fields, int nfields,
                 js_value *values, int *complex) nogil
     size_t js_unescape(const char *s, size_t n, char *out) nogil
+    size_t js_quoted_len(const char *s, size_t n) nogil
+    void js_quote(const char *s, size_t n, char *out) nogil
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
 
 assert JS_MAX_DEPTH == MAX_JSON_DEPTH and JS_MAX_NUMBER == MAX_JSON_NUMBER
 assert JS_PATH_MAX == 3 and len(AIBOT_FIELDS) <= JS_MAX_FIELDS
@@ -134,6 +139,24 @@ cdef int _scan_json(const char *data, Py_ssize_t n, const js_field *fields, int 
     if rc != JS_OK:
         _raise_json(rc)
     return 0
+
+
+def _json_string(text):
+    """Return ``text`` as a JSON string literal in UTF-8, as encode_basestring writes it."""
+    cdef Py_ssize_t n
+    cdef const char *data
+    if not isinstance(text, str):
+        raise TypeError("text must be str")
+    try:
+        data = PyUnicode_AsUTF8AndSize(text, &n)
+    except UnicodeEncodeError:
+        raise ValueError("text is not encodable as UTF-8") from None
+    if <size_t>n > (<size_t>PY_SSIZE_T_MAX - 2) // 6:
+        raise OverflowError("text too long")
+    cdef size_t size = js_quoted_len(data, <size_t>n)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>size)
+    js_quote(data, <size_t>n, PyBytes_AS_STRING(out))
+    return out
 
 
 # --------------------------------------------------------------------------- messages

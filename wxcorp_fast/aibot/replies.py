@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .._core import core
+
 __all__ = [
     "StreamReply",
     "TextReply",
@@ -39,7 +41,7 @@ MAX_CONTENT_BYTES: Final = 20480
 MAX_FEEDBACK_ID_BYTES: Final = 256
 MAX_IMAGES: Final = 10
 
-_quote = json.encoder.encode_basestring  # the C encoder: '"' + escaped text + '"'
+_quote: Any = core._json_string  # a JSON string literal in UTF-8 (the compiled core's: C)
 
 
 def _dumps(payload: Any) -> bytes:
@@ -78,13 +80,13 @@ def _card(card: object) -> dict[str, Any]:
 
 def render_stream(stream_id: str, content: str, finish: bool) -> bytes:
     """The JSON of a plain stream reply (the refresh answer: built without json.dumps)."""
-    return (
-        '{"msgtype":"stream","stream":{"id":'
-        + _quote(stream_id)
-        + (',"finish":true,"content":' if finish else ',"finish":false,"content":')
-        + _quote(content)
-        + "}}"
-    ).encode("utf-8")
+    return b"".join((
+        b'{"msgtype":"stream","stream":{"id":',
+        _quote(stream_id),
+        b',"finish":true,"content":' if finish else b',"finish":false,"content":',
+        _quote(content),
+        b"}}",
+    ))
 
 
 def _stream_object(
