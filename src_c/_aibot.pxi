@@ -101,6 +101,24 @@ cdef int _scan_json(const char *data, Py_ssize_t n, const js_field *fields, int 
     return 0
 
 
+def _json_string(text):
+    """Return ``text`` as a JSON string literal in UTF-8, as encode_basestring writes it."""
+    cdef Py_ssize_t n
+    cdef const char *data
+    if not isinstance(text, str):
+        raise TypeError("text must be str")
+    try:
+        data = PyUnicode_AsUTF8AndSize(text, &n)
+    except UnicodeEncodeError:
+        raise ValueError("text is not encodable as UTF-8") from None
+    if <size_t>n > (<size_t>PY_SSIZE_T_MAX - 2) // 6:
+        raise OverflowError("text too long")
+    cdef size_t size = js_quoted_len(data, <size_t>n)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>size)
+    js_quote(data, <size_t>n, PyBytes_AS_STRING(out))
+    return out
+
+
 # --------------------------------------------------------------------------- messages
 
 cdef Py_ssize_t _AI_SLOT_RAW = (<PyMemberDescrObject *>AIBotMessage.__dict__["_raw"]).d_member.offset

@@ -3,6 +3,7 @@
 from cpython.object cimport PyObject
 
 cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
     ctypedef struct PyTypeObject:
         object (*tp_alloc)(PyTypeObject *, Py_ssize_t)
     ctypedef struct PyMemberDef:

@@ -35,3 +35,5 @@ cdef extern from "jsonscan.h":
     int js_scan(const char *data, size_t len, const js_field *fields, int nfields,
                 js_value *values, int *complex) nogil
     size_t js_unescape(const char *s, size_t n, char *out) nogil
+    size_t js_quoted_len(const char *s, size_t n) nogil
+    void js_quote(const char *s, size_t n, char *out) nogil

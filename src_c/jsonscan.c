@@ -566,3 +566,81 @@ size_t js_unescape(const char *s, size_t n, char *out)
     }
     return o;
 }
+
+/* Bytes a JSON string literal needs for byte c (0x80 and above pass as they are). */
+static inline size_t quoted_width(unsigned char c)
+{
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+        return 2;
+    return c < 0x20 ? 6 : 1;
+}
+
+/* Whether any of 8 bytes is a control character, '"' or '\\' (bytes >= 0x80 are fine). */
+static inline uint64_t quote8(uint64_t w)
+{
+    return ((w - ONES * 0x20) & ~w & HIGH) | HAS_ZERO(w ^ (ONES * 0x22)) |
+           HAS_ZERO(w ^ (ONES * 0x5C));
+}
+
+size_t js_quoted_len(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, len = n + 2;
+    while (i < n) {
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, u + i, 8);
+            if (!quote8(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        len += quoted_width(u[i]) - 1;
+        i++;
+    }
+    return len;
+}
+
+void js_quote(const char *s, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    out[o++] = '"';
+    while (i < n) {
+        size_t run = i;
+        while (n - run >= 8) {
+            uint64_t w;
+            memcpy(&w, u + run, 8);
+            if (quote8(w))
+                break;
+            run += 8;
+        }
+        while (run < n && quoted_width(u[run]) == 1)
+            run++;
+        memcpy(out + o, u + i, run - i);
+        o += run - i;
+        i = run;
+        if (i >= n)
+            break;
+        unsigned char c = u[i++];
+        out[o++] = '\\';
+        switch (c) {
+        case '"': out[o++] = '"'; break;
+        case '\\': out[o++] = '\\'; break;
+        case '\b': out[o++] = 'b'; break;
+        case '\f': out[o++] = 'f'; break;
+        case '\n': out[o++] = 'n'; break;
+        case '\r': out[o++] = 'r'; break;
+        case '\t': out[o++] = 't'; break;
+        default:
+            out[o++] = 'u';
+            out[o++] = '0';
+            out[o++] = '0';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+            break;
+        }
+    }
+    out[o] = '"';
+}

@@ -31,7 +31,7 @@ def _canon(value: Any) -> Any:
     if isinstance(value, AIBotMessage):
         typed = [(name, canonical(getattr(value, name))) for name, _, _ in AIBOT_FIELDS]
         return ("AIBotMessage", typed, canonical(value.raw))
-    return value
+    return canonical(value)
 
 
 def twins_outcome(name: str, *args: Any) -> tuple[Any, ...]:
@@ -41,8 +41,8 @@ def twins_outcome(name: str, *args: Any) -> tuple[Any, ...]:
     results = []
     for module in ("wxcorp_fast._core_c", "wxcorp_fast._core_py"):
         core = importlib.import_module(module)
-        if name == "parse_aibot_message":
-            fn = core.parse_aibot_message
+        if name in ("parse_aibot_message", "_json_string"):
+            fn = getattr(core, name)
         else:
             fn = getattr(core.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY), name)
         result = outcome(fn, *args)
@@ -52,8 +52,8 @@ def twins_outcome(name: str, *args: Any) -> tuple[Any, ...]:
 
 
 def pure_outcome(name: str, *args: Any) -> tuple[Any, ...]:
-    if name == "parse_aibot_message":
-        fn = _core_py.parse_aibot_message
+    if name in ("parse_aibot_message", "_json_string"):
+        fn = getattr(_core_py, name)
     else:
         fn = getattr(_core_py.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY), name)
     return outcome(fn, *args)
@@ -286,3 +286,18 @@ def test_differential_signed_bodies(check, msg, receive_id, defect):
     result = check("decrypt_json", body, sig, ts, nonce)
     if defect == 0:
         assert result[0] == ("ok" if receive_id == "" else "error")
+
+
+@given(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+    | st.text(st.sampled_from('"\\\x00\x01\x1f\x7f\b\f\n\r\t aé中😀'), max_size=50)
+)
+def test_json_string_literals(check, text):
+    """The reply writer's string literals: encode_basestring's, on both twins."""
+    import json.encoder
+
+    assert check("_json_string", text) == (
+        "ok",
+        ("bytes", json.encoder.encode_basestring(text).encode("utf-8")),
+    )
+    assert json.loads(_core_py._json_string(text)) == text

@@ -226,6 +226,8 @@ def test_request_fields(sim):
     assert (request.nonce, request.timestamp) == ("777", int(query["timestamp"]))
     assert request.query == query and request.msg_signature == query["msg_signature"]
     assert request.http_request["REQUEST_METHOD"] == "POST"
+    assert query["msg_signature"] not in repr(request) and "你好" in repr(request)
+    assert data.decode() not in repr(request)
 
 
 # --------------------------------------------------------------------------- replies

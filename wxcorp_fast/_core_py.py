@@ -779,6 +779,7 @@ _JSON_PLAIN_STRING = re.compile(rb'"([^"\\\x00-\x1f]*)"')
 _JSON_STRING = re.compile(rb'"((?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*)"')
 _JSON_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)")
+_encode_basestring = json.encoder.encode_basestring
 _JSON_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
 # Value types, as the scan records them.
 _J_STRING, _J_OTHER = 1, 2
@@ -973,6 +974,16 @@ def parse_aibot_message(data: bytes | str) -> AIBotMessage:
     raw_bytes = _json_data(data, "data")
     _json_scan(raw_bytes)
     return aibot_message(json.loads(raw_bytes.decode("utf-8")))
+
+
+def _json_string(text: str) -> bytes:
+    """Return ``text`` as a JSON string literal in UTF-8, as encode_basestring writes it."""
+    if not isinstance(text, str):
+        raise TypeError("text must be str")
+    try:
+        return _encode_basestring(text).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not encodable as UTF-8") from None
 
 
 def _json_nonce(nonce: str) -> tuple[bytes, bytes]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..messages import AIBotMessage
@@ -13,15 +13,19 @@ __all__ = ["AIBotRequest", "AIBotHandler"]
 
 @dataclass(slots=True)
 class AIBotRequest:
-    """A verified, decrypted AI-bot callback: what a handler gets."""
+    """A verified, decrypted AI-bot callback: what a handler gets.
 
-    http_request: Any
+    Its repr shows the timestamp, nonce and message only: no signature (the query holds
+    it), no decrypted JSON, nothing of the HTTP request.
+    """
+
+    http_request: Any = field(repr=False)
     """The WSGI environ or ASGI scope, or whatever the caller of ``serve`` passed."""
-    query: dict[str, str]
-    msg_signature: str
+    query: dict[str, str] = field(repr=False)
+    msg_signature: str = field(repr=False)
     timestamp: int
     nonce: str
-    raw_msg_json: bytes
+    raw_msg_json: bytes = field(repr=False)
     """The decrypted inner JSON."""
     msg: AIBotMessage
 

@@ -48,9 +48,6 @@ class StreamStore(Protocol):
         """Return the stream (its ttl starts again), or ``None`` if unknown or expired."""
 
 
-_state = StreamState._make  # builds the tuple without the keyword-checking __new__
-
-
 def _check_ttl(ttl: float) -> float:
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
         raise ValueError("ttl must be a positive number of seconds")
@@ -80,7 +77,7 @@ class MemoryStreamStore:
             raise ValueError("max_streams must be a positive int")
         self._max = max_streams
         self._clock = clock
-        # stream id -> [expiry, content, finished]; kept in expiry order (moved on refresh)
+        # stream id -> [expiry, StreamState]; kept in expiry order (moved on refresh)
         self._streams: OrderedDict[str, list[Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -104,7 +101,7 @@ class MemoryStreamStore:
         with self._lock:
             self._streams.pop(stream_id, None)
             self._evict(now)
-            self._streams[stream_id] = [now + self._ttl, content, finished]
+            self._streams[stream_id] = [now + self._ttl, StreamState(content, finished)]
 
     def publish(self, stream_id: str, content: str, finished: bool) -> bool:
         """Replace the stream's content; ``False`` when the stream expired."""
@@ -113,8 +110,7 @@ class MemoryStreamStore:
             entry = self._streams.get(stream_id)
             if entry is None or entry[0] <= now:
                 return False
-            entry[1] = content
-            entry[2] = finished
+            entry[1] = StreamState(content, finished)
             return True
 
     def get(self, stream_id: str) -> StreamState | None:
@@ -129,7 +125,8 @@ class MemoryStreamStore:
                 return None
             entry[0] = now + self._ttl
             self._streams.move_to_end(stream_id)
-            return _state((entry[1], entry[2]))
+            state: StreamState = entry[1]
+            return state
 
 
 class RedisStreamStore:

@@ -62,9 +62,7 @@ KINDS: Final[dict[str, dict[str, str]]] = {
 
 _CHUNK: Final = 65536
 MSG_REPLY_FIELDS: Final = "reply envelope lacks MsgSignature, TimeStamp or Nonce"
-MSG_REPLY_NOT_FOR_REQUEST: Final = (
-    "reply envelope does not reuse the request's timestamp and nonce"
-)
+MSG_REPLY_NOT_FOR_REQUEST: Final = "reply envelope does not reuse the request's timestamp and nonce"
 
 # snake_case keyword -> XML tag, for the typed fields of MixedMessage and its groups.
 _TAGS: Final[dict[str, str]] = {
