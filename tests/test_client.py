@@ -30,7 +30,7 @@ from wxcorp_fast import (
     MultipartFormField,
     RateLimitError,
 )
-from wxcorp_fast._http import MultipartBody, redact
+from wxcorp_fast.api._http import MultipartBody, redact
 from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import FakeWorkServer
 from wxcorp_fast.testing.fake_work import GETCALLBACKIP, GETTOKEN, MEDIA_UPLOAD, MESSAGE_SEND

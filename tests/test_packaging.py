@@ -45,6 +45,7 @@ def test_ships_the_package_and_its_markers(files: list[PurePosixPath]) -> None:
         "wxcorp_fast/__init__.py",
         "wxcorp_fast/__main__.py",
         "wxcorp_fast/cli.py",
+        "wxcorp_fast/api/__init__.py",
         "wxcorp_fast/_core_py.py",
         "wxcorp_fast/py.typed",
         "wxcorp_fast/testing/vectors.py",

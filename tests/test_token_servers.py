@@ -28,7 +28,7 @@ from wxcorp_fast import (
 from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import FakeWorkServer
 from wxcorp_fast.testing.fake_work import GETTOKEN
-from wxcorp_fast.token_servers import REFRESH_WINDOW, refresh_after
+from wxcorp_fast.api.tokens import REFRESH_WINDOW, refresh_after
 
 from _redis_server import RedisServer
 

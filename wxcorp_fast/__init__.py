@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from ._core import IMPLEMENTATION, core
 from .agent import AgentServer, DefaultAgentServer
-from .client import (
+from .api import (
     DEFAULT_BASE_URL,
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
     ERR_CODE_OK,
     ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    AccessTokenServer,
     CorpClient,
+    DefaultAccessTokenServer,
     MultipartFormField,
+    RedisAccessTokenServer,
 )
 from .dedupe import MemoryDedupeStore, RedisDedupeStore
 from .errors import (
@@ -36,7 +39,6 @@ from .frontends import (
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
 from .mux import MessageServeMux
 from .server import Request, Response, serve_http, serve_http_async, write_response
-from .token_servers import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
 __version__ = "0.1.0"
 

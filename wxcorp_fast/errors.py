@@ -1,7 +1,7 @@
-"""The error tree of API.md section 5, with the official WXBizMsgCrypt codes.
+"""The error tree, with the official WXBizMsgCrypt codes, and the API's errcode constants.
 
-Classes only, as the Go original's ``error.go``; the message texts both crypto twins
-raise live in ``_spec``.
+As the Go original's ``error.go``: the classes and the errcodes the API client acts on; the
+message texts both crypto twins raise live in ``_spec``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ERR_CODE_OK",
+    "ERR_CODE_ACCESS_TOKEN_EXPIRED",
+    "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
+    "ERR_CODE_INVALID_ACCESS_TOKEN",
+    "ERR_CODE_SYSTEM_BUSY",
     "WXCorpError",
     "CallbackError",
     "SignatureError",
@@ -23,6 +28,13 @@ __all__ = [
     "RateLimitError",
     "TransportError",
 ]
+
+# errcodes of the WeChat Work API (全局错误码)
+ERR_CODE_OK: Final = 0
+ERR_CODE_ACCESS_TOKEN_EXPIRED: Final = 42001
+ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED: Final = 42009
+ERR_CODE_INVALID_ACCESS_TOKEN: Final = 40014
+ERR_CODE_SYSTEM_BUSY: Final = -1
 
 
 class WXCorpError(Exception):

@@ -1,8 +1,7 @@
 """``CorpClient``: WeChat Work API calls on urllib3 with a managed access_token.
 
 The access_token is added to each call's query; neither it nor the corp secret appears in
-a log record (urllib3's own included, see ``_http``), an exception or a repr. Retry rules
-(API.md section 4):
+a log record (urllib3's own included, see ``_http``), an exception or a repr. Retry rules:
 
 - errcode 42001 (expired) or 40014 (invalid): one ``token_refresh()`` and one retry;
 - errcode -1 (system busy), GET only: retried after 0.2, 0.4 and 0.8 s, at most 3 times;
@@ -17,11 +16,20 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Final, Union
+from typing import IO, Any, ClassVar, Final, Union
 
 import urllib3
 
+from ..errors import (
+    ERR_CODE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_INVALID_ACCESS_TOKEN,
+    ERR_CODE_OK,
+    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_SYSTEM_BUSY,
+    APIError,
+)
 from ._http import (
+    DEFAULT_BASE_URL,
     JSON_HEADERS,
     MultipartBody,
     build_url,
@@ -30,10 +38,7 @@ from ._http import (
     encode_json,
     request_json,
 )
-from .errors import APIError
-
-if TYPE_CHECKING:
-    from .token_servers import AccessTokenServer
+from .tokens import AccessTokenServer
 
 __all__ = [
     "CorpClient",
@@ -46,12 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ERR_CODE_OK: Final = 0
-ERR_CODE_ACCESS_TOKEN_EXPIRED: Final = 42001
-ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED: Final = 42009
-ERR_CODE_INVALID_ACCESS_TOKEN: Final = 40014
-ERR_CODE_SYSTEM_BUSY: Final = -1
-DEFAULT_BASE_URL: Final = "https://qyapi.weixin.qq.com"
 MEDIA_TYPES: Final = frozenset({"image", "voice", "video", "file"})
 
 _TOKEN_ERRCODES: Final = frozenset({ERR_CODE_ACCESS_TOKEN_EXPIRED, ERR_CODE_INVALID_ACCESS_TOKEN})

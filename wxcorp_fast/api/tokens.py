@@ -1,4 +1,4 @@
-"""Access-token servers: where ``CorpClient`` gets its access_token (API.md section 4).
+"""Access-token servers: where ``CorpClient`` gets its access_token.
 
 Both servers refresh lazily, on the first ``token()`` call past the refresh time, with no
 background thread (threads do not survive ``fork()`` in pre-forking servers). Refresh
@@ -34,16 +34,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 
 import urllib3
 
-from ._http import build_url, check_errcode, default_pool_manager, request_json
-from .client import DEFAULT_BASE_URL
-from .errors import TransportError, WXCorpError
-
-if TYPE_CHECKING:
-    import redis as redis_py
+from ..errors import TransportError, WXCorpError
+from ._http import DEFAULT_BASE_URL, build_url, check_errcode, default_pool_manager, request_json
 
 __all__ = [
     "AccessTokenServer",
@@ -297,7 +293,7 @@ class RedisAccessTokenServer(_TokenServerBase):
         self,
         corp_id: str,
         corp_secret: str,
-        redis: redis_py.Redis,
+        redis: Any,
         http: urllib3.PoolManager | None = None,
         base_url: str = DEFAULT_BASE_URL,
         key_prefix: str = "wxcorp_fast:",

@@ -21,9 +21,10 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from .errors import APIError, RateLimitError, TransportError
+from ..errors import APIError, RateLimitError, TransportError
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "RETRIES",
     "RedactingFilter",
     "MultipartBody",
@@ -37,6 +38,7 @@ __all__ = [
     "request_json",
 ]
 
+DEFAULT_BASE_URL: Final = "https://qyapi.weixin.qq.com"
 REDACTED: Final = "***"
 _SECRET_PARAM = re.compile(r"((?:access_token|corpsecret)=)[^&\s\"'#]*", re.IGNORECASE)
 _SECRET_MARKERS: Final = ("access_token", "corpsecret")
