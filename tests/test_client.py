@@ -24,6 +24,7 @@ from wxcorp_fast import (
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
     ERR_CODE_OK,
     ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    AccessTokenServer,
     APIError,
     CorpClient,
     DefaultAccessTokenServer,
@@ -118,6 +119,43 @@ def test_42001_refreshes_once_and_retries_once(fake_work: FakeWorkServer, client
     assert client.get_callback_ip() == list(fake_work.callback_ips)
     assert fake_work.gettoken_calls == 2
     assert fake_work.calls[GETCALLBACKIP] == 3
+    assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
+
+
+def test_a_token_refused_right_after_its_fetch_is_refreshed(fake_work: FakeWorkServer,
+                                                            client: CorpClient) -> None:
+    client.get_callback_ip()
+    fake_work.expire_tokens()  # inside the first fetch's 2 s window
+    assert client.get_callback_ip() == list(fake_work.callback_ips)
+    assert fake_work.gettoken_calls == 2
+    assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
+
+
+def test_a_token_server_without_stale_keeps_working(fake_work: FakeWorkServer) -> None:
+    class Mine(AccessTokenServer):
+        """A user's server written against ``token_refresh()`` with no arguments."""
+
+        def __init__(self) -> None:
+            self.http = urllib3.PoolManager()
+            self.current: str | None = None
+            self.refreshes = 0
+
+        def token(self) -> str:
+            return self.current or self.token_refresh()
+
+        def token_refresh(self) -> str:
+            self.refreshes += 1
+            answer = self.http.request("GET", fake_work.base_url + GETTOKEN, fields={
+                "corpid": fake_work.corp_id, "corpsecret": fake_work.corp_secret})
+            self.current = str(json.loads(answer.data)["access_token"])
+            return self.current
+
+    mine = Mine()
+    client = CorpClient(mine, base_url=fake_work.base_url)
+    client.get_callback_ip()
+    fake_work.expire_tokens()
+    assert client.get_callback_ip() == list(fake_work.callback_ips)
+    assert (mine.refreshes, fake_work.gettoken_calls) == (2, 2)
     assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
 
 

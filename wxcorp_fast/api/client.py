@@ -38,7 +38,7 @@ from ._http import (
     encode_json,
     request_json,
 )
-from .tokens import AccessTokenServer
+from .tokens import AccessTokenServer, refresh_refused
 
 __all__ = [
     "CorpClient",
@@ -168,11 +168,12 @@ class CorpClient:
                 self.http, method, url, body=body, headers=headers, timeout=timeout
             )
 
-        data = send(self.access_token_server.token())
+        token = self.access_token_server.token()
+        data = send(token)
         errcode = data.get("errcode", ERR_CODE_OK)
         if errcode in _TOKEN_ERRCODES:
             logger.info("%s %s: errcode %s, refreshing the access_token", method, path, errcode)
-            data = send(self.access_token_server.token_refresh())
+            data = send(refresh_refused(self.access_token_server.token_refresh, token))
         check_errcode(data)
         return data
 

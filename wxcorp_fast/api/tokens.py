@@ -17,16 +17,22 @@ margins are those of chanxuehong/wechat's ``corp/access_token_server.go``:
 (one year is 31556952 s, 365.2425 days, as in the Go original.) ``token_refresh()`` fetches
 anew, except that a call starting within 2 seconds after a fetch completed gets that
 fetch's token (the Go original's convergence window), so a burst of 42001 answers costs
-one fetch. After a failed fetch the caller gets the error, and so does every caller until
-the backoff delay has passed (1 s, doubling per consecutive failure, at most 60 s): the
-next fetch is spaced instead of a storm of ``gettoken`` calls.
+one fetch. A client whose call was refused (42001/40014) says which token failed:
+``token_refresh(stale=token)`` gets the cached token when it is another one (a newer one:
+someone refreshed meanwhile), and fetches anew when the cached token is the refused one,
+window or not; the window only merges refreshes, it never hands back a refused token.
+After a failed fetch the caller gets the error, and so does every caller until the backoff
+delay has passed (1 s, doubling per consecutive failure, at most 60 s): the next fetch is
+spaced instead of a storm of ``gettoken`` calls.
 """
 
 from __future__ import annotations
 
 import abc
 import copy
+import functools
 import hashlib
+import inspect
 import logging
 import os
 import secrets
@@ -34,7 +40,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple, TypeVar
 
 import urllib3
 
@@ -46,13 +52,17 @@ __all__ = [
     "DefaultAccessTokenServer",
     "RedisAccessTokenServer",
     "refresh_after",
+    "refresh_refused",
     "REFRESH_WINDOW",
+    "REREAD_INTERVAL",
 ]
 
 logger = logging.getLogger(__name__)
 
 GETTOKEN_PATH: Final = "/cgi-bin/gettoken"
 REFRESH_WINDOW: Final = 2.0
+# Redis: how long a process answers from its local copy before reading the shared token again
+REREAD_INTERVAL: Final = 1.0
 MIN_EXPIRES_IN: Final = 60
 MAX_EXPIRES_IN: Final = 31556952  # 60*60*24*365.2425
 # (lower bound exclusive, seconds taken off) from the Go original, longest lifetimes first
@@ -81,7 +91,12 @@ def refresh_after(expires_in: int) -> int:
 
 
 class AccessTokenServer(abc.ABC):
-    """Where a client gets its access_token: cached, and fetched anew on request."""
+    """Where a client gets its access_token: cached, and fetched anew on request.
+
+    ``token_refresh`` may also take a keyword-only ``stale`` argument, the token the API
+    just refused: the clients pass it when the method's signature has it (the servers of
+    this package do), and call ``token_refresh()`` bare otherwise.
+    """
 
     @abc.abstractmethod
     def token(self) -> str:
@@ -92,10 +107,46 @@ class AccessTokenServer(abc.ABC):
         """Fetch a new access_token, or share one fetched less than 2 seconds ago."""
 
 
+_R = TypeVar("_R")
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_stale(function: Callable[..., Any]) -> bool:
+    """Whether a ``token_refresh`` implementation accepts the ``stale`` keyword."""
+    parameters = inspect.signature(function).parameters.values()
+    return any(p.name == "stale" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def refresh_refused(token_refresh: Callable[..., _R], stale: str) -> _R:
+    """Call a server's bound ``token_refresh`` after the API refused ``stale``.
+
+    With ``stale=stale`` when the implementation takes it; bare for servers written
+    against the original ``token_refresh()``. Works alike for the async servers (it
+    returns their coroutine).
+    """
+    if _takes_stale(getattr(token_refresh, "__func__", token_refresh)):
+        return token_refresh(stale=stale)
+    return token_refresh()
+
+
+def usable(token: str, recent: bool, force: bool, stale: str | None) -> bool:
+    """Whether a stored token, not yet due, answers a ``token()`` / ``token_refresh()`` call.
+
+    ``recent``: it was fetched less than ``REFRESH_WINDOW`` seconds ago. A refresh told
+    which token the API refused gets any other one (a newer one) and never that one;
+    a bare refresh gets a recent one; ``token()`` gets any.
+    """
+    if stale is not None:
+        return token != stale
+    return recent or not force
+
+
 class _Cached(NamedTuple):
-    """A token and, on the server's clock, when it is due and when it was fetched."""
+    """A token and, on the server's clock: until when it answers ``token()`` without a
+    look elsewhere, when it is due, and when it was fetched."""
 
     token: str
+    fresh_until: float
     refresh_at: float
     fetched_at: float
 
@@ -173,16 +224,21 @@ class _TokenServerBase(AccessTokenServer):
     def token(self) -> str:
         """Return the cached access_token, fetching one when there is none or it is due."""
         cached = self._cached
-        if cached is not None and self._clock() < cached.refresh_at:
+        if cached is not None and self._clock() < cached.fresh_until:
             return cached.token
-        return self._obtain(force=False)
+        return self._obtain(False, None)
 
-    def token_refresh(self) -> str:
-        """Fetch a new access_token, or share one fetched less than 2 seconds ago."""
-        return self._obtain(force=True)
+    def token_refresh(self, *, stale: str | None = None) -> str:
+        """Fetch a new access_token, or share one fetched less than 2 seconds ago.
+
+        Args:
+            stale: the token the API just refused (42001/40014). When given, the cached
+                token is returned if it is another one, and a new one is fetched if not.
+        """
+        return self._obtain(True, stale)
 
     @abc.abstractmethod
-    def _obtain(self, force: bool) -> str:
+    def _obtain(self, force: bool, stale: str | None) -> str:
         """Return a due-free token: fetched, shared or found, as the server keeps them."""
 
     def _after_fork(self) -> None:
@@ -245,16 +301,18 @@ class DefaultAccessTokenServer(_TokenServerBase):
     ) -> None:
         super().__init__(corp_id, corp_secret, http, base_url, timeout, clock)
 
-    def _obtain(self, force: bool) -> str:
+    def _obtain(self, force: bool, stale: str | None) -> str:
         with self._lock:
             now = self._clock()
             cached = self._cached
-            if cached is not None and (
-                now - cached.fetched_at < REFRESH_WINDOW if force else now < cached.refresh_at
+            if (
+                cached is not None
+                and now < cached.refresh_at
+                and usable(cached.token, now - cached.fetched_at < REFRESH_WINDOW, force, stale)
             ):
                 return cached.token
             token, lifetime = self._fetch(now)
-            self._cached = _Cached(token, now + lifetime, self._clock())
+            self._cached = _Cached(token, now + lifetime, now + lifetime, self._clock())
             return token
 
 
@@ -272,9 +330,11 @@ class RedisAccessTokenServer(_TokenServerBase):
     delays others by at most ``lock_ttl``); waiters poll Redis every ``poll_interval``
     seconds. A fetch also sets a ``:recent`` key for 2 seconds: ``token_refresh()`` calls
     of every process within that window share the fetch. ``token()`` answers from a
-    process-local copy until the TTL read from Redis runs out, so a cached hit costs no
-    round trip; a token refreshed elsewhere reaches this process when the client's 42001
-    retry calls ``token_refresh()``, or when the local copy is due.
+    process-local copy for at most ``REREAD_INTERVAL`` (1 s), so a cached hit costs no
+    round trip, and then reads the shared token again (one pipelined round trip a second):
+    a token refreshed by any process reaches every other within a second. A process whose
+    call was refused adopts a newer token it finds in Redis instead of fetching. While
+    Redis cannot be read, ``token()`` keeps answering from the local copy until it is due.
 
     Args:
         corp_id: the corp ID.
@@ -315,9 +375,22 @@ class RedisAccessTokenServer(_TokenServerBase):
         self.poll_interval = poll_interval
         self._unlock_script = redis.register_script(_UNLOCK_LUA)
 
-    def _obtain(self, force: bool) -> str:
+    def _obtain(self, force: bool, stale: str | None) -> str:
         with self._lock:
-            found = self._read(recent_only=force)
+            cached, now = self._cached, self._clock()
+            if not force and cached is not None and now < cached.fresh_until:
+                return cached.token  # another thread read Redis while this one waited
+            try:
+                found = self._read(force, stale)
+            except Exception as exc:  # noqa: BLE001 - redis-py's errors, unimported here
+                if force or cached is None or now >= cached.refresh_at:
+                    raise
+                logger.warning(
+                    "Redis unreadable (%s): keeping corp %s's local access_token until due",
+                    type(exc).__name__, self.corp_id,
+                )
+                self._cached = cached._replace(fresh_until=now + REREAD_INTERVAL)
+                return cached.token
             if found is not None:
                 return found
             self._backoff.check(self._clock())
@@ -326,28 +399,35 @@ class RedisAccessTokenServer(_TokenServerBase):
                 owner = secrets.token_hex(16)
                 if self._redis.set(self.lock_key, owner, nx=True, px=int(self.lock_ttl * 1000)):
                     try:
-                        return self._read(recent_only=force) or self._fetch_and_store()
+                        return self._read(force, stale) or self._fetch_and_store()
                     finally:
                         self._unlock_script(keys=[self.lock_key], args=[owner])
                 if self._clock() > give_up:
                     raise TransportError("timed out waiting for the access_token lock in Redis")
                 time.sleep(self.poll_interval)
-                found = self._read(recent_only=force)
+                found = self._read(force, stale)
                 if found is not None:
                     return found
 
-    def _read(self, recent_only: bool) -> str | None:
-        """Return the stored token (only if fetched < 2 s ago when ``recent_only``)."""
+    def _read(self, force: bool, stale: str | None) -> str | None:
+        """Return the stored token if it answers this call (see ``usable``), and keep it."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.exists(self.recent_key)
         pipe.hget(self.key, "token")
         pipe.pttl(self.key)
         recent, token, ttl_ms = pipe.execute()
-        if token is None or ttl_ms <= 0 or (recent_only and not recent):
+        if token is None or ttl_ms <= 0:
             return None
         value = _text(token)
-        self._cached = _Cached(value, self._clock() + ttl_ms / 1000, self._clock())
+        if not usable(value, bool(recent), force, stale):
+            return None
+        self._keep(value, ttl_ms / 1000)
         return value
+
+    def _keep(self, token: str, ttl: float) -> None:
+        """Make ``token``, due in ``ttl`` seconds, the local copy."""
+        now = self._clock()
+        self._cached = _Cached(token, now + min(ttl, REREAD_INTERVAL), now + ttl, now)
 
     def _fetch_and_store(self) -> str:
         now = self._clock()
@@ -358,7 +438,7 @@ class RedisAccessTokenServer(_TokenServerBase):
         pipe.pexpire(self.key, lifetime * 1000)
         pipe.set(self.recent_key, "1", px=int(REFRESH_WINDOW * 1000))
         pipe.execute()
-        self._cached = _Cached(token, now + lifetime, self._clock())
+        self._keep(token, lifetime)
         return token
 
     def __repr__(self) -> str:
