@@ -3,8 +3,11 @@
 - ``tokens``: ``AccessTokenServer`` (the interface), ``DefaultAccessTokenServer`` (one
   process) and ``RedisAccessTokenServer`` (one token shared through Redis).
 - ``client``: ``CorpClient`` and ``MultipartFormField``.
-- ``_http``: urllib3 plumbing shared by both: URLs, JSON and streamed multipart bodies,
-  errcode checks, and the redaction of secrets in errors and log records.
+- ``_calls``: each API call once, without I/O (request, answer reader, retry rules);
+  ``_token_flows``: the token servers' rules (margins, windows, backoff, Redis keys and
+  lock); both as flows (``_flow``), generators that yield the I/O they need.
+- ``_http``: urllib3 plumbing: URLs, JSON and streamed multipart bodies, errcode checks,
+  and the redaction of secrets in errors and log records.
 
 Import the public names from here (or from ``wxcorp_fast``); the modules are internal layout.
 """
