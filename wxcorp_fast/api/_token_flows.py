@@ -35,6 +35,7 @@ import hashlib
 import inspect
 import logging
 import secrets
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, NamedTuple, TypeVar
 
@@ -235,6 +236,12 @@ class LocalCore(TokenCore):
         return token
 
 
+def _redis_error(exc: Exception) -> bool:
+    """Whether ``exc`` is redis-py's (connection lost, timeout, ...), without importing it."""
+    errors = sys.modules.get("redis.exceptions")
+    return errors is not None and isinstance(exc, errors.RedisError)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -283,8 +290,8 @@ class RedisCore(TokenCore):
             return cached.token  # another caller read Redis while this one waited
         try:
             found = yield from self._read_flow(force, stale)
-        except Exception as exc:  # noqa: BLE001 - the Redis client's errors, unimported here
-            if force or cached is None or now >= cached.refresh_at:
+        except Exception as exc:  # noqa: BLE001 - narrowed to redis-py's errors below
+            if force or cached is None or now >= cached.refresh_at or not _redis_error(exc):
                 raise
             logger.warning(
                 "Redis unreadable (%s): keeping corp %s's local access_token until due",
