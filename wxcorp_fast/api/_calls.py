@@ -14,11 +14,13 @@ its steps, with urllib3 or with aiohttp. Retry rules:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Final, Generic, TypeVar, Union
+from urllib.parse import quote_plus, urlencode
 
 from ..errors import (
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
@@ -31,7 +33,6 @@ from ._flow import Flow
 from ._http import (
     JSON_HEADERS,
     MultipartBody,
-    build_url,
     check_errcode,
     check_path,
     encode_json,
@@ -86,7 +87,7 @@ def _as_is(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call(Generic[T]):
     """One API call without its transport: the request, and the reader of its answer.
 
@@ -101,15 +102,24 @@ class Call(Generic[T]):
     body: bytes | MultipartBody | None = None
     headers: Mapping[str, str] | None = None
     media: bool = False
+    _target: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_path(self.path)  # before any I/O
+        # path and query up to the token's value, encoded once for every send of the call
+        query = urlencode(self.params) + "&" if self.params else ""
+        separator = "&" if "?" in self.path else "?"
+        self._target = f"{self.path}{separator}{query}access_token="
 
     def url(self, base_url: str, token: str) -> str:
         """Return the call's URL with ``token`` as the access_token query parameter."""
-        params = self.params
-        query = {**params, "access_token": token} if params else {"access_token": token}
-        return build_url(base_url, self.path, query)
+        return f"{base_url}{self._target}{_quote(token)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _quote(token: str) -> str:
+    """Encode a token for the query (cached: a client sends one token for hours)."""
+    return quote_plus(token)
 
 
 def exchange(call: Call[T], busy_retry_delays: Sequence[float]) -> Flow[T]:
