@@ -61,3 +61,23 @@ def test_errcode_constants_live_beside_the_errors() -> None:
     for name in ("ERR_CODE_OK", "ERR_CODE_ACCESS_TOKEN_EXPIRED",
                  "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED"):
         assert getattr(client, name) is getattr(errors, name) is getattr(wxcorp_fast.api, name)
+
+
+def test_async_names_are_imported_on_first_use() -> None:
+    code = (
+        "import sys, wxcorp_fast, wxcorp_fast.api as api\n"
+        "assert 'aiohttp' not in sys.modules, 'the blocking side imported aiohttp'\n"
+        "assert set(api.ASYNC_NAMES) <= set(dir(api))\n"
+        "from wxcorp_fast.api import AsyncCorpClient\n"
+        "from wxcorp_fast.api.async_client import AsyncCorpClient as same\n"
+        "assert AsyncCorpClient is same and 'aiohttp' in sys.modules\n"
+        "try:\n"
+        "    api.Nope\n"
+        "except AttributeError as exc:\n"
+        "    assert 'Nope' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError\n"
+    )
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr

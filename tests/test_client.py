@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from _clock import FakeClock
+from _sends import PAYLOADS, SENDS
 import urllib3
 
 import wxcorp_fast
@@ -255,18 +256,10 @@ def test_connection_failure_and_timeouts(fake_work: FakeWorkServer, client: Corp
 
 
 def test_send_message_and_shortcuts(fake_work: FakeWorkServer, client: CorpClient) -> None:
-    answer = client.send_message(1000002, "textcard", {"title": "t", "url": "https://x"},
-                                 touser=["a", "b"], toparty="1|2", totag=("9",))
-    assert answer["errcode"] == 0 and answer["invaliduser"] == ""
-    client.send_text(1000002, "你好", touser="@all")
-    client.send_markdown(1000002, "**bold**", toparty=["3"])
-    assert fake_work.messages == [
-        {"touser": "a|b", "toparty": "1|2", "totag": "9", "msgtype": "textcard",
-         "agentid": 1000002, "textcard": {"title": "t", "url": "https://x"}},
-        {"touser": "@all", "msgtype": "text", "agentid": 1000002, "text": {"content": "你好"}},
-        {"toparty": "3", "msgtype": "markdown", "agentid": 1000002,
-         "markdown": {"content": "**bold**"}},
-    ]
+    for name, args, kwargs in SENDS:
+        answer = getattr(client, name)(*args, **kwargs)
+        assert answer["errcode"] == 0 and answer["invaliduser"] == ""
+    assert fake_work.messages == PAYLOADS
     with pytest.raises(ValueError, match="touser"):
         client.send_text(1000002, "x")
     with pytest.raises(ValueError):
@@ -409,7 +402,9 @@ def test_secrets_never_in_logs_errors_or_reprs(fake_work: FakeWorkServer, client
             assert secret not in text
 
 
-def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])  # CorpClient, AsyncCorpClient
+def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_path: Path,
+                                              mode: str) -> None:
     size = 20 * 1024 * 1024
     path = tmp_path / "big.bin"
     with path.open("wb") as file:
@@ -417,14 +412,14 @@ def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_pat
             file.write(bytes([i]) * (1024 * 1024))
     proc = subprocess.run(
         [sys.executable, str(RSS_SCRIPT), fake_work.base_url, fake_work.corp_id,
-         fake_work.corp_secret, str(path)],
+         fake_work.corp_secret, str(path), mode],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert fake_work.uploads[-1].media_id == report["media_id"]
     assert len(fake_work.uploads[-1].content) == size
-    print(f"upload of {size} bytes raised peak RSS by {report['rss_increase']} bytes")
+    print(f"{mode} upload of {size} bytes raised peak RSS by {report['rss_increase']} bytes")
     assert report["rss_increase"] < 1.5 * size
 
 
