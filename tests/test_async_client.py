@@ -398,3 +398,12 @@ def test_readme_async_example_runs() -> None:
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None
     exec(compile(code.group(1), "README.md", "exec"), {})  # noqa: S102 - our own README
+
+
+def test_aiohttp_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("aiohttp.client", "aiohttp.internal", "aiohttp.access"):
+        logging.getLogger(name).debug("GET /cgi-bin/x?access_token=%s&corpsecret=%s 200",
+                                      "T0ken-value", "S3cret-value")
+    assert [r.getMessage() for r in caplog.records] == [
+        "GET /cgi-bin/x?access_token=***&corpsecret=*** 200"] * 3
