@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, ClassVar, TypeVar
 
@@ -25,8 +24,6 @@ from ._token_flows import refresh_refused
 from .async_tokens import AsyncAccessTokenServer
 
 __all__ = ["AsyncCorpClient"]
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -14,7 +14,6 @@ their steps with urllib3:
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, ClassVar, TypeVar
@@ -36,8 +35,6 @@ __all__ = [
     "ERR_CODE_ACCESS_TOKEN_EXPIRED",
     "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
 ]
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
