@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import urllib3
+from _sends import PAYLOADS, SENDS
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -23,6 +24,7 @@ from wxcorp_fast import (
     ERR_CODE_ACCESS_TOKEN_EXPIRED,
     ERR_CODE_OK,
     ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+    AccessTokenServer,
     APIError,
     CorpClient,
     DefaultAccessTokenServer,
@@ -135,6 +137,47 @@ def test_42001_refreshes_once_and_retries_once(
     assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
 
 
+def test_a_token_refused_right_after_its_fetch_is_refreshed(
+    fake_work: FakeWorkServer, client: CorpClient
+) -> None:
+    client.get_callback_ip()
+    fake_work.expire_tokens()  # inside the first fetch's 2 s window
+    assert client.get_callback_ip() == list(fake_work.callback_ips)
+    assert fake_work.gettoken_calls == 2
+    assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
+
+
+def test_a_token_server_without_stale_keeps_working(fake_work: FakeWorkServer) -> None:
+    class Mine(AccessTokenServer):
+        """A user's server written against ``token_refresh()`` with no arguments."""
+
+        def __init__(self) -> None:
+            self.http = urllib3.PoolManager()
+            self.current: str | None = None
+            self.refreshes = 0
+
+        def token(self) -> str:
+            return self.current or self.token_refresh()
+
+        def token_refresh(self) -> str:
+            self.refreshes += 1
+            answer = self.http.request(
+                "GET",
+                fake_work.base_url + GETTOKEN,
+                fields={"corpid": fake_work.corp_id, "corpsecret": fake_work.corp_secret},
+            )
+            self.current = str(json.loads(answer.data)["access_token"])
+            return self.current
+
+    mine = Mine()
+    client = CorpClient(mine, base_url=fake_work.base_url)
+    client.get_callback_ip()
+    fake_work.expire_tokens()
+    assert client.get_callback_ip() == list(fake_work.callback_ips)
+    assert (mine.refreshes, fake_work.gettoken_calls) == (2, 2)
+    assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
+
+
 @pytest.mark.parametrize("errcode", [42001, 40014])
 def test_token_errors_are_never_a_loop(
     fake_work: FakeWorkServer, client: CorpClient, clock: FakeClock, errcode: int
@@ -241,34 +284,10 @@ def test_connection_failure_and_timeouts(fake_work: FakeWorkServer, client: Corp
 
 
 def test_send_message_and_shortcuts(fake_work: FakeWorkServer, client: CorpClient) -> None:
-    answer = client.send_message(
-        1000002,
-        "textcard",
-        {"title": "t", "url": "https://x"},
-        touser=["a", "b"],
-        toparty="1|2",
-        totag=("9",),
-    )
-    assert answer["errcode"] == 0 and answer["invaliduser"] == ""
-    client.send_text(1000002, "你好", touser="@all")
-    client.send_markdown(1000002, "**bold**", toparty=["3"])
-    assert fake_work.messages == [
-        {
-            "touser": "a|b",
-            "toparty": "1|2",
-            "totag": "9",
-            "msgtype": "textcard",
-            "agentid": 1000002,
-            "textcard": {"title": "t", "url": "https://x"},
-        },
-        {"touser": "@all", "msgtype": "text", "agentid": 1000002, "text": {"content": "你好"}},
-        {
-            "toparty": "3",
-            "msgtype": "markdown",
-            "agentid": 1000002,
-            "markdown": {"content": "**bold**"},
-        },
-    ]
+    for name, args, kwargs in SENDS:
+        answer = getattr(client, name)(*args, **kwargs)
+        assert answer["errcode"] == 0 and answer["invaliduser"] == ""
+    assert fake_work.messages == PAYLOADS
     with pytest.raises(ValueError, match="touser"):
         client.send_text(1000002, "x")
     with pytest.raises(ValueError):
@@ -424,7 +443,10 @@ def test_secrets_never_in_logs_errors_or_reprs(
             assert secret not in text
 
 
-def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])  # CorpClient, AsyncCorpClient
+def test_upload_rss_stays_below_1_5x_the_file(
+    fake_work: FakeWorkServer, tmp_path: Path, mode: str
+) -> None:
     size = 20 * 1024 * 1024
     path = tmp_path / "big.bin"
     with path.open("wb") as file:
@@ -438,6 +460,7 @@ def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_pat
             fake_work.corp_id,
             fake_work.corp_secret,
             str(path),
+            mode,
         ],
         capture_output=True,
         text=True,
@@ -448,7 +471,7 @@ def test_upload_rss_stays_below_1_5x_the_file(fake_work: FakeWorkServer, tmp_pat
     report = json.loads(proc.stdout)
     assert fake_work.uploads[-1].media_id == report["media_id"]
     assert len(fake_work.uploads[-1].content) == size
-    print(f"upload of {size} bytes raised peak RSS by {report['rss_increase']} bytes")
+    print(f"{mode} upload of {size} bytes raised peak RSS by {report['rss_increase']} bytes")
     assert report["rss_increase"] < 1.5 * size
 
 

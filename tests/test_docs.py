@@ -78,7 +78,8 @@ def public_names() -> list[tuple[str, str, Any]]:
     found = []
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
-        for name in module.__all__:
+        # the async API names are lazy (not in __all__: a star import must not need aiohttp)
+        for name in [*module.__all__, *getattr(module, "ASYNC_NAMES", ())]:
             if name.startswith("__"):
                 continue
             found.append((module_name, name, getattr(module, name)))

@@ -273,3 +273,76 @@ def test_post_without_length_and_repr(fake_work: FakeWorkServer) -> None:
         assert sock.recv(64).startswith(b"HTTP/1.1 411")
     assert repr(fake_work) == f"FakeWorkServer({fake_work.base_url}, corp_id={CORP_ID!r})"
     assert FAKE_CORP_SECRET not in repr(fake_work)
+
+
+def test_route_stubs_any_path_with_the_knobs(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
+    seen: list[RecordedRequest] = []
+
+    def user_get(request: RecordedRequest) -> dict[str, Any]:
+        seen.append(request)
+        return {"userid": request.query["userid"], "name": "张三"}
+
+    fake_work.route("GET", "/cgi-bin/user/get", user_get)
+    fake_work.route("POST", "/cgi-bin/menu/create", lambda request: {"got": request.json()})
+    token = token_of(http, fake_work)
+    assert get(http, fake_work, "/cgi-bin/user/get", access_token=token, userid="zs") == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "userid": "zs",
+        "name": "张三",
+    }
+    assert seen[0].query == {"access_token": token, "userid": "zs"} and seen[0].body == b""
+    menu = {"button": [{"type": "click", "name": "今日", "key": "V1"}]}
+    answer = post(
+        http,
+        fake_work,
+        "/cgi-bin/menu/create",
+        json.dumps(menu).encode(),
+        "application/json",
+        access_token=token,
+    )
+    assert answer == {"errcode": 0, "errmsg": "ok", "got": menu}
+    assert fake_work.requests[-1].json() == menu
+    assert fake_work.calls["/cgi-bin/user/get"] == 1
+    # the token is checked first, and the knobs apply as to any path
+    assert get(http, fake_work, "/cgi-bin/user/get", userid="zs")["errcode"] == 41001
+    fake_work.fail(60111, path="/cgi-bin/user/get", errmsg="userid not found")
+    assert get(http, fake_work, "/cgi-bin/user/get", access_token=token, userid="x") == {
+        "errcode": 60111,
+        "errmsg": "userid not found",
+    }
+    fake_work.expire_tokens()
+    assert (
+        get(http, fake_work, "/cgi-bin/user/get", access_token=token, userid="zs")["errcode"]
+        == 42001
+    )
+    fake_work.http_error(503, path="/cgi-bin/user/get")
+    assert http.request("GET", fake_work.base_url + "/cgi-bin/user/get", timeout=5).status == 503
+    assert len(seen) == 1  # refused before the handler each time
+    fake_work.route("GET", "/cgi-bin/user/get", None)
+    assert http.request("GET", fake_work.base_url + "/cgi-bin/user/get", timeout=5).status == 404
+
+
+def test_route_answers_status_and_raw_bodies_and_overrides(
+    fake_work: FakeWorkServer, http: urllib3.PoolManager
+) -> None:
+    fake_work.route("GET", "/raw", lambda request: (502, "bad gateway"))
+    fake_work.route("GET", "/teapot", lambda request: (418, {"errcode": 1}))
+    fake_work.route("GET", "/broken", lambda request: 1 / 0)
+    fake_work.route("GET", GETCALLBACKIP, lambda request: {"ip_list": ["10.0.0.0/8"]})
+    token = token_of(http, fake_work)
+    raw = http.request("GET", fake_work.base_url + "/raw?access_token=" + token, timeout=5)
+    assert (raw.status, raw.data, raw.headers["Content-Type"]) == (
+        502,
+        b"bad gateway",
+        "text/plain",
+    )
+    teapot = http.request("GET", fake_work.base_url + "/teapot?access_token=" + token, timeout=5)
+    assert (teapot.status, json.loads(teapot.data)) == (418, {"errcode": 1})
+    broken = http.request("GET", fake_work.base_url + "/broken?access_token=" + token, timeout=5)
+    assert broken.status == 500
+    assert get(http, fake_work, GETCALLBACKIP, access_token=token)["ip_list"] == ["10.0.0.0/8"]
+    fake_work.reset()  # routes go with the rest
+    assert get(http, fake_work, GETCALLBACKIP, access_token="x")["errcode"] == 40014

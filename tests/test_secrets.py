@@ -7,15 +7,18 @@ no secret, so that a new class cannot slip past the check.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import inspect
 import pkgutil
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -28,6 +31,12 @@ from wxcorp_fast import (
     serve_http,
 )
 from wxcorp_fast.aibot import AIBotServer
+from wxcorp_fast.api import (
+    AsyncCorpClient,
+    AsyncDefaultAccessTokenServer,
+    AsyncRedisAccessTokenServer,
+    _token_flows,
+)
 from wxcorp_fast.callback.agent import AgentSettings, agent_settings
 from wxcorp_fast.compat.wechatpy import WeChatCrypto
 from wxcorp_fast.testing import AIBotSimulator, CallbackSimulator, FakeWorkServer, RecordedRequest
@@ -106,6 +115,46 @@ def _client(fake: FakeWorkServer) -> CorpClient:
     return client
 
 
+def _async_token_server(fake: FakeWorkServer) -> Any:
+    async def build() -> Any:
+        async with AsyncDefaultAccessTokenServer(
+            CORP_ID, CORP_SECRET, base_url=fake.base_url
+        ) as server:
+            await server.token()
+            return server
+
+    return asyncio.run(build())
+
+
+def _async_redis_token_server(fake: FakeWorkServer, redis_client: Any) -> Any:
+    url = "redis://{host}:{port}/{db}".format(**redis_client.connection_pool.connection_kwargs)
+
+    async def build() -> Any:
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            async with AsyncRedisAccessTokenServer(
+                CORP_ID, CORP_SECRET, client, base_url=fake.base_url
+            ) as server:
+                await server.token()
+                return server
+        finally:
+            await client.aclose()
+
+    return asyncio.run(build())
+
+
+def _async_client(fake: FakeWorkServer) -> Any:
+    async def build() -> Any:
+        async with (
+            AsyncDefaultAccessTokenServer(CORP_ID, CORP_SECRET, base_url=fake.base_url) as tokens,
+            AsyncCorpClient(tokens, base_url=fake.base_url) as client,
+        ):
+            await client.get_callback_ip()
+            return client
+
+    return asyncio.run(build())
+
+
 #: public classes that hold a secret -> a factory building one with the secrets above
 HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast._core_c.MsgCrypto": lambda: importlib.import_module(
@@ -128,6 +177,27 @@ HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast.api.tokens.DefaultAccessTokenServer": _token_server,
     "wxcorp_fast.api.tokens.RedisAccessTokenServer": _redis_token_server,
     "wxcorp_fast.api.client.CorpClient": _client,
+    "wxcorp_fast.api.async_tokens.AsyncDefaultAccessTokenServer": _async_token_server,
+    "wxcorp_fast.api.async_tokens.AsyncRedisAccessTokenServer": _async_redis_token_server,
+    "wxcorp_fast.api.async_client.AsyncCorpClient": _async_client,
+    # the token servers' I/O-free cores (bases of the servers above) hold the secret too
+    "wxcorp_fast.api._token_flows.TokenCore": lambda: _token_flows.TokenCore(
+        CORP_ID, CORP_SECRET, "http://127.0.0.1", 1.0, time.monotonic
+    ),
+    "wxcorp_fast.api._token_flows.LocalCore": lambda: _token_flows.LocalCore(
+        CORP_ID, CORP_SECRET, "http://127.0.0.1", 1.0, time.monotonic
+    ),
+    "wxcorp_fast.api._token_flows.RedisCore": lambda redis_client: _token_flows.RedisCore(
+        CORP_ID,
+        CORP_SECRET,
+        "http://127.0.0.1",
+        1.0,
+        time.monotonic,
+        redis_client,
+        "wxcorp_fast:",
+        15.0,
+        0.02,
+    ),
     "wxcorp_fast._core_c.AIBotCrypto": lambda: importlib.import_module(
         "wxcorp_fast._core_c"
     ).AIBotCrypto(TOKEN, ENCODING_AES_KEY),
@@ -162,7 +232,6 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.callback.request.Response",
     "wxcorp_fast.cli.loadgen.Progress",
     "wxcorp_fast.cli.loadgen.Summary",
-    "wxcorp_fast.api.client.MultipartFormField",
     "wxcorp_fast.messages.Envelope",
     "wxcorp_fast.messages.MixedMessage",
     "wxcorp_fast.messages.ScanCodeInfo",
@@ -173,6 +242,12 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.testing.simulator.HTTPResult",
     "wxcorp_fast.testing.simulator.UrlVerification",
     "wxcorp_fast.api.tokens.AccessTokenServer",
+    "wxcorp_fast.api.async_tokens.AsyncAccessTokenServer",
+    # the API's machinery: calls without I/O (the token is added at send time), sessions
+    "wxcorp_fast.api._aiohttp.Session",
+    "wxcorp_fast.api._aiohttp.SessionUser",
+    "wxcorp_fast.api._calls.Call",
+    "wxcorp_fast.api._calls.MultipartFormField",
     # AI bots: routing, replies, requests (what WeChat sent), streams, results
     "wxcorp_fast.aibot.mux.AIBotMux",
     "wxcorp_fast.aibot.replies.MarkdownReply",

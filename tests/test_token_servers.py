@@ -7,6 +7,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +26,12 @@ from wxcorp_fast import (
     DefaultAccessTokenServer,
     RedisAccessTokenServer,
 )
-from wxcorp_fast.api.tokens import REFRESH_WINDOW, refresh_after
+from wxcorp_fast.api.tokens import (
+    REFRESH_WINDOW,
+    REREAD_INTERVAL,
+    refresh_after,
+    refresh_refused,
+)
 from wxcorp_fast.errors import TransportError
 from wxcorp_fast.testing import FakeWorkServer
 from wxcorp_fast.testing.fake_work import GETTOKEN
@@ -179,6 +185,50 @@ def test_concurrent_token_refresh_calls_share_one_fetch(fake_work: FakeWorkServe
     results = run_threads(8, server.token_refresh)
     assert fake_work.gettoken_calls == 2
     assert results == [fake_work.tokens[1]] * 8
+
+
+def test_refresh_told_the_refused_token_never_hands_it_back(
+    fake_work: FakeWorkServer, clock: FakeClock
+) -> None:
+    server = default_server(fake_work, clock)
+    first = server.token()
+    assert server.token_refresh() == first  # the 2 s window merges bare refreshes
+    second = server.token_refresh(stale=first)  # but never returns the refused token
+    assert second != first and fake_work.gettoken_calls == 2
+    assert server.token_refresh(stale=first) == second  # someone refreshed: no new fetch
+    clock.advance(60)
+    assert server.token_refresh(stale=first) == second  # out of the window too
+    assert fake_work.gettoken_calls == 2
+
+
+def test_threads_refused_the_same_token_cause_one_fetch(fake_work: FakeWorkServer) -> None:
+    server = default_server(fake_work)
+    refused = server.token()
+    fake_work.delay(0.3, path=GETTOKEN)
+    results = run_threads(8, lambda: server.token_refresh(stale=refused))
+    assert fake_work.gettoken_calls == 2
+    assert results == [fake_work.tokens[1]] * 8
+
+
+def test_refresh_refused_calls_servers_without_stale_bare() -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class Old(AccessTokenServer):
+        def token(self) -> str:
+            return "t"
+
+        def token_refresh(self) -> str:
+            calls.append(("old", {}))
+            return "old"
+
+    class Loose(Old):
+        def token_refresh(self, **kwargs: Any) -> str:  # type: ignore[override]
+            calls.append(("loose", kwargs))
+            return "loose"
+
+    assert refresh_refused(Old().token_refresh, "t") == "old"
+    assert refresh_refused(Loose().token_refresh, "t") == "loose"
+    assert calls == [("old", {}), ("loose", {"stale": "t"})]
 
 
 def test_failed_fetch_raises_and_backs_off(fake_work: FakeWorkServer, clock: FakeClock) -> None:
@@ -361,6 +411,77 @@ def test_redis_token_refresh_window_is_shared(fake_work: FakeWorkServer, redis_c
     assert not redis_client.exists(a.lock_key)
 
 
+def test_redis_refresh_told_the_refused_token_fetches_even_in_the_window(
+    fake_work: FakeWorkServer, redis_client: Any
+) -> None:
+    a = redis_server_for(fake_work, redis_client)
+    first = a.token_refresh()
+    assert redis_client.exists(a.recent_key)  # inside the shared 2 s window
+    second = a.token_refresh(stale=first)
+    assert second != first and fake_work.gettoken_calls == 2
+    assert redis_client.hget(a.key, "token").decode() == second
+
+
+def test_redis_refused_process_adopts_a_newer_token_instead_of_fetching(
+    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
+) -> None:
+    a = CorpClient(redis_server_for(fake_work, redis_client, clock), base_url=fake_work.base_url)
+    b = CorpClient(redis_server_for(fake_work, redis_client, clock), base_url=fake_work.base_url)
+    a.get_callback_ip()
+    b.get_callback_ip()  # b holds the first token in its local copy
+    fake_work.expire_tokens()
+    a.get_callback_ip()  # 42001 on the first token, inside its 2 s window: a fetches
+    assert fake_work.gettoken_calls == 2
+    redis_client.delete(a.access_token_server.recent_key)  # as if the window had passed
+    assert b.access_token_server.token() == fake_work.tokens[0]  # local copy, < 1 s old
+    b.get_callback_ip()  # 42001: b finds the newer token in Redis
+    assert fake_work.gettoken_calls == 2
+    assert fake_work.requests[-1].query["access_token"] == fake_work.tokens[1]
+
+
+def test_redis_refresh_reaches_every_process_within_a_second(
+    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
+) -> None:
+    a = redis_server_for(fake_work, redis_client, clock)
+    b = redis_server_for(fake_work, redis_client, clock)
+    first = a.token()
+    assert b.token() == first
+    fresh = a.token_refresh(stale=first)
+    assert fresh != first
+    clock.advance(REREAD_INTERVAL - 0.01)
+    assert b.token() == first  # answered from the local copy, no round trip
+    clock.advance(0.01)
+    assert b.token() == fresh  # read again from Redis: within a second of the refresh
+    assert fake_work.gettoken_calls == 2
+
+
+def test_redis_unreadable_keeps_the_local_copy_until_due(
+    fake_work: FakeWorkServer,
+    redis_client: Any,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis
+
+    server = redis_server_for(fake_work, redis_client, clock)
+    token = server.token()
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead = redis.Redis(port=port, socket_connect_timeout=1)
+    server._redis = dead
+    try:
+        clock.advance(REREAD_INTERVAL)
+        assert server.token() == token
+        assert "Redis unreadable (ConnectionError)" in caplog.text
+        clock.advance(6600)  # due: nothing to fall back on
+        with pytest.raises(redis.ConnectionError):
+            server.token()
+    finally:
+        dead.close()
+    assert fake_work.gettoken_calls == 1
+
+
 def test_redis_failed_fetch_raises_and_backs_off(
     fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
 ) -> None:
@@ -478,77 +599,3 @@ def _kill(procs: list[subprocess.Popen[str]]) -> None:
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()
-
-
-# -- a token the API just refused is never handed back ----------------------------------
-
-
-@pytest.mark.parametrize("kind", ["default", "redis"])
-def test_a_refused_token_is_fetched_anew_inside_the_2_second_window(
-    fake_work: FakeWorkServer, kind: str, request: pytest.FixtureRequest
-) -> None:
-    if kind == "default":
-        tokens: Any = default_server(fake_work)
-    else:
-        tokens = redis_server_for(fake_work, request.getfixturevalue("redis_client"))
-    client = CorpClient(tokens, base_url=fake_work.base_url)
-    assert client.get_callback_ip()
-    refused = tokens.token()
-    fake_work.expire_tokens()  # right after the fetch: inside the 2 s window
-    assert client.get_callback_ip()  # 42001, then a new token, not the refused one
-    assert tokens.token() != refused
-    assert fake_work.gettoken_calls == 2
-    assert tokens.token_refresh(stale="not-the-cached-one") == tokens.token()  # window kept
-
-
-def test_a_token_server_written_before_stale_existed_keeps_working(
-    fake_work: FakeWorkServer,
-) -> None:
-    class Mine(AccessTokenServer):
-        """A user's server from before: token_refresh() takes no argument."""
-
-        def __init__(self) -> None:
-            self.inner = default_server(fake_work)
-            self.refreshes = 0
-
-        def token(self) -> str:
-            return self.inner.token()
-
-        def token_refresh(self) -> str:  # type: ignore[override]
-            self.refreshes += 1
-            return self.inner.token_refresh(stale=self.inner.token())
-
-    mine = Mine()
-    client = CorpClient(mine, base_url=fake_work.base_url)
-    client.get_callback_ip()
-    fake_work.expire_tokens()
-    assert client.get_callback_ip()
-    assert mine.refreshes == 1
-
-
-def test_redis_a_refresh_reaches_every_process_within_a_second(
-    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
-) -> None:
-    a = redis_server_for(fake_work, redis_client, clock)
-    b = redis_server_for(fake_work, redis_client, clock)
-    first = a.token()
-    assert b.token() == first
-    fresh = b.token_refresh(stale=first)
-    assert fresh != first and fake_work.gettoken_calls == 2
-    clock.advance(0.5)
-    assert a.token() == first  # the local copy, no round trip yet
-    clock.advance(0.6)
-    assert a.token() == fresh  # looked again after a second
-    assert fake_work.gettoken_calls == 2
-
-
-def test_redis_a_refused_process_adopts_the_newer_token_in_redis(
-    fake_work: FakeWorkServer, redis_client: Any, clock: FakeClock
-) -> None:
-    a = redis_server_for(fake_work, redis_client, clock)
-    b = redis_server_for(fake_work, redis_client, clock)
-    old = a.token()
-    new = b.token_refresh(stale=old)
-    redis_client.delete(b.recent_key)  # the 2 s window is long gone
-    assert a.token_refresh(stale=old) == new  # adopted, not fetched
-    assert fake_work.gettoken_calls == 2

@@ -1,25 +1,78 @@
-"""The WeChat Work API client: one door for the room.
+"""The WeChat Work API side: HTTP plumbing, access-token servers and the clients.
 
-- ``client``: ``CorpClient`` (urllib3) and ``MultipartFormField``;
-- ``tokens``: ``AccessTokenServer`` and the default and Redis token servers;
-- ``_http``: the HTTP plumbing both share (URLs, JSON, multipart, redaction of secrets).
+- ``tokens``: ``AccessTokenServer`` (the interface), ``DefaultAccessTokenServer`` (one
+  process) and ``RedisAccessTokenServer`` (one token shared through Redis).
+- ``client``: ``CorpClient`` (urllib3) and ``MultipartFormField``.
+- ``async_tokens`` and ``async_client`` (extra ``wxcorp-fast[async]``: aiohttp): their
+  async twins ``AsyncAccessTokenServer``, ``AsyncDefaultAccessTokenServer``,
+  ``AsyncRedisAccessTokenServer`` and ``AsyncCorpClient``. They are imported on first use
+  of their names here, so that the blocking side never needs aiohttp.
+- ``_calls``: each API call once, without I/O (request, answer reader, retry rules);
+  ``_token_flows``: the token servers' rules (margins, windows, backoff, Redis keys and
+  lock); both as flows (``_flow``), generators that yield the I/O they need, performed by
+  the blocking and by the async classes alike.
+- ``_http``: urllib3 plumbing: URLs, JSON and streamed multipart bodies, errcode checks,
+  and the redaction of secrets in errors and log records; ``_aiohttp``: the same on aiohttp.
+
+Import the public names from here (or from ``wxcorp_fast``); the modules are internal layout.
 """
 
 from __future__ import annotations
 
-from ..errors import ERR_CODE_ACCESS_TOKEN_EXPIRED, ERR_CODE_OK, ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+from ..errors import (
+    ERR_CODE_ACCESS_TOKEN_EXPIRED,
+    ERR_CODE_OK,
+    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+)
 from ._http import DEFAULT_BASE_URL
 from .client import CorpClient, MultipartFormField
 from .tokens import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
+if TYPE_CHECKING:
+    from .async_client import AsyncCorpClient as AsyncCorpClient
+    from .async_tokens import (
+        AsyncAccessTokenServer as AsyncAccessTokenServer,
+    )
+    from .async_tokens import (
+        AsyncDefaultAccessTokenServer as AsyncDefaultAccessTokenServer,
+    )
+    from .async_tokens import (
+        AsyncRedisAccessTokenServer as AsyncRedisAccessTokenServer,
+    )
+
 __all__ = [
-    "CorpClient",
-    "MultipartFormField",
-    "AccessTokenServer",
-    "DefaultAccessTokenServer",
-    "RedisAccessTokenServer",
-    "DEFAULT_BASE_URL",
     "ERR_CODE_OK",
     "ERR_CODE_ACCESS_TOKEN_EXPIRED",
     "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
+    "DEFAULT_BASE_URL",
+    "AccessTokenServer",
+    "DefaultAccessTokenServer",
+    "RedisAccessTokenServer",
+    "CorpClient",
+    "MultipartFormField",
 ]
+
+#: The async names (not in ``__all__``: a star import must not need aiohttp) and their modules.
+ASYNC_NAMES: Final = {
+    "AsyncAccessTokenServer": "async_tokens",
+    "AsyncDefaultAccessTokenServer": "async_tokens",
+    "AsyncRedisAccessTokenServer": "async_tokens",
+    "AsyncCorpClient": "async_client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an async name on first use (it needs aiohttp, the ``async`` extra)."""
+    module = ASYNC_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *ASYNC_NAMES})

@@ -1,11 +1,13 @@
-"""HTTP plumbing of the API client: pool, JSON and streamed multipart bodies, redaction.
+"""HTTP plumbing of the API clients: pool, JSON and streamed multipart bodies, redaction.
 
-Every request of the token servers and of ``CorpClient`` goes through :func:`request_json`,
-which turns urllib3's exceptions into :class:`~wxcorp_fast.errors.TransportError` texts that
-name the method and path only. The query string carries the access_token (or, for
-``gettoken``, the corp secret); :func:`redact` masks both, and :class:`RedactingFilter`,
-installed on urllib3's loggers at import, does the same for urllib3's own log records
-(its DEBUG line ``"GET /cgi-bin/...?access_token=..." 200`` included).
+Every request of the blocking token servers and of ``CorpClient`` goes through
+:func:`request_json`, which turns urllib3's exceptions into
+:class:`~wxcorp_fast.errors.TransportError` texts that name the method and path only. The
+query string carries the access_token (or, for ``gettoken``, the corp secret);
+:func:`redact` masks both, and :class:`RedactingFilter`, installed on urllib3's loggers at
+import, does the same for urllib3's own log records (its DEBUG line
+``"GET /cgi-bin/...?access_token=..." 200`` included). What does not depend on urllib3
+(URLs, bodies, :func:`read_answer`, :func:`check_errcode`) serves the aiohttp transport too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Final, Union
 from urllib.parse import urlencode, urlsplit
 
@@ -31,11 +33,15 @@ __all__ = [
     "Part",
     "build_url",
     "check_errcode",
+    "check_path",
     "default_pool_manager",
     "encode_json",
+    "failed",
     "install_log_redaction",
+    "read_answer",
     "redact",
     "request_json",
+    "where",
 ]
 
 DEFAULT_BASE_URL: Final = "https://qyapi.weixin.qq.com"
@@ -87,10 +93,16 @@ class RedactingFilter(logging.Filter):
 _FILTER: Final = RedactingFilter()
 
 
-def install_log_redaction() -> None:
-    """Add the redacting filter to every urllib3 logger (idempotent)."""
-    names = set(URLLIB3_LOGGERS)
-    names.update(name for name in logging.Logger.manager.loggerDict if name.startswith("urllib3."))
+def install_log_redaction(package: str = "urllib3", known: Iterable[str] = URLLIB3_LOGGERS) -> None:
+    """Add the redacting filter to ``package``'s loggers: ``known`` and any made so far.
+
+    A logger's filters see only the records logged on it, not its children's, so each
+    logger of the package gets the filter. Idempotent.
+    """
+    names = set(known)
+    names.update(
+        name for name in logging.Logger.manager.loggerDict if name.startswith(package + ".")
+    )
     for name in names:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -104,10 +116,19 @@ def default_pool_manager() -> urllib3.PoolManager:
     )
 
 
-def build_url(base_url: str, path: str, params: Mapping[str, Any] | None) -> str:
-    """Join ``base_url``, ``path`` (starting with ``/``) and the url-encoded ``params``."""
+def check_path(path: str) -> None:
+    """Refuse an API path that does not start with ``/``.
+
+    Raises:
+        ValueError: it does not.
+    """
     if not path.startswith("/"):
         raise ValueError("path must start with '/'")
+
+
+def build_url(base_url: str, path: str, params: Mapping[str, Any] | None) -> str:
+    """Join ``base_url``, ``path`` (starting with ``/``) and the url-encoded ``params``."""
+    check_path(path)
     if not params:
         return base_url + path
     return f"{base_url}{path}{'&' if '?' in path else '?'}{urlencode(params)}"
@@ -155,25 +176,36 @@ def request_json(
             method, url, body=body, headers=headers, timeout=timeout, retries=RETRIES
         )
     except urllib3.exceptions.HTTPError as exc:
-        reason = getattr(exc, "reason", None) or exc
-        failure = f"failed: {type(reason).__name__}: {redact(str(reason))}"
+        failure = failed(getattr(exc, "reason", None) or exc)
     # raised outside the except block: no secret-bearing urllib3 exception as its context
     if response is None:
-        raise TransportError(f"{_where(method, url)} {failure}")
-    if response.status != 200:
-        raise TransportError(
-            f"{_where(method, url)} answered HTTP {response.status}", response.status
-        )
+        raise TransportError(f"{where(method, url)} {failure}")
+    return read_answer(method, url, response.status, response.data)
+
+
+def read_answer(method: str, url: str, status: int, body: bytes) -> dict[str, Any]:
+    """Return the JSON object of an answer to ``method url``.
+
+    Raises:
+        TransportError: an HTTP status other than 200, or a body that is not a JSON object.
+    """
+    if status != 200:
+        raise TransportError(f"{where(method, url)} answered HTTP {status}", status)
     try:
-        data = json.loads(response.data)
+        data = json.loads(body)
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise TransportError(f"{_where(method, url)} answered no JSON object", 200)
+        raise TransportError(f"{where(method, url)} answered no JSON object", 200)
     return data
 
 
-def _where(method: str, url: str) -> str:
+def failed(exc: BaseException) -> str:
+    """Describe a transport failure by its class and redacted text (for a TransportError)."""
+    return f"failed: {type(exc).__name__}: {redact(str(exc))}"
+
+
+def where(method: str, url: str) -> str:
     """Name a request by method and path, without its query."""
     return f"{method} {urlsplit(url).path}"
 

@@ -1,8 +1,9 @@
 """``CorpClient``: WeChat Work API calls on urllib3 with a managed access_token.
 
 The access_token is added to each call's query; neither it nor the corp secret appears in
-a log record (urllib3's own included, see ``_http``), an exception or a repr. Retry rules
-(docs/reference.md section 4):
+a log record (urllib3's own included, see ``_http``), an exception or a repr. The calls
+and their retry rules are written once in ``_calls``, without I/O; this class performs
+their steps with urllib3:
 
 - errcode 42001 (expired) or 40014 (invalid): one ``token_refresh()`` and one retry;
 - errcode -1 (system busy), GET only: retried after 0.2, 0.4 and 0.8 s, at most 3 times;
@@ -12,35 +13,20 @@ a log record (urllib3's own included, see ``_http``), an exception or a repr. Re
 
 from __future__ import annotations
 
-import logging
-import os
+import functools
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import IO, Any, ClassVar, Final, Union
+from collections.abc import Mapping, Sequence
+from typing import IO, Any, ClassVar, TypeVar
 
 import urllib3
 
 from ..aibot.respond import RespondReply, response_request
-from ..errors import (
-    ERR_CODE_ACCESS_TOKEN_EXPIRED,
-    ERR_CODE_INVALID_ACCESS_TOKEN,
-    ERR_CODE_OK,
-    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
-    ERR_CODE_SYSTEM_BUSY,
-    APIError,
-)
-from ._http import (
-    DEFAULT_BASE_URL,
-    JSON_HEADERS,
-    MultipartBody,
-    build_url,
-    check_errcode,
-    default_pool_manager,
-    encode_json,
-    request_json,
-)
-from .tokens import AccessTokenServer, takes_stale
+from ..errors import ERR_CODE_ACCESS_TOKEN_EXPIRED, ERR_CODE_OK, ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED
+from . import _calls
+from ._calls import BUSY_RETRY_DELAYS, Call, MultipartFormField, Recipients
+from ._flow import Step, run
+from ._http import DEFAULT_BASE_URL, JSON_HEADERS, check_errcode, default_pool_manager, request_json
+from .tokens import AccessTokenServer, refresh_refused
 
 __all__ = [
     "CorpClient",
@@ -51,28 +37,7 @@ __all__ = [
     "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
 ]
 
-logger = logging.getLogger(__name__)
-
-MEDIA_TYPES: Final = frozenset({"image", "voice", "video", "file"})
-
-_TOKEN_ERRCODES: Final = frozenset({ERR_CODE_ACCESS_TOKEN_EXPIRED, ERR_CODE_INVALID_ACCESS_TOKEN})
-
-Recipients = Union[str, Iterable[str], None]
-
-
-@dataclass(frozen=True)
-class MultipartFormField:
-    """One part of a ``multipart/form-data`` body.
-
-    ``content`` is bytes or a binary file (streamed from its current position, never read
-    whole). Without a ``filename`` the part is a plain form field; with one it is a file
-    part whose ``content_type`` defaults to ``application/octet-stream``.
-    """
-
-    name: str
-    content: bytes | IO[bytes]
-    filename: str | None = None
-    content_type: str | None = None
+T = TypeVar("T")
 
 
 class CorpClient:
@@ -87,7 +52,7 @@ class CorpClient:
         media_timeout: seconds allowed for a multipart upload; settable.
     """
 
-    busy_retry_delays: ClassVar[tuple[float, ...]] = (0.2, 0.4, 0.8)
+    busy_retry_delays: ClassVar[tuple[float, ...]] = BUSY_RETRY_DELAYS
 
     def __init__(
         self,
@@ -99,7 +64,6 @@ class CorpClient:
         media_timeout: float = 300.0,
     ) -> None:
         self.access_token_server = access_token_server
-        self._refresh_takes_stale = takes_stale(access_token_server)
         self.http = http if http is not None else default_pool_manager()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -107,6 +71,31 @@ class CorpClient:
 
     def __repr__(self) -> str:
         return f"CorpClient({self.access_token_server!r}, base_url={self.base_url!r})"
+
+    def _run(self, call: Call[T]) -> T:
+        """Send ``call`` under the retry rules and return its parsed answer."""
+        return run(
+            _calls.exchange(call, self.busy_retry_delays), functools.partial(self._perform, call)
+        )
+
+    def _perform(self, call: Call[Any], step: Step) -> Any:
+        kind, arg = step
+        if kind == "send":
+            timeout = self.media_timeout if call.media else self.timeout
+            return request_json(
+                self.http,
+                call.method,
+                call.url(self.base_url, arg),
+                body=call.body,
+                headers=call.headers,
+                timeout=timeout,
+            )
+        if kind == "token":
+            return self.access_token_server.token()
+        if kind == "refresh":
+            return refresh_refused(self.access_token_server.token_refresh, arg)
+        time.sleep(arg)  # "sleep"
+        return None
 
     # ----------------------------------------------------------------- generic calls
 
@@ -117,15 +106,7 @@ class CorpClient:
             APIError: a non-zero errcode (``RateLimitError`` for 45009 and 45033).
             TransportError: no answer, an HTTP status other than 200, or no JSON object.
         """
-        for delay in self.busy_retry_delays:
-            try:
-                return self._call("GET", path, params, None, None, self.timeout)
-            except APIError as exc:
-                if exc.errcode != ERR_CODE_SYSTEM_BUSY:
-                    raise
-                logger.debug("GET %s: system busy, retrying in %.1f s", path, delay)
-            time.sleep(delay)
-        return self._call("GET", path, params, None, None, self.timeout)
+        return self._run(_calls.get_json(path, params))
 
     def post_json(
         self, path: str, payload: Any, params: Mapping[str, Any] | None = None
@@ -136,7 +117,7 @@ class CorpClient:
             APIError: a non-zero errcode (``RateLimitError`` for 45009 and 45033).
             TransportError: no answer, an HTTP status other than 200, or no JSON object.
         """
-        return self._call("POST", path, params, encode_json(payload), JSON_HEADERS, self.timeout)
+        return self._run(_calls.post_json(path, payload, params))
 
     def post_multipart_form(
         self,
@@ -150,39 +131,7 @@ class CorpClient:
             APIError: a non-zero errcode (``RateLimitError`` for 45009 and 45033).
             TransportError: no answer, an HTTP status other than 200, or no JSON object.
         """
-        body = MultipartBody([(f.name, f.content, f.filename, f.content_type) for f in fields])
-        return self._call("POST", path, params, body, body.headers, self.media_timeout)
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: bytes | MultipartBody | None,
-        headers: Mapping[str, str] | None,
-        timeout: float,
-    ) -> dict[str, Any]:
-        """Send with the current token; on 42001/40014 refresh it and send once more."""
-
-        def send(token: str) -> dict[str, Any]:
-            query = {**params, "access_token": token} if params else {"access_token": token}
-            url = build_url(self.base_url, path, query)
-            return request_json(self.http, method, url, body=body, headers=headers, timeout=timeout)
-
-        tokens = self.access_token_server
-        token = tokens.token()
-        data = send(token)
-        errcode = data.get("errcode", ERR_CODE_OK)
-        if errcode in _TOKEN_ERRCODES:
-            logger.info("%s %s: errcode %s, refreshing the access_token", method, path, errcode)
-            fresh = (
-                tokens.token_refresh(stale=token)
-                if self._refresh_takes_stale
-                else (tokens.token_refresh())
-            )
-            data = send(fresh)
-        check_errcode(data)
-        return data
+        return self._run(_calls.post_multipart_form(path, fields, params))
 
     def respond(self, response_url: str, reply: RespondReply) -> dict[str, Any]:
         """Push one late reply to an AI-bot callback's ``response_url`` (no access_token).
@@ -202,7 +151,7 @@ class CorpClient:
 
     def get_callback_ip(self) -> list[str]:
         """Return the IP addresses WeChat Work sends callbacks from (getcallbackip)."""
-        return [str(ip) for ip in self.get_json("/cgi-bin/getcallbackip").get("ip_list", [])]
+        return self._run(_calls.get_callback_ip())
 
     def send_message(
         self,
@@ -223,19 +172,7 @@ class CorpClient:
             ValueError: no recipient at all.
             APIError: a non-zero errcode.
         """
-        recipients = {
-            key: joined
-            for key, joined in (
-                ("touser", _join(touser)),
-                ("toparty", _join(toparty)),
-                ("totag", _join(totag)),
-            )
-            if joined
-        }
-        if not recipients:
-            raise ValueError("one of touser, toparty or totag is required")
-        payload = {**recipients, "msgtype": msgtype, "agentid": agent_id, msgtype: dict(content)}
-        return self.post_json("/cgi-bin/message/send", payload)
+        return self._run(_calls.send_message(agent_id, msgtype, content, touser, toparty, totag))
 
     def send_text(
         self,
@@ -246,7 +183,7 @@ class CorpClient:
         totag: Recipients = None,
     ) -> dict[str, Any]:
         """Send a text message; see :meth:`send_message`."""
-        return self.send_message(agent_id, "text", {"content": content}, touser, toparty, totag)
+        return self._run(_calls.send_text(agent_id, content, touser, toparty, totag))
 
     def send_markdown(
         self,
@@ -257,7 +194,7 @@ class CorpClient:
         totag: Recipients = None,
     ) -> dict[str, Any]:
         """Send a markdown message; see :meth:`send_message`."""
-        return self.send_message(agent_id, "markdown", {"content": content}, touser, toparty, totag)
+        return self._run(_calls.send_markdown(agent_id, content, touser, toparty, totag))
 
     def upload_media(
         self, media_type: str, file: IO[bytes] | bytes, filename: str | None = None
@@ -271,18 +208,4 @@ class CorpClient:
             ValueError: an unknown media type.
             APIError: a non-zero errcode.
         """
-        if media_type not in MEDIA_TYPES:
-            raise ValueError(f"media_type must be one of {sorted(MEDIA_TYPES)}")
-        name = filename or os.path.basename(str(getattr(file, "name", "") or "")) or "media"
-        field = MultipartFormField("media", file, filename=name)
-        data = self.post_multipart_form("/cgi-bin/media/upload", [field], {"type": media_type})
-        return str(data["media_id"])
-
-
-def _join(value: Recipients) -> str:
-    """Join recipient IDs with ``|`` (a string is taken as already joined)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return "|".join(value)
+        return self._run(_calls.upload_media(media_type, file, filename))

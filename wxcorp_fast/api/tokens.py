@@ -1,153 +1,65 @@
-"""Access-token servers: where ``CorpClient`` gets its access_token (docs/reference.md section 4).
+"""Access-token servers: where ``CorpClient`` gets its access_token.
 
 Both servers refresh lazily, on the first ``token()`` call past the refresh time, with no
-background thread (threads do not survive ``fork()`` in pre-forking servers). Refresh
-margins are those of chanxuehong/wechat's ``corp/access_token_server.go``:
-
-=====================  =================  ==========================
-``expires_in`` (s)     refresh after      example
-=====================  =================  ==========================
-> 3600                 expires_in - 600   7200 -> 6600
-1801 .. 3600           expires_in - 300   3600 -> 3300
-301 .. 1800            expires_in - 60    1800 -> 1740
-60 .. 300              expires_in - 10    300 -> 290
-< 60 or > 1 year       refused (``TransportError``)
-=====================  =================  ==========================
-
-(one year is 31556952 s, 365.2425 days, as in the Go original.) ``token_refresh()`` fetches
-anew, except that a call starting within 2 seconds after a fetch completed gets that
-fetch's token (the Go original's convergence window), so a burst of 42001 answers costs
-one fetch. The window never hands back the token that just failed: ``CorpClient`` passes
-it as ``token_refresh(stale=token)``, and a cached token equal to ``stale`` is fetched anew.
-After a failed fetch the caller gets the error, and so does every caller until
-the backoff delay has passed (1 s, doubling per consecutive failure, at most 60 s): the
-next fetch is spaced instead of a storm of ``gettoken`` calls.
+background thread (threads do not survive ``fork()`` in pre-forking servers). Their rules
+(refresh margins, the 2-second window, the refused-token rule, backoff, Redis keys and
+lock) live in ``_token_flows``, written as flows without I/O (see ``_flow``); this module
+performs them with urllib3, redis-py and a thread lock.
 """
 
 from __future__ import annotations
 
 import abc
-import copy
-import hashlib
-import inspect
-import logging
-import math
 import os
-import secrets
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any
 
 import urllib3
 
-from ..errors import TransportError, WXCorpError
-from ._http import DEFAULT_BASE_URL, build_url, check_errcode, default_pool_manager, request_json
+from ._flow import Step, run
+from ._http import DEFAULT_BASE_URL, default_pool_manager, request_json
+from ._token_flows import (
+    REFRESH_WINDOW,
+    REREAD_INTERVAL,
+    LocalCore,
+    RedisCore,
+    TokenCore,
+    refresh_after,
+    refresh_refused,
+)
 
 __all__ = [
     "AccessTokenServer",
     "DefaultAccessTokenServer",
     "RedisAccessTokenServer",
     "refresh_after",
-    "takes_stale",
+    "refresh_refused",
     "REFRESH_WINDOW",
+    "REREAD_INTERVAL",
 ]
-
-logger = logging.getLogger(__name__)
-
-GETTOKEN_PATH: Final = "/cgi-bin/gettoken"
-REFRESH_WINDOW: Final = 2.0
-MIN_EXPIRES_IN: Final = 60
-MAX_EXPIRES_IN: Final = 31556952  # 60*60*24*365.2425
-# (lower bound exclusive, seconds taken off) from the Go original, longest lifetimes first
-_MARGINS: Final = ((3600, 600), (1800, 300), (300, 60), (0, 10))
-_UNLOCK_LUA: Final = """
-if redis.call("get", KEYS[1]) == ARGV[1] then
-    return redis.call("del", KEYS[1])
-end
-return 0
-"""
-
-
-def refresh_after(expires_in: int) -> int:
-    """Return after how many seconds a token living ``expires_in`` seconds is refreshed.
-
-    Raises:
-        TransportError: ``expires_in`` is under 60 s, or more than a year.
-    """
-    if MIN_EXPIRES_IN <= expires_in <= MAX_EXPIRES_IN:
-        for bound, margin in _MARGINS:
-            if expires_in > bound:
-                return expires_in - margin
-    raise TransportError(
-        f"gettoken answered expires_in {expires_in}: outside {MIN_EXPIRES_IN} s .. 1 year"
-    )
 
 
 class AccessTokenServer(abc.ABC):
-    """Where a client gets its access_token: cached, and fetched anew on request."""
+    """Where a client gets its access_token: cached, and fetched anew on request.
+
+    ``token_refresh`` may also take a keyword-only ``stale`` argument, the token the API
+    just refused: the clients pass it when the method's signature has it (the servers of
+    this package do), and call ``token_refresh()`` bare otherwise.
+    """
 
     @abc.abstractmethod
     def token(self) -> str:
         """Return the cached access_token, fetching one when there is none or it is due."""
 
     @abc.abstractmethod
-    def token_refresh(self, stale: str | None = None) -> str:
-        """Fetch a new access_token, or share one fetched less than 2 seconds ago.
-
-        ``stale`` is the token the API just refused (42001/40014): it is never the answer.
-        A subclass may leave the argument out; ``CorpClient`` then calls it without one.
-        """
+    def token_refresh(self) -> str:
+        """Fetch a new access_token, or share one fetched less than 2 seconds ago."""
 
 
-def takes_stale(server: AccessTokenServer) -> bool:
-    """Tell whether ``server.token_refresh`` accepts ``stale=`` (servers written before do not)."""
-    try:
-        parameters = inspect.signature(server.token_refresh).parameters
-    except (TypeError, ValueError):
-        return False
-    return "stale" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    )
-
-
-class _Cached(NamedTuple):
-    """A token and, on the server's clock, when it is due and when this process got it."""
-
-    token: str
-    refresh_at: float
-    seen_at: float
-
-
-class _Backoff:
-    """The last fetch error and when the next fetch may be tried."""
-
-    __slots__ = ("failures", "retry_at", "error")
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.retry_at = 0.0
-        self.error: WXCorpError | None = None
-
-    def succeeded(self) -> None:
-        """Forget past failures."""
-        self.failures = 0
-        self.error = None
-
-    def check(self, now: float) -> None:
-        """Raise (a copy of) the last error while its backoff delay runs."""
-        if self.error is not None and now < self.retry_at:
-            raise copy.copy(self.error)
-
-    def failed(self, now: float, error: WXCorpError, initial: float, maximum: float) -> None:
-        """Record a failed fetch and push the next try out."""
-        self.failures += 1
-        self.retry_at = now + min(maximum, initial * 2 ** (self.failures - 1))
-        self.error = error
-
-
-_INSTANCES: weakref.WeakSet[_TokenServerBase] = weakref.WeakSet()
+_INSTANCES: weakref.WeakSet[_Blocking] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -158,60 +70,45 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class _TokenServerBase(AccessTokenServer):
-    """What both servers share: credentials, the gettoken call, locks, backoff, fork safety."""
+class _Blocking(TokenCore):
+    """The blocking I/O of a token server: urllib3, a thread lock, fork safety."""
 
-    backoff_initial: ClassVar[float] = 1.0
-    backoff_max: ClassVar[float] = 60.0
-    #: seconds a process answers from its local copy before looking again where tokens live
-    recheck_after: ClassVar[float] = math.inf
+    _redis: Any  # RedisCore's client, for its "redis" steps
 
-    def __init__(
-        self,
-        corp_id: str,
-        corp_secret: str,
-        http: urllib3.PoolManager | None,
-        base_url: str,
-        timeout: float,
-        clock: Callable[[], float],
-    ) -> None:
-        if not corp_id or not corp_secret:
-            raise ValueError("corp_id and corp_secret must not be empty")
-        self.corp_id = corp_id
-        self._corp_secret = corp_secret
+    def _init_io(self, http: urllib3.PoolManager | None) -> None:
         self._owns_http = http is None
         self._http = http if http is not None else default_pool_manager()
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._clock = clock
         self._lock = threading.Lock()
-        self._backoff = _Backoff()
-        self._cached: _Cached | None = None
         _INSTANCES.add(self)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(corp_id={self.corp_id!r}, base_url={self.base_url!r})"
 
     def token(self) -> str:
         """Return the cached access_token, fetching one when there is none or it is due."""
         cached = self._cached
-        if cached is not None:
-            now = self._clock()
-            if now < cached.refresh_at and now - cached.seen_at < self.recheck_after:
-                return cached.token
-        return self._obtain(force=False, stale=None)
+        if cached is not None and self._clock() < cached.fresh_until:
+            return cached.token
+        return self._obtain(False, None)
 
-    def token_refresh(self, stale: str | None = None) -> str:
+    def token_refresh(self, *, stale: str | None = None) -> str:
         """Fetch a new access_token, or share one fetched less than 2 seconds ago.
 
-        ``stale`` is the token the API just refused: a cached token equal to it is never
-        shared, it is fetched anew (or, with Redis, replaced by a newer one found there).
+        Args:
+            stale: the token the API just refused (42001/40014). When given, the cached
+                token is returned if it is another one, and a new one is fetched if not.
         """
-        return self._obtain(force=True, stale=stale)
+        return self._obtain(True, stale)
 
-    @abc.abstractmethod
     def _obtain(self, force: bool, stale: str | None) -> str:
-        """Return a due-free token: fetched, shared or found, as the server keeps them."""
+        with self._lock:
+            return run(self._obtain_flow(force, stale), self._perform)
+
+    def _perform(self, step: Step) -> Any:
+        kind, arg = step
+        if kind == "get":
+            return request_json(self._http, "GET", arg, timeout=self.timeout)
+        if kind == "redis":
+            return arg(self._redis)
+        time.sleep(arg)  # "sleep"
+        return None
 
     def _after_fork(self) -> None:
         """Give the child fresh locks (a parent thread may hold one) and its own pool."""
@@ -219,39 +116,8 @@ class _TokenServerBase(AccessTokenServer):
         if self._owns_http:
             self._http = default_pool_manager()
 
-    def _fetch(self, now: float) -> tuple[str, int]:
-        """Call gettoken once, within the backoff rules; return (token, refresh after)."""
-        self._backoff.check(now)
-        try:
-            token, expires_in, lifetime = self._gettoken()
-        except WXCorpError as exc:
-            self._cached = None
-            self._backoff.failed(now, exc, self.backoff_initial, self.backoff_max)
-            logger.warning("access_token fetch for corp %s failed: %s", self.corp_id, exc)
-            raise
-        self._backoff.succeeded()
-        logger.info(
-            "fetched an access_token for corp %s: expires in %d s, refreshed after %d s",
-            self.corp_id,
-            expires_in,
-            lifetime,
-        )
-        return token, lifetime
 
-    def _gettoken(self) -> tuple[str, int, int]:
-        params = {"corpid": self.corp_id, "corpsecret": self._corp_secret}
-        url = build_url(self.base_url, GETTOKEN_PATH, params)
-        data = request_json(self._http, "GET", url, timeout=self.timeout)
-        check_errcode(data)
-        token, expires_in = data.get("access_token"), data.get("expires_in")
-        if not isinstance(token, str) or not token:
-            raise TransportError("gettoken answered no access_token")
-        if type(expires_in) is not int:
-            raise TransportError("gettoken answered no integer expires_in")
-        return token, expires_in, refresh_after(expires_in)
-
-
-class DefaultAccessTokenServer(_TokenServerBase):
+class DefaultAccessTokenServer(_Blocking, LocalCore, AccessTokenServer):
     """One process's access_token: thread-safe, single-flight, no background thread.
 
     Args:
@@ -273,28 +139,11 @@ class DefaultAccessTokenServer(_TokenServerBase):
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(corp_id, corp_secret, http, base_url, timeout, clock)
-
-    def _obtain(self, force: bool, stale: str | None) -> str:
-        with self._lock:
-            now = self._clock()
-            cached = self._cached
-            if (
-                cached is not None
-                and cached.token != stale
-                and (now - cached.seen_at < REFRESH_WINDOW if force else now < cached.refresh_at)
-            ):
-                return cached.token
-            token, lifetime = self._fetch(now)
-            self._cached = _Cached(token, now + lifetime, self._clock())
-            return token
+        LocalCore.__init__(self, corp_id, corp_secret, base_url, timeout, clock)
+        self._init_io(http)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-class RedisAccessTokenServer(_TokenServerBase):
+class RedisAccessTokenServer(_Blocking, RedisCore, AccessTokenServer):
     """An access_token shared by processes and machines through Redis (redis-py).
 
     The token lives in a hash under ``{key_prefix}access_token:{corp_id}:{h}``, where ``h``
@@ -304,15 +153,16 @@ class RedisAccessTokenServer(_TokenServerBase):
     delays others by at most ``lock_ttl``); waiters poll Redis every ``poll_interval``
     seconds. A fetch also sets a ``:recent`` key for 2 seconds: ``token_refresh()`` calls
     of every process within that window share the fetch. ``token()`` answers from a
-    process-local copy for up to ``recheck_after`` (1 s), then reads Redis again (one round
-    trip a second per process): a token refreshed by one process reaches every other within
-    a second. A process whose call was refused (``token_refresh(stale=...)``) adopts a newer
-    token already in Redis instead of fetching.
+    process-local copy for at most ``REREAD_INTERVAL`` (1 s), so a cached hit costs no
+    round trip, and then reads the shared token again (one pipelined round trip a second):
+    a token refreshed by any process reaches every other within a second. A process whose
+    call was refused adopts a newer token it finds in Redis instead of fetching. While
+    Redis cannot be read, ``token()`` keeps answering from the local copy until it is due.
 
     Args:
         corp_id: the corp ID.
         corp_secret: the application's secret.
-        redis: a ``redis.Redis`` client (redis-py, the ``redis`` extra).
+        redis: a ``redis.Redis`` client.
         http: the ``urllib3.PoolManager`` to use (one is made when None).
         base_url: the API's base URL.
         key_prefix: prepended to every key.
@@ -336,72 +186,16 @@ class RedisAccessTokenServer(_TokenServerBase):
         poll_interval: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(corp_id, corp_secret, http, base_url, timeout, clock)
-        if lock_ttl <= 0 or poll_interval <= 0:
-            raise ValueError("lock_ttl and poll_interval must be positive")
-        digest = hashlib.sha256(corp_secret.encode("utf-8")).hexdigest()[:16]
-        self.key = f"{key_prefix}access_token:{corp_id}:{digest}"
-        self.lock_key = self.key + ":lock"
-        self.recent_key = self.key + ":recent"
-        self._redis = redis
-        self.lock_ttl = lock_ttl
-        self.poll_interval = poll_interval
-        self._unlock_script = redis.register_script(_UNLOCK_LUA)
-
-    recheck_after: ClassVar[float] = 1.0
-
-    def _obtain(self, force: bool, stale: str | None) -> str:
-        with self._lock:
-            found = self._read(recent_only=force and stale is None, stale=stale)
-            if found is not None:
-                return found
-            self._backoff.check(self._clock())
-            give_up = self._clock() + 2 * self.lock_ttl
-            while True:
-                owner = secrets.token_hex(16)
-                if self._redis.set(self.lock_key, owner, nx=True, px=int(self.lock_ttl * 1000)):
-                    try:
-                        found = self._read(recent_only=force and stale is None, stale=stale)
-                        return found or self._fetch_and_store()
-                    finally:
-                        self._unlock_script(keys=[self.lock_key], args=[owner])
-                if self._clock() > give_up:
-                    raise TransportError("timed out waiting for the access_token lock in Redis")
-                time.sleep(self.poll_interval)
-                found = self._read(recent_only=force and stale is None, stale=stale)
-                if found is not None:
-                    return found
-
-    def _read(self, recent_only: bool, stale: str | None = None) -> str | None:
-        """Return the stored token (only if fetched < 2 s ago when ``recent_only``; never
-        ``stale``)."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.exists(self.recent_key)
-        pipe.hget(self.key, "token")
-        pipe.pttl(self.key)
-        recent, token, ttl_ms = pipe.execute()
-        if token is None or ttl_ms <= 0 or (recent_only and not recent):
-            return None
-        value = _text(token)
-        if value == stale:
-            return None
-        self._cached = _Cached(value, self._clock() + ttl_ms / 1000, self._clock())
-        return value
-
-    def _fetch_and_store(self) -> str:
-        now = self._clock()
-        token, lifetime = self._fetch(now)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(self.key)
-        pipe.hset(self.key, mapping={"token": token, "refresh_after": lifetime})
-        pipe.pexpire(self.key, lifetime * 1000)
-        pipe.set(self.recent_key, "1", px=int(REFRESH_WINDOW * 1000))
-        pipe.execute()
-        self._cached = _Cached(token, now + lifetime, self._clock())
-        return token
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisAccessTokenServer(corp_id={self.corp_id!r}, base_url={self.base_url!r},"
-            f" key={self.key!r})"
+        RedisCore.__init__(
+            self,
+            corp_id,
+            corp_secret,
+            base_url,
+            timeout,
+            clock,
+            redis,
+            key_prefix,
+            lock_ttl,
+            poll_interval,
         )
+        self._init_io(http)

@@ -4,7 +4,8 @@ It answers the calls the client needs first, checking their arguments as WeChat 
 does (``/cgi-bin/gettoken``, ``/cgi-bin/getcallbackip``, ``/cgi-bin/media/upload``,
 ``/cgi-bin/message/send``), records what it got, counts every call, and has knobs for the
 failures a client must survive: expired tokens (42001), injected errcodes (-1, 40014,
-45009, ...), HTTP 5xx answers and delays. Use it as a context manager, or through the
+45009, ...), HTTP 5xx answers and delays. Any other path can be stubbed with
+:meth:`FakeWorkServer.route`. Use it as a context manager, or through the
 ``fake_work`` fixture of ``wxcorp_fast.testing.fixtures``::
 
     with FakeWorkServer() as fake:
@@ -19,6 +20,7 @@ failures a client must survive: expired tokens (42001), injected errcodes (-1, 4
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import socket
@@ -26,11 +28,11 @@ import socketserver
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Union
 from urllib.parse import parse_qs, urlsplit
 
 from . import vectors
@@ -39,6 +41,7 @@ __all__ = [
     "FakeWorkServer",
     "Upload",
     "RecordedRequest",
+    "RouteHandler",
     "FAKE_CORP_SECRET",
     "GETTOKEN",
     "GETCALLBACKIP",
@@ -46,6 +49,8 @@ __all__ = [
     "MESSAGE_SEND",
     "AIBOT_RESPONSE",
 ]
+
+logger = logging.getLogger(__name__)
 
 FAKE_CORP_SECRET: Final = "fake-corp-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 GETTOKEN: Final = "/cgi-bin/gettoken"
@@ -116,7 +121,7 @@ class Upload:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One call the fake server got: method, path and query (as sent, secrets included).
+    """One call the fake server got: method, path, query (as sent, secrets included), body.
 
     Its repr shows ``access_token`` and ``corpsecret`` as ``***``.
     """
@@ -124,10 +129,23 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
+    body: bytes = field(default=b"", repr=False)
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
 
     def __repr__(self) -> str:
         shown = {k: "***" if k in _SECRET_PARAMS else v for k, v in self.query.items()}
         return f"RecordedRequest(method={self.method!r}, path={self.path!r}, query={shown!r})"
+
+
+#: A routed path's handler: it gets the recorded request and returns a JSON object (sent
+#: with errcode 0 and errmsg "ok" unless it sets them), or ``(status, body)`` where body
+#: is a JSON object or raw text/bytes (sent as text/plain).
+RouteHandler = Callable[
+    [RecordedRequest], Union[Mapping[str, Any], tuple[int, Union[Mapping[str, Any], str, bytes]]]
+]
 
 
 _SECRET_PARAMS: Final = frozenset({"access_token", "corpsecret"})
@@ -192,6 +210,7 @@ class FakeWorkServer:
         self._valid: dict[str, float] = {}
         self._injections: list[_Injection] = []
         self._delays: dict[str | None, float] = {}
+        self._routes: dict[tuple[str, str], RouteHandler] = {}
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -267,6 +286,26 @@ class FakeWorkServer:
 
     # ----------------------------------------------------------------- knobs
 
+    def route(self, method: str, path: str, handler: RouteHandler | None) -> None:
+        """Answer ``method path`` with ``handler`` (``None`` removes the route).
+
+        The handler gets the recorded :class:`RecordedRequest` (``.query``, ``.body``, ``.json()``)
+        and returns a JSON object, sent with ``errcode`` 0 and ``errmsg`` "ok" unless it
+        sets them, or ``(status, body)``: an HTTP status and a JSON object or raw text.
+        A route takes precedence over the built-in answers. The call is counted and
+        recorded, the access_token is checked first (41001, 40014, 42001 after
+        :meth:`expire_tokens`) except on gettoken, and :meth:`fail`, :meth:`http_error`
+        and :meth:`delay` apply as to any path. A handler that raises is answered 500::
+
+            fake.route("GET", "/cgi-bin/user/get",
+                       lambda req: {"userid": req.query["userid"], "name": "张三"})
+        """
+        with self._lock:
+            if handler is None:
+                self._routes.pop((method, path), None)
+            else:
+                self._routes[(method, path)] = handler
+
     def expire_tokens(self) -> None:
         """Expire every token issued so far: calls with one answer 42001."""
         with self._lock:
@@ -288,8 +327,9 @@ class FakeWorkServer:
             self._delays[path] = seconds
 
     def reset(self) -> None:
-        """Forget calls, records, tokens and knobs."""
+        """Forget calls, records, tokens, knobs and routes."""
         with self._lock:
+            self._routes.clear()
             self._calls.clear()
             self.requests.clear()
             self.connections = 0
@@ -341,16 +381,21 @@ class FakeWorkServer:
 
     def _answer(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, dict[str, Any] | None]:
-        """Return (HTTP status, JSON object) for one request."""
+    ) -> tuple[int, Mapping[str, Any] | str | bytes | None]:
+        """Return (HTTP status, JSON object or raw body) for one request."""
         split = urlsplit(target)
         path = split.path
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        injected = self._before(RecordedRequest(method, path, query))
+        request = RecordedRequest(method, path, query, body)
+        injected = self._before(request)
         if injected is not None:
             if injected.kind == "status":
                 return injected.value, None
             return 200, {"errcode": injected.value, "errmsg": injected.errmsg}
+        with self._lock:
+            handler = self._routes.get((method, path))
+        if handler is not None:
+            return self._routed(handler, request)
         routes = {
             ("GET", GETTOKEN): self._gettoken,
             ("GET", GETCALLBACKIP): self._getcallbackip,
@@ -367,6 +412,23 @@ class FakeWorkServer:
             return 200, {"errcode": 0, "errmsg": "ok", **route(query, headers, body)}
         except _Answer as answer:
             return 200, {"errcode": answer.errcode, "errmsg": answer.errmsg}
+
+    def _routed(
+        self, handler: RouteHandler, request: RecordedRequest
+    ) -> tuple[int, Mapping[str, Any] | str | bytes | None]:
+        try:
+            if request.path != GETTOKEN:
+                self._check_token(request.query.get("access_token"))
+        except _Answer as answer:
+            return 200, {"errcode": answer.errcode, "errmsg": answer.errmsg}
+        try:
+            result = handler(request)
+        except Exception:  # noqa: BLE001 - a broken stub is answered 500, and logged
+            logger.exception("route %s %s raised", request.method, request.path)
+            return 500, None
+        if isinstance(result, tuple):
+            return result
+        return 200, {"errcode": 0, "errmsg": "ok", **result}
 
     def _check_token(self, token: str | None) -> None:
         if not token:
@@ -621,13 +683,19 @@ class _Handler(socketserver.StreamRequestHandler):
         status, data = self.server.fake._answer(method, target, headers, body)
         return self._send(status, data, keep_alive)
 
-    def _send(self, status: int, data: dict[str, Any] | None, keep_alive: bool) -> bool:
+    def _send(
+        self, status: int, data: Mapping[str, Any] | str | bytes | None, keep_alive: bool
+    ) -> bool:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = "Error"
-        if data is None:
-            payload = f"{status} {reason}".encode()
+        if data is None or isinstance(data, (str, bytes)):
+            payload = (
+                f"{status} {reason}".encode()
+                if data is None
+                else (data.encode() if isinstance(data, str) else data)
+            )
             content_type = "text/plain"
         else:
             payload = json.dumps(data, ensure_ascii=False).encode("utf-8")

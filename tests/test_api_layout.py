@@ -1,0 +1,94 @@
+"""The ``wxcorp_fast.api`` room: one door, no import cycle, type hints that resolve.
+
+Each module is imported alone in a fresh interpreter (``-W error``), so that a name bound
+only under ``TYPE_CHECKING`` or an import cycle broken by import order shows up here.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import wxcorp_fast.api
+
+MODULES = sorted(
+    f"wxcorp_fast.api.{info.name}" for info in pkgutil.iter_modules(wxcorp_fast.api.__path__)
+) + ["wxcorp_fast.api", "wxcorp_fast.errors"]
+
+CHECK = """
+import importlib, inspect, sys, typing
+module = importlib.import_module(sys.argv[1])
+checked = 0
+for name in getattr(module, "__all__", ()):
+    obj = getattr(module, name)
+    if inspect.isclass(obj):
+        typing.get_type_hints(obj)
+        for attr, member in vars(obj).items():
+            if inspect.isfunction(member) and (attr == "__init__" or not attr.startswith("_")):
+                typing.get_type_hints(member)
+                checked += 1
+    elif inspect.isfunction(obj):
+        typing.get_type_hints(obj)
+        checked += 1
+print(checked)
+"""
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_alone_and_its_hints_resolve(module: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", CHECK, module],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_one_door() -> None:
+    import wxcorp_fast
+
+    for name in wxcorp_fast.api.__all__:
+        assert getattr(wxcorp_fast, name) is getattr(wxcorp_fast.api, name)
+        assert name in wxcorp_fast.__all__
+
+
+def test_errcode_constants_live_beside_the_errors() -> None:
+    from wxcorp_fast import errors
+    from wxcorp_fast.api import client
+
+    for name in (
+        "ERR_CODE_OK",
+        "ERR_CODE_ACCESS_TOKEN_EXPIRED",
+        "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
+    ):
+        assert getattr(client, name) is getattr(errors, name) is getattr(wxcorp_fast.api, name)
+
+
+def test_async_names_are_imported_on_first_use() -> None:
+    code = (
+        "import sys, wxcorp_fast, wxcorp_fast.api as api\n"
+        "assert 'aiohttp' not in sys.modules, 'the blocking side imported aiohttp'\n"
+        "assert set(api.ASYNC_NAMES) <= set(dir(api))\n"
+        "from wxcorp_fast.api import AsyncCorpClient\n"
+        "from wxcorp_fast.api.async_client import AsyncCorpClient as same\n"
+        "assert AsyncCorpClient is same and 'aiohttp' in sys.modules\n"
+        "try:\n"
+        "    api.Nope\n"
+        "except AttributeError as exc:\n"
+        "    assert 'Nope' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
