@@ -12,6 +12,7 @@ from .callback import (
     URL_QUERY_AGENT_SERVER_KEY_NAME,
     AgentServer,
     AgentServerFrontend,
+    AsyncRedisDedupeStore,
     DefaultAgentServer,
     MemoryDedupeStore,
     MessageServeMux,
@@ -82,6 +83,7 @@ __all__ = [
     "write_response",
     "MemoryDedupeStore",
     "RedisDedupeStore",
+    "AsyncRedisDedupeStore",
     # messages
     "MixedMessage",
     "Envelope",

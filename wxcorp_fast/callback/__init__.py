@@ -6,7 +6,8 @@ One door for the room. Inside, one concept per module:
 - ``agent``: ``AgentServer`` (a protocol) and ``DefaultAgentServer`` with AES key rotation;
 - ``mux``: ``MessageServeMux``, routing by message type and event;
 - ``checks``: every check a request passes before its handler runs;
-- ``dedupe``: the stores that answer WeChat's retries, and the claim/settle steps;
+- ``dedupe``: the stores that answer WeChat's retries (sync and async), and the claim/settle
+  steps;
 - ``replies``: the reply types (also importable as ``wxcorp_fast.replies``);
 - ``responses``, ``rejections``: the answers, encrypted replies and rejected requests;
 - ``serve``: ``serve_http`` / ``serve_http_async``, the framework-free core;
@@ -16,7 +17,7 @@ One door for the room. Inside, one concept per module:
 from __future__ import annotations
 
 from .agent import AgentServer, DefaultAgentServer
-from .dedupe import MemoryDedupeStore, RedisDedupeStore
+from .dedupe import AsyncDedupeStore, AsyncRedisDedupeStore, MemoryDedupeStore, RedisDedupeStore
 from .frontends import (
     URL_QUERY_AGENT_SERVER_KEY_NAME,
     AgentServerFrontend,
@@ -57,4 +58,6 @@ __all__ = [
     "DedupeStore",
     "MemoryDedupeStore",
     "RedisDedupeStore",
+    "AsyncDedupeStore",
+    "AsyncRedisDedupeStore",
 ]

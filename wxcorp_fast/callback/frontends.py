@@ -26,7 +26,8 @@ from . import _asgi, _wsgi
 from ._query import parse_query
 from .agent import AgentServer
 from .rejections import reject
-from .request import DedupeStore, InvalidRequestHandler, Response
+from .dedupe import AnyDedupeStore
+from .request import InvalidRequestHandler, Response
 from .responses import method_not_allowed, plain_response
 from .serve import serve_http, serve_http_async
 
@@ -62,7 +63,7 @@ class _Frontend:
         invalid_request_handler: InvalidRequestHandler | None,
         max_body_size: int,
         replay_window: float | None,
-        dedupe: DedupeStore | None,
+        dedupe: AnyDedupeStore | None,
         run_sync_in_thread: bool,
     ) -> None:
         if (
@@ -191,7 +192,8 @@ class AgentServerFrontend(_Frontend):
             rejected requests (``None``: the default 400).
         max_body_size: POST bodies over this many bytes get 413.
         replay_window: seconds a request's timestamp may be from now (``None``: no check).
-        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``) or ``None``.
+        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``; under ASGI also
+            ``AsyncRedisDedupeStore``, which the WSGI entry point refuses) or ``None``.
         run_sync_in_thread: under ASGI, run sync handlers in ``asyncio.to_thread``.
     """
 
@@ -204,7 +206,7 @@ class AgentServerFrontend(_Frontend):
         *,
         max_body_size: int = 1_048_576,
         replay_window: float | None = 300,
-        dedupe: DedupeStore | None = None,
+        dedupe: AnyDedupeStore | None = None,
         run_sync_in_thread: bool = False,
     ) -> None:
         super().__init__(
@@ -236,7 +238,7 @@ class MultiAgentServerFrontend(_Frontend):
         *,
         max_body_size: int = 1_048_576,
         replay_window: float | None = 300,
-        dedupe: DedupeStore | None = None,
+        dedupe: AnyDedupeStore | None = None,
         run_sync_in_thread: bool = False,
     ) -> None:
         super().__init__(
