@@ -11,6 +11,7 @@ One door for the room. Inside, one concept per module:
 - ``replies``: the reply types (also importable as ``wxcorp_fast.replies``);
 - ``responses``, ``rejections``: the answers, encrypted replies and rejected requests;
 - ``serve``: ``serve_http`` / ``serve_http_async``, the framework-free core;
+- ``deferred``: ``Deferred`` and ``DeferredReplies``, replies sent later through the API;
 - ``frontends``: the WSGI applications with their ASGI twins (``_wsgi``, ``_asgi``).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from .agent import AgentServer, DefaultAgentServer
 from .dedupe import AsyncDedupeStore, AsyncRedisDedupeStore, MemoryDedupeStore, RedisDedupeStore
+from .deferred import Deferred, DeferredReplies
 from .frontends import (
     URL_QUERY_AGENT_SERVER_KEY_NAME,
     AgentServerFrontend,
@@ -41,6 +43,7 @@ __all__ = [
     "VideoReply",
     "NewsReply",
     "Article",
+    "Deferred",
     # agents and routing
     "AgentServer",
     "DefaultAgentServer",
@@ -54,6 +57,7 @@ __all__ = [
     "URL_QUERY_AGENT_SERVER_KEY_NAME",
     "InvalidRequestHandler",
     "default_invalid_request_handler",
+    "DeferredReplies",
     # retries
     "DedupeStore",
     "MemoryDedupeStore",

@@ -11,12 +11,18 @@ encrypted by ``responses``.
 
 ``serve_http_async`` awaits an async dedupe store (``AsyncRedisDedupeStore``) and calls a
 synchronous one inline; ``serve_http`` cannot await, so it answers 500 to every request when
-given an async store, with an ERROR that names the store.
+given an async store, with an ERROR that names the store (so too for an ``async def`` client
+of deferred replies).
+
+With ``deferred`` (a ``DeferredReplies``), the handler's call goes through it: under its
+``reply_deadline`` in a worker, and a ``Deferred`` answer is sent later through its client; the
+request is then answered empty and the dedupe claim is left to it (see ``deferred``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Mapping
@@ -27,6 +33,7 @@ from ..errors import CallbackError
 from .agent import AgentServer, AgentSettings, agent_settings
 from .checks import check_envelope, check_message, check_signed, echo, open_encrypt, signed_params
 from .dedupe import AnyDedupeStore, check_sync_store, claim, claim_async, settle, settle_async
+from .deferred import LATER, MSG_NO_CLIENT, Deferred, DeferredReplies
 from .rejections import reject
 from .request import DedupeStore, InvalidRequestHandler, Request, Response
 from .responses import answer, inner_xml, internal_error, method_not_allowed, text_response
@@ -55,14 +62,23 @@ def _handler_failed(dedupe: DedupeStore | None, key: str | None, error: BaseExce
     return _failed(error)
 
 
-def _refused_store(store: object) -> Response | None:
-    """The logged 500 for an async dedupe store given to the WSGI entry point, else None."""
+def _refused_kinds(store: object, deferred: DeferredReplies | None) -> Response | None:
+    """The logged 500 for an async store or client given to the WSGI entry point, else None."""
     try:
         check_sync_store(store, _WSGI_ENTRY)
+        if deferred is not None:
+            deferred.check_sync(_WSGI_ENTRY)
     except TypeError as error:
         _log.error("%s", error)
         return internal_error()
     return None
+
+
+def _inner(request: Request, reply: object) -> bytes:
+    """Render a handler's reply into inner XML; a ``Deferred`` here had no client to go to."""
+    if isinstance(reply, Deferred):
+        raise TypeError(MSG_NO_CLIENT)
+    return inner_xml(request, reply)
 
 
 def _admit(
@@ -123,15 +139,17 @@ def serve_http(
     *,
     replay_window: float | None = 300,
     dedupe: AnyDedupeStore | None = None,
+    deferred: DeferredReplies | None = None,
 ) -> Response:
     """Answer one callback request; see ``wxcorp_fast.callback.checks`` for every check.
 
     The handler is called synchronously; one that returns an awaitable gets a 500 (use
     ``serve_http_async``), and so does every request when ``dedupe`` is an async store
-    (``AsyncRedisDedupeStore``): the ERROR logged names it.
+    (``AsyncRedisDedupeStore``): the ERROR logged names it. ``deferred`` sends the replies of
+    slow handlers and ``Deferred`` answers later, through the API (a ``DeferredReplies``).
     """
-    if dedupe is not None:
-        refused = _refused_store(dedupe)
+    if dedupe is not None or deferred is not None:
+        refused = _refused_kinds(dedupe, deferred)
         if refused is not None:
             return refused
     store = cast("DedupeStore | None", dedupe)
@@ -144,9 +162,12 @@ def serve_http(
         key, seen = claim(request, store)
         if seen is not None:
             return answer(request, seen)
+    handler = agent.message_handler
     try:
-        reply = agent.message_handler(request)
-        inner = inner_xml(request, reply)
+        reply = handler(request) if deferred is None else deferred.call(request, store, key, handler)
+        if reply is LATER:
+            return answer(request, b"")
+        inner = _inner(request, reply)
         response = answer(request, inner)
     except BaseException as error:
         return _handler_failed(store, key, error)
@@ -165,6 +186,7 @@ async def serve_http_async(
     replay_window: float | None = 300,
     dedupe: AnyDedupeStore | None = None,
     run_sync_in_thread: bool = False,
+    deferred: DeferredReplies | None = None,
 ) -> Response:
     """Like ``serve_http``, but await a handler's awaitable reply.
 
@@ -172,7 +194,8 @@ async def serve_http_async(
     microseconds, a thread hop far more). ``run_sync_in_thread=True`` runs a handler that is
     not an ``async def`` function in ``asyncio.to_thread``, for handlers that block; an
     awaitable it returns is still awaited on the loop. An async dedupe store
-    (``AsyncRedisDedupeStore``) is awaited; a synchronous one is called inline.
+    (``AsyncRedisDedupeStore``) is awaited; a synchronous one is called inline. Under the
+    ``reply_deadline`` of ``deferred`` every handler runs as a task (a sync one in a thread).
     """
     agent = agent_settings(agent_server)
     request = _admit(method, query, body, agent, invalid_request_handler, http_request, replay_window)
@@ -183,9 +206,16 @@ async def serve_http_async(
         key, seen = await claim_async(request, dedupe)
         if seen is not None:
             return answer(request, seen)
+    handler = agent.message_handler
     try:
-        reply = await _call_handler(agent.message_handler, request, run_sync_in_thread)
-        inner = inner_xml(request, reply)
+        if deferred is None:
+            reply = await _call_handler(handler, request, run_sync_in_thread)
+        else:
+            inline = functools.partial(_call_handler, handler, request, run_sync_in_thread)
+            reply = await deferred.call_async(request, dedupe, key, handler, inline)
+        if reply is LATER:
+            return answer(request, b"")
+        inner = _inner(request, reply)
         response = answer(request, inner)
     except BaseException as error:
         await settle_async(dedupe, key, None)
