@@ -9,6 +9,7 @@ handler finished" is a fact of ordering, never of timing. The late reply goes th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -336,7 +337,7 @@ def test_work_in_flight_is_bounded(
         agent_with(slow), reply_deadline=DEADLINE, client=client, max_deferred=2
     )
     answers = concurrently(
-        [lambda i=i: post_wsgi(app, WeChat(), text(msg_id=i)) for i in range(1, 7)]  # type: ignore[misc]
+        [functools.partial(post_wsgi, app, WeChat(), text(msg_id=i)) for i in range(1, 7)]
     )
     assert answers == [(200, b"")] * 6
     assert slow.calls == 2
@@ -609,19 +610,22 @@ def test_aclose_cancels_what_does_not_finish(
     assert fake_work.messages == []
 
 
-@pytest.fixture
-def no_leftover_threads() -> Iterator[None]:
-    yield
-    # the pool's threads are daemons: they never hold up an exit
-    assert all(t.daemon for t in threading.enumerate() if t.name == "wxcorp_fast-deferred")
+def pool_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "wxcorp_fast-deferred"]
 
 
-def test_pool_threads_are_daemons(
-    client: CorpClient, fake_work: FakeWorkServer, no_leftover_threads: None
+def test_pool_threads_are_daemons_and_end_after_close(
+    client: CorpClient, fake_work: FakeWorkServer
 ) -> None:
+    before = len(pool_threads())
     app = AgentServerFrontend(agent_with(lambda r: "x"), reply_deadline=DEADLINE, client=client)
-    assert post_wsgi(app, WeChat(), text())[0] == 200
+    calls = [functools.partial(post_wsgi, app, WeChat(), text(msg_id=i)) for i in range(4)]
+    answers = concurrently(calls)
+    assert [status for status, _ in answers] == [200] * 4
+    assert len(pool_threads()) > before
+    assert all(t.daemon for t in pool_threads())  # never holding up an exit
+    app.close(10)
     deadline = time.monotonic() + 10
-    while not any(t.name == "wxcorp_fast-deferred" for t in threading.enumerate()):
-        assert time.monotonic() < deadline
+    while len(pool_threads()) > before:
+        assert time.monotonic() < deadline, "the pool's threads did not end"
         time.sleep(0.01)

@@ -205,6 +205,9 @@ def _transient(error: Exception) -> bool:
 # ----------------------------------------------------------------------------- workers
 
 
+_PoolJob = tuple[Future[Any], Callable[[], Any]]
+
+
 class _Pool(Executor):
     """Daemon worker threads, started as work needs them (at most ``size``) and kept.
 
@@ -214,7 +217,7 @@ class _Pool(Executor):
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_PoolJob | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._busy = 0  # jobs queued or running
@@ -232,15 +235,25 @@ class _Pool(Executor):
         self._jobs.put((future, functools.partial(fn, *args, **kwargs)))
         return future
 
+    def shutdown(self, wait: bool = False, *, cancel_futures: bool = False) -> None:
+        """Let the threads end once they are idle (a job submitted later starts a new one)."""
+        with self._lock:
+            stopping, self._threads = self._threads, 0
+        for _ in range(stopping):
+            self._jobs.put(None)
+
     def _work(self) -> None:
         while True:
-            future, fn = self._jobs.get()
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, fn = job
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn())
                 except BaseException as error:  # noqa: BLE001 - the future's caller gets it
                     future.set_exception(error)
-            del future, fn
+            del job, future, fn
             with self._lock:
                 self._busy -= 1
 
@@ -311,6 +324,12 @@ class _State:
             self.closed = True
             self.idle.wait_for(lambda: self.running == 0, timeout)
         self.report(timeout)
+        self.stop_threads()
+
+    def stop_threads(self) -> None:
+        """Let this process's worker threads end once idle."""
+        if self._pool is not None and self._pool[0] == os.getpid():
+            self._pool[1].shutdown()
 
     def report(self, timeout: float) -> None:
         """Log the work still in flight after a drain of ``timeout`` s."""
@@ -817,3 +836,4 @@ class DeferredReplies:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        state.stop_threads()
