@@ -229,3 +229,14 @@ def test_post_without_length_and_repr(fake_work: FakeWorkServer) -> None:
         assert sock.recv(64).startswith(b"HTTP/1.1 411")
     assert repr(fake_work) == f"FakeWorkServer({fake_work.base_url}, corp_id={CORP_ID!r})"
     assert FAKE_CORP_SECRET not in repr(fake_work)
+
+
+def test_a_chosen_port_and_a_bad_one() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with FakeWorkServer(port=port) as fake:
+        assert (fake.port, fake.base_url) == (port, f"http://127.0.0.1:{port}")
+    for bad in (-1, 65536, True, "80"):
+        with pytest.raises(ValueError, match="port"):
+            FakeWorkServer(port=bad)  # type: ignore[arg-type]
