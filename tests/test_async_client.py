@@ -435,7 +435,7 @@ def test_secrets_never_in_logs_errors_or_reprs(
 
 def test_readme_async_example_runs() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Async API client", 1)[1]
+    section = readme.split("### The async API client", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None
     exec(compile(code.group(1), "README.md", "exec"), {})  # noqa: S102 - our own README

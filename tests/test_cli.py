@@ -254,11 +254,19 @@ def test_serve_then_simulate_and_a_failing_simulation() -> None:
         assert bad.returncode == 1
         assert "0 verified, 3 failed" in bad.stdout
         failures = bad.stdout.split("failures by kind:\n")[1].splitlines()
-        assert failures == [
-            "  image: 1 x HTTP 400",
-            "  text: 1 x HTTP 400",
-            "  url_verification: 1 x HTTP 400",
+        assert failures == [  # each with the body of the refused answer
+            "  image: 1 x HTTP 400: SignatureError (-40001)",
+            "  text: 1 x HTTP 400: SignatureError (-40001)",
+            "  url_verification: 1 x HTTP 400: SignatureError (-40001)",
         ]
+
+        one = run_cli("simulate", url, "--text", "notify")
+        assert (one.returncode, one.stdout) == (0, "HTTP 200: text reply: notify\n")
+        scheduled = run_cli("simulate", url, "--text", "notify", "--retries")
+        assert scheduled.stdout == "HTTP 200 (try 1 of WeChat's schedule): text reply: notify\n"
+        refused = run_cli("simulate", url, "--text", "notify", "--token", "not-the-token")
+        assert refused.returncode == 1
+        assert refused.stdout == "refused: HTTP 400: SignatureError (-40001)\n"
 
 
 def test_credentials_from_the_environment() -> None:
@@ -401,3 +409,67 @@ def test_progress_bar_without_a_terminal() -> None:
     assert lines[-1].startswith("[" + "#" * 30 + "] 20/20 ")
     assert lines[-1].endswith(" req/s, 1 failed")
     assert "\r" not in stream.getvalue()
+
+
+# --------------------------------------------------------------------------- fake-work
+
+
+@contextlib.contextmanager
+def running_fake_work(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """Run ``fake-work`` and yield the process and what it printed (``name: value`` lines)."""
+    from wxcorp_fast.cli import fake_work
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "wxcorp_fast", "fake-work", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            printed: dict[str, str] = {}
+            deadline = time.monotonic() + 60
+            while "corp_secret" not in printed:
+                assert time.monotonic() < deadline
+                line = proc.stdout.readline()
+                assert line, f"fake-work exited early ({proc.poll()})"
+                name, sep, value = line.partition(": ")
+                if sep:
+                    printed[name] = value.strip()
+            assert fake_work.BASE_URL_LINE == "base_url: "
+            yield proc, printed
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_fake_work_serves_the_api_until_stopped(stop: signal.Signals) -> None:
+    with running_fake_work() as (proc, printed):
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", printed["base_url"])
+        tokens = wxcorp_fast.DefaultAccessTokenServer(
+            printed["corp_id"], printed["corp_secret"], base_url=printed["base_url"]
+        )
+        client = wxcorp_fast.CorpClient(tokens, base_url=printed["base_url"])
+        assert client.send_text(1000002, "hello", touser="zhangsan")["msgid"] == "fake-msg-1"
+        proc.send_signal(stop)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "stopped; calls: /cgi-bin/gettoken 1, /cgi-bin/message/send 1" in out
+
+
+def test_fake_work_on_a_chosen_port() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with running_fake_work("--port", str(port)) as (proc, printed):
+        assert printed["base_url"] == f"http://127.0.0.1:{port}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+def test_fake_work_refuses_a_bad_port() -> None:
+    proc = run_cli("fake-work", "--port", "70000")
+    assert proc.returncode == 2
+    assert "must be from 0 to 65535" in proc.stderr

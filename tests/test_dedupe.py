@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -11,10 +12,20 @@ from typing import Any
 import pytest
 
 import wxcorp_fast
-from wxcorp_fast import DefaultAgentServer, MemoryDedupeStore, RedisDedupeStore, Request, serve_http
+from wxcorp_fast import (
+    AgentServerFrontend,
+    AsyncRedisDedupeStore,
+    DefaultAgentServer,
+    MemoryDedupeStore,
+    RedisDedupeStore,
+    Request,
+    serve_http,
+)
 from wxcorp_fast.replies import TextReply
 from wxcorp_fast.testing import CallbackSimulator
 from wxcorp_fast.testing import vectors as v
+
+from _http import ASGICall, body_messages, call_wsgi, environ, http_scope
 
 CREATE_TIME = 1409659813
 
@@ -312,9 +323,205 @@ def test_one_claim_wins_among_concurrent_copies(make_store: Any) -> None:
     assert sorted(results, key=lambda r: r is not None) == [None] + [b""] * 7
 
 
-def test_a_redis_asyncio_client_is_refused_not_silently_ignored(redis_server: Any) -> None:
+# -- the async store, and stores of the wrong kind -----------------------------------------
+
+
+def run_with_async_redis(url: str, body: Any) -> Any:
+    """Run ``await body(client)`` with a fresh ``redis.asyncio`` client on ``url``."""
     import redis.asyncio
 
-    client = redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port)
-    with pytest.raises(TypeError, match="synchronous redis.Redis client"):
-        RedisDedupeStore(client)
+    async def main() -> Any:
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            return await body(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def test_async_store_protocol(redis_server: Any, redis_client: Any) -> None:
+    async def body(client: Any) -> list[bytes | None]:
+        store = AsyncRedisDedupeStore(client)
+        seen = [await store.begin("a"), await store.begin("a")]
+        await store.finish("a", b"<xml>reply</xml>")
+        await store.discard("a")  # a stored reply stays
+        seen.append(await store.begin("a"))
+        seen.append(await store.begin("c"))
+        await store.discard("c")  # an in-flight mark goes
+        seen.append(await store.begin("c"))
+        return seen
+
+    assert run_with_async_redis(redis_server.url, body) == [
+        None,
+        b"",
+        b"<xml>reply</xml>",
+        None,
+        None,
+    ]
+
+
+def test_sync_and_async_stores_share_one_redis(redis_server: Any, redis_client: Any) -> None:
+    sync_store = RedisDedupeStore(redis_client, ttl=30, key_prefix="app:")
+
+    async def body(client: Any) -> None:
+        async_store = AsyncRedisDedupeStore(client, ttl=30, key_prefix="app:")
+        assert sync_store.begin("m1") is None
+        assert await async_store.begin("m1") == b""  # in flight in the other kind of worker
+        sync_store.finish("m1", b"<r>sync</r>")
+        assert await async_store.begin("m1") == b"<r>sync</r>"
+        assert await async_store.begin("m2") is None
+        assert sync_store.begin("m2") == b""
+        await async_store.finish("m2", "<r>企业</r>".encode())
+        sync_store.discard("m2")  # a stored reply stays, whoever stored it
+        assert sync_store.begin("m2") == "<r>企业</r>".encode()
+
+    run_with_async_redis(redis_server.url, body)
+    assert sorted(redis_client.keys("*")) == [b"app:m1", b"app:m2"]
+    assert 0 < redis_client.pttl("app:m2") <= 30_000
+
+
+def test_a_redis_client_of_the_wrong_kind_is_refused(redis_server: Any, redis_client: Any) -> None:
+    with pytest.raises(TypeError, match="AsyncRedisDedupeStore needs a redis.asyncio client"):
+        AsyncRedisDedupeStore(redis_client)
+
+    async def body(client: Any) -> None:
+        with pytest.raises(TypeError, match="RedisDedupeStore needs a synchronous redis.Redis"):
+            RedisDedupeStore(client)
+
+    run_with_async_redis(redis_server.url, body)
+
+
+def test_async_store_repr_and_ttl(redis_server: Any) -> None:
+    async def body(client: Any) -> None:
+        store = AsyncRedisDedupeStore(client, ttl=12.5, key_prefix="p:")
+        assert (store.ttl, repr(store)) == (
+            12.5,
+            "AsyncRedisDedupeStore(ttl=12.5, key_prefix='p:')",
+        )
+        assert redis_server.url not in repr(store)
+        with pytest.raises(ValueError):
+            AsyncRedisDedupeStore(client, ttl=0)
+
+    run_with_async_redis(redis_server.url, body)
+
+
+def test_wsgi_refuses_an_async_store_with_a_logged_500(
+    redis_server: Any,
+    agent: DefaultAgentServer,
+    counting: Counting,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis.asyncio
+
+    store = AsyncRedisDedupeStore(redis.asyncio.Redis.from_url(redis_server.url))
+    query, body = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY).message(
+        "text", content="hello", msg_id=1
+    )
+    with caplog.at_level(logging.ERROR):
+        response = serve_http("POST", query, body, agent, dedupe=store)
+        status, _, out = call_wsgi(
+            AgentServerFrontend(agent, dedupe=store), environ("POST", query, body)
+        )
+    assert (response.status, status, out) == (500, 500, b"Internal Server Error\n")
+    assert counting.calls == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2
+    for text in errors:
+        assert "AsyncRedisDedupeStore is an async dedupe store" in text
+        assert "WSGI entry point" in text
+
+
+class SuspendingStore(MemoryDedupeStore):
+    """An async store whose every call yields to the event loop before answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.awaited = 0
+
+    async def begin(self, key: str) -> bytes | None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.awaited += 1
+        return super().begin(key)
+
+    async def finish(self, key: str, reply: bytes) -> None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.awaited += 1
+        super().finish(key, reply)
+
+    async def discard(self, key: str) -> None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.awaited += 1
+        super().discard(key)
+
+
+def asgi_post(app: Any, query: dict[str, str], body: bytes) -> ASGICall:
+    call = ASGICall(body_messages(body))
+    asyncio.run(asyncio.wait_for(app(http_scope("POST", query), call.receive, call.send), 10))
+    return call
+
+
+def test_asgi_awaits_an_async_store(agent: DefaultAgentServer, counting: Counting) -> None:
+    store = SuspendingStore()
+    app = AgentServerFrontend(agent, dedupe=store).asgi
+    wechat = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
+    xml = wechat.message_xml("text", content="hi", msg_id=1)
+    query, body = send(wechat, xml)
+    assert content(wechat, asgi_post(app, query, body), query) == "reply 1"
+    assert store.awaited == 2  # begin, then finish
+    query, body = send(wechat, xml, 1)
+    assert content(wechat, asgi_post(app, query, body), query) == "reply 1"
+    counting.fail = True
+    query, body = send(wechat, wechat.message_xml("text", content="x", msg_id=2))
+    assert asgi_post(app, query, body).status == 500
+    assert store.awaited == 5  # begin, discard
+    assert counting.calls == 2
+
+
+def test_asgi_and_wsgi_workers_share_one_redis(
+    redis_server: Any, redis_client: Any, agent: DefaultAgentServer, counting: Counting
+) -> None:
+    """An ASGI worker on AsyncRedisDedupeStore and a WSGI one on RedisDedupeStore, one Redis."""
+    wsgi = AgentServerFrontend(agent, dedupe=RedisDedupeStore(redis_client))
+    wechat = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
+    xml = wechat.message_xml("text", content="hi", msg_id=1)
+    query, body = send(wechat, xml)
+
+    async def body_(client: Any) -> ASGICall:
+        app = AgentServerFrontend(agent, dedupe=AsyncRedisDedupeStore(client)).asgi
+        call = ASGICall(body_messages(body))
+        await app(http_scope("POST", query), call.receive, call.send)
+        query2, body2 = send(wechat, xml, 2)
+        again = ASGICall(body_messages(body2))
+        await app(http_scope("POST", query2), again.receive, again.send)
+        assert content(wechat, again, query2) == "reply 1"
+        return call
+
+    first = run_with_async_redis(redis_server.url, body_)
+    assert content(wechat, first, query) == "reply 1"
+    query, body = send(wechat, xml, 1)
+    status, _, out = call_wsgi(wsgi, environ("POST", query, body))
+    assert status == 200
+    assert wxcorp_fast.parse_message(wechat.open_reply(out, query=query)).content == "reply 1"
+    assert counting.calls == 1
+
+
+class BrokenAsyncStore:
+    async def begin(self, key: str) -> bytes | None:
+        raise ConnectionError("store down")
+
+    async def finish(self, key: str, reply: bytes) -> None:
+        raise ConnectionError("store down")
+
+    async def discard(self, key: str) -> None:
+        raise ConnectionError("store down")
+
+
+def test_a_failing_async_store_fails_open(
+    agent: DefaultAgentServer, counting: Counting, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = AgentServerFrontend(agent, dedupe=BrokenAsyncStore()).asgi
+    wechat = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
+    query, body = wechat.message("text", content="hello", msg_id=1)
+    assert content(wechat, asgi_post(app, query, body), query) == "reply 1"
+    assert "dedupe store failed; handling the message without it" in caplog.text

@@ -346,3 +346,14 @@ def test_route_answers_status_and_raw_bodies_and_overrides(
     assert get(http, fake_work, GETCALLBACKIP, access_token=token)["ip_list"] == ["10.0.0.0/8"]
     fake_work.reset()  # routes go with the rest
     assert get(http, fake_work, GETCALLBACKIP, access_token="x")["errcode"] == 40014
+
+
+def test_a_chosen_port_and_a_bad_one() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with FakeWorkServer(port=port) as fake:
+        assert (fake.port, fake.base_url) == (port, f"http://127.0.0.1:{port}")
+    for bad in (-1, 65536, True, "80"):
+        with pytest.raises(ValueError, match="port"):
+            FakeWorkServer(port=bad)  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import wxcorp_fast
 from wxcorp_fast.testing import CallbackSimulator
 from wxcorp_fast.testing import vectors as v
@@ -111,3 +113,54 @@ def test_readme_aibot_example(capsys) -> None:
     assert card["template_card"]["main_title"]["title"] == "You pressed OK"
     # the WSGI side: a sync call of an async generator handler streams on a loop of its own
     assert sim.conversation(bot, "again", interval=0).content.startswith("You asked: again ")
+
+
+# --------------------------------------------------------------------------- slow handlers
+
+
+def deferred_block(name: str) -> str:
+    """The README's python block marked ``<!-- deferred: name -->``."""
+    text = README.read_text(encoding="utf-8")
+    match = re.search(rf"<!-- deferred: {name} -->\s*```python\n(.*?)```", text, re.S)
+    assert match is not None, name
+    return match.group(1)
+
+
+def test_readme_deferred_wsgi_example(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, Any] = {"__name__": "readme_deferred"}
+    exec(compile(deferred_block("wsgi"), str(README), "exec"), namespace)  # noqa: S102
+    assert capsys.readouterr().out.splitlines() == [
+        "200 b'' 1",
+        "zhangsan the answer to 'why?'",
+    ]
+
+
+def test_readme_deferred_asgi_example(redis_server: Any) -> None:
+    import asyncio
+
+    import redis.asyncio
+
+    from wxcorp_fast.testing import CallbackSimulator, FakeWorkServer
+    from wxcorp_fast.testing import vectors as v
+
+    from _http import ASGICall, body_messages, http_scope
+
+    namespace: dict[str, Any] = {"__name__": "readme_deferred_asgi"}
+    exec(compile(deferred_block("asgi"), str(README), "exec"), namespace)  # noqa: S102
+
+    async def scenario(fake: FakeWorkServer) -> bytes:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        app = namespace["build_app"](fake.base_url, fake.corp_secret, client)
+        wechat = CallbackSimulator(v.CORP_ID, v.AGENT_ID, v.TOKEN, v.ENCODING_AES_KEY)
+        query, body = wechat.message("text", content="hi")
+        call = ASGICall(body_messages(body))
+        await app(http_scope("POST", query), call.receive, call.send)
+        lifespan = ASGICall([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        await app({"type": "lifespan"}, lifespan.receive, lifespan.send)
+        await client.aclose()
+        assert call.status == 200
+        return wechat.open_reply(call.body, query=query)
+
+    with FakeWorkServer() as fake:
+        reply = asyncio.run(asyncio.wait_for(scenario(fake), 30))
+    assert wxcorp_fast.parse_message(reply).content == "the answer"  # in time: answered at once

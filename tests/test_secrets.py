@@ -37,6 +37,7 @@ from wxcorp_fast.api import (
     AsyncRedisAccessTokenServer,
     _token_flows,
 )
+from wxcorp_fast.callback import DeferredReplies
 from wxcorp_fast.callback.agent import AgentSettings, agent_settings
 from wxcorp_fast.compat.wechatpy import WeChatCrypto
 from wxcorp_fast.testing import AIBotSimulator, CallbackSimulator, FakeWorkServer, RecordedRequest
@@ -177,6 +178,9 @@ HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast.api.tokens.DefaultAccessTokenServer": _token_server,
     "wxcorp_fast.api.tokens.RedisAccessTokenServer": _redis_token_server,
     "wxcorp_fast.api.client.CorpClient": _client,
+    "wxcorp_fast.callback.deferred.DeferredReplies": lambda client: DeferredReplies(
+        client, reply_deadline=1.0
+    ),
     "wxcorp_fast.api.async_tokens.AsyncDefaultAccessTokenServer": _async_token_server,
     "wxcorp_fast.api.async_tokens.AsyncRedisAccessTokenServer": _async_redis_token_server,
     "wxcorp_fast.api.async_client.AsyncCorpClient": _async_client,
@@ -221,6 +225,9 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.callback.agent.AgentServer",
     "wxcorp_fast.callback.dedupe.MemoryDedupeStore",
     "wxcorp_fast.callback.dedupe.RedisDedupeStore",
+    "wxcorp_fast.callback.dedupe.AsyncDedupeStore",
+    "wxcorp_fast.callback.dedupe.AsyncRedisDedupeStore",
+    "wxcorp_fast.callback.deferred.Deferred",
     "wxcorp_fast.callback.mux.MessageServeMux",
     "wxcorp_fast.callback.replies.Article",
     "wxcorp_fast.callback.replies.ImageReply",

@@ -8,13 +8,16 @@ tests do not depend on the server modules (tests/test_real_servers.py drives tho
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import urllib3
 
 import wxcorp_fast
 from wxcorp_fast import (
@@ -499,3 +502,74 @@ def test_get_runs_the_url_check(sim: CallbackSimulator, echo_url: str) -> None:
     assert result.status == 200 and result.reply == result.body
     with pytest.raises(SignatureError):
         sim.get(echo_url + "/wrong-echo")
+
+
+# --------------------------------------------------------------------------- WeChat's retries
+
+
+class _SlowServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    """Answer POSTs with an empty 200 after the next of ``delays`` (then at once)."""
+
+    delays: list[float] = []
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.lock:
+            self.got.append(self.path + " " + hashlib.sha1(body).hexdigest())
+            delay = self.delays.pop(0) if self.delays else 0.0
+        time.sleep(delay)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        except OSError:
+            pass  # the simulator dropped this try
+
+
+@pytest.fixture
+def slow_url() -> Iterator[str]:
+    server = _SlowServer(("127.0.0.1", 0), _SlowHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _SlowHandler.got = []
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_retries_resend_the_same_request_after_no_answer(
+    sim: CallbackSimulator, slow_url: str
+) -> None:
+    _SlowHandler.delays = [3.0, 0.0]  # the first try gets no answer in time, the second does
+    result = sim.post(slow_url + "/cb", "text", retries=True, retry_interval=0.3)
+    assert (result.status, result.body, result.tries) == (200, b"", 2)
+    assert len(_SlowHandler.got) == 2
+    assert _SlowHandler.got[0] == _SlowHandler.got[1]  # the same request, byte for byte
+
+
+def test_retries_end_at_three_tries(sim: CallbackSimulator, slow_url: str) -> None:
+    _SlowHandler.delays = [3.0, 3.0, 3.0]
+    with pytest.raises(urllib3.exceptions.HTTPError):
+        sim.post(slow_url, "text", retries=True, retry_interval=0.2)
+    assert len(_SlowHandler.got) == 3
+
+
+def test_an_answer_in_time_ends_the_schedule(sim: CallbackSimulator, slow_url: str) -> None:
+    _SlowHandler.delays = []
+    result = sim.post(slow_url, "text", retries=True, retry_interval=5.0)
+    assert (result.status, result.tries) == (200, 1)
+    assert sim.post(slow_url, "text").tries == 1  # no schedule: one try
+    assert len(_SlowHandler.got) == 2

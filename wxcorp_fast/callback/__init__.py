@@ -6,17 +6,20 @@ One door for the room. Inside, one concept per module:
 - ``agent``: ``AgentServer`` (a protocol) and ``DefaultAgentServer`` with AES key rotation;
 - ``mux``: ``MessageServeMux``, routing by message type and event;
 - ``checks``: every check a request passes before its handler runs;
-- ``dedupe``: the stores that answer WeChat's retries, and the claim/settle steps;
+- ``dedupe``: the stores that answer WeChat's retries (sync and async), and the claim/settle
+  steps;
 - ``replies``: the reply types (also importable as ``wxcorp_fast.replies``);
 - ``responses``, ``rejections``: the answers, encrypted replies and rejected requests;
 - ``serve``: ``serve_http`` / ``serve_http_async``, the framework-free core;
+- ``deferred``: ``Deferred`` and ``DeferredReplies``, replies sent later through the API;
 - ``frontends``: the WSGI applications with their ASGI twins (``_wsgi``, ``_asgi``).
 """
 
 from __future__ import annotations
 
 from .agent import AgentServer, DefaultAgentServer
-from .dedupe import MemoryDedupeStore, RedisDedupeStore
+from .dedupe import AsyncDedupeStore, AsyncRedisDedupeStore, MemoryDedupeStore, RedisDedupeStore
+from .deferred import Deferred, DeferredReplies
 from .frontends import (
     URL_QUERY_AGENT_SERVER_KEY_NAME,
     AgentServerFrontend,
@@ -40,6 +43,7 @@ __all__ = [
     "VideoReply",
     "NewsReply",
     "Article",
+    "Deferred",
     # agents and routing
     "AgentServer",
     "DefaultAgentServer",
@@ -53,8 +57,11 @@ __all__ = [
     "URL_QUERY_AGENT_SERVER_KEY_NAME",
     "InvalidRequestHandler",
     "default_invalid_request_handler",
+    "DeferredReplies",
     # retries
     "DedupeStore",
     "MemoryDedupeStore",
     "RedisDedupeStore",
+    "AsyncDedupeStore",
+    "AsyncRedisDedupeStore",
 ]

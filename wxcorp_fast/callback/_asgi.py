@@ -70,12 +70,16 @@ async def send_response(send: Send, response: Response) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-async def lifespan(receive: Receive, send: Send) -> None:
-    """Answer the lifespan protocol: nothing to start or stop."""
+async def lifespan(
+    receive: Receive, send: Send, on_shutdown: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Answer the lifespan protocol: nothing to start; ``await on_shutdown()`` to stop."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if on_shutdown is not None:
+                await on_shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return

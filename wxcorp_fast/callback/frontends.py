@@ -18,21 +18,29 @@ request to ``serve_http`` / ``serve_http_async``:
   copy may have been handled up to one window earlier); ``dedupe=False`` turns it off. A
   store whose ttl is shorter than the replay window is refused: a replay accepted after its
   entry expired would run the handler again.
+- Deferred replies (``reply_deadline``, ``client``, ``max_deferred``; see ``deferred``): a
+  handler still running at the deadline, or one that returns ``Deferred(fn)``, has its request
+  answered empty at once and its reply sent through ``client`` when ready. The lifespan
+  shutdown awaits ``aclose()``; under WSGI call ``close()`` on exit (the CLI's gunicorn does,
+  from its worker exit hook). ``MultiAgentServerFrontend`` takes a client per agent
+  (``set_agent_server(key, server, client=...)``), the frontend's ``client`` by default; its
+  agents share one ``max_deferred`` bound.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple, cast
 
 from ..errors import CallbackError, UnknownAgentError
 from . import _asgi, _wsgi
 from ._query import parse_query
 from .agent import AgentServer
-from .dedupe import MemoryDedupeStore
+from .dedupe import AnyDedupeStore, MemoryDedupeStore
+from .deferred import MSG_NEEDS_CLIENT, DeferredReplies
 from .rejections import reject
-from .request import DedupeStore, InvalidRequestHandler, Response
+from .request import InvalidRequestHandler, Response
 from .responses import method_not_allowed, plain_response
 from .serve import serve_http, serve_http_async
 
@@ -44,8 +52,8 @@ MSG_UNKNOWN_AGENT: Final = "no agent server under this key"
 
 
 def _dedupe_store(
-    dedupe: DedupeStore | None | Literal[False], replay_window: float | None
-) -> DedupeStore | None:
+    dedupe: AnyDedupeStore | None | Literal[False], replay_window: float | None
+) -> AnyDedupeStore | None:
     """Return the store a frontend uses: the default one for ``None``, none for ``False``."""
     if dedupe is False:
         return None
@@ -59,6 +67,13 @@ def _dedupe_store(
             f" store ttl >= {replay_window:g}"
         )
     return dedupe
+
+
+class _Agent(NamedTuple):
+    """An agent as a frontend serves it: its server and its deferred replies (or None)."""
+
+    server: AgentServer
+    deferred: DeferredReplies | None
 
 
 def _too_large() -> Response:
@@ -78,6 +93,7 @@ class _Frontend:
         "_replay_window",
         "_dedupe",
         "_run_sync_in_thread",
+        "_deferred",
         "asgi",
     )
 
@@ -86,8 +102,9 @@ class _Frontend:
         invalid_request_handler: InvalidRequestHandler | None,
         max_body_size: int,
         replay_window: float | None,
-        dedupe: DedupeStore | None | Literal[False],
+        dedupe: AnyDedupeStore | None | Literal[False],
         run_sync_in_thread: bool,
+        deferred: DeferredReplies | None,
     ) -> None:
         if (
             isinstance(max_body_size, bool)
@@ -102,6 +119,7 @@ class _Frontend:
         self._replay_window = replay_window
         self._dedupe = _dedupe_store(dedupe, replay_window)
         self._run_sync_in_thread = run_sync_in_thread
+        self._deferred = deferred
         serve = self._serve_asgi
 
         # A plain ``async def`` function, not a bound method: servers tell ASGI 3 from ASGI 2
@@ -115,19 +133,35 @@ class _Frontend:
         self.asgi: Callable[[_asgi.Scope, _asgi.Receive, _asgi.Send], Any] = asgi
         """This endpoint as an ASGI 3 application."""
 
-    def _agent_server(self, query: dict[str, str]) -> AgentServer:
+    def _agent_server(self, query: dict[str, str]) -> _Agent:
         raise NotImplementedError
 
-    def _route(
-        self, method: str, query: dict[str, str], http_request: Any
-    ) -> AgentServer | Response:
-        """Return the agent server for this request, or the answer that ends it."""
+    def _route(self, method: str, query: dict[str, str], http_request: Any) -> _Agent | Response:
+        """Return the agent for this request (its server and deferred replies), or the answer."""
         if method != "POST" and method != "GET":
             return method_not_allowed()
         try:
             return self._agent_server(query)
         except CallbackError as error:
             return reject(self._invalid_request_handler, http_request, error)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Drain the deferred replies in flight (WSGI), up to ``timeout`` s; log what is left.
+
+        New messages are then answered without running a handler under a deadline. Call it when
+        the worker exits; not on an event loop's thread (use ``aclose`` there).
+        """
+        if self._deferred is not None:
+            self._deferred.close(timeout)
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """Drain the deferred replies in flight (ASGI), up to ``timeout`` s; log, cancel the rest.
+
+        The lifespan shutdown of ``.asgi`` awaits it; a mounted app (FastAPI ``mount``) gets no
+        lifespan events, so await it in the host application's own shutdown.
+        """
+        if self._deferred is not None:
+            await self._deferred.aclose(timeout)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -138,6 +172,7 @@ class _Frontend:
         routed = self._route(method, query, environ)
         if isinstance(routed, Response):
             return _wsgi.respond(start_response, routed)
+        server, deferred = routed
         body = b""
         if method == "POST":
             try:
@@ -151,11 +186,12 @@ class _Frontend:
             method,
             query,
             body,
-            routed,
+            server,
             self._invalid_request_handler,
             environ,
             replay_window=self._replay_window,
             dedupe=self._dedupe,
+            deferred=deferred,
         )
         return _wsgi.respond(start_response, response)
 
@@ -166,7 +202,7 @@ class _Frontend:
         if kind == "http":
             await self._asgi_http(scope, receive, send)
         elif kind == "lifespan":
-            await _asgi.lifespan(receive, send)
+            await _asgi.lifespan(receive, send, self.aclose)
         else:
             raise ValueError(f"unsupported ASGI scope type: {kind!r}")
 
@@ -179,6 +215,7 @@ class _Frontend:
         if isinstance(routed, Response):
             await _asgi.send_response(send, routed)
             return
+        server, deferred = routed
         body = b""
         if method == "POST":
             try:
@@ -196,12 +233,13 @@ class _Frontend:
             method,
             query,
             body,
-            routed,
+            server,
             self._invalid_request_handler,
             scope,
             replay_window=self._replay_window,
             dedupe=self._dedupe,
             run_sync_in_thread=self._run_sync_in_thread,
+            deferred=deferred,
         )
         await _asgi.send_response(send, response)
 
@@ -215,12 +253,24 @@ class AgentServerFrontend(_Frontend):
             rejected requests (``None``: the default 400).
         max_body_size: POST bodies over this many bytes get 413.
         replay_window: seconds a request's timestamp may be from now (``None``: no check).
-        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``); ``None`` (the
+        dedupe: a dedupe store (``MemoryDedupeStore``, ``RedisDedupeStore``; under ASGI also
+            ``AsyncRedisDedupeStore``, which the WSGI entry point refuses); ``None`` (the
             default) gives a ``MemoryDedupeStore`` covering the replay window, ``False`` none.
         run_sync_in_thread: under ASGI, run sync handlers in ``asyncio.to_thread``.
+        reply_deadline: seconds (above 0, below 5): a handler still running then has its
+            request answered empty, and its reply sent later with ``client``; ``None``: no
+            deadline (a ``Deferred`` answer still goes through ``client``).
+        client: the API client that sends late replies (``CorpClient`` under WSGI,
+            ``AsyncCorpClient`` under ASGI); required with ``reply_deadline``.
+        max_deferred: handlers that may run at once under the deadline (and ``Deferred``
+            functions); a message beyond that is answered empty and logged.
+
+    Raises:
+        ValueError: ``reply_deadline`` without ``client``, or out of range; a bad
+            ``max_deferred``, ``max_body_size`` or ``replay_window``.
     """
 
-    __slots__ = ("_server",)
+    __slots__ = ("_server", "_agent")
 
     def __init__(
         self,
@@ -229,19 +279,34 @@ class AgentServerFrontend(_Frontend):
         *,
         max_body_size: int = 1_048_576,
         replay_window: float | None = 300,
-        dedupe: DedupeStore | None | Literal[False] = None,
+        dedupe: AnyDedupeStore | None | Literal[False] = None,
         run_sync_in_thread: bool = False,
+        reply_deadline: float | None = None,
+        client: Any = None,
+        max_deferred: int = 100,
     ) -> None:
+        shared = DeferredReplies.without_client(
+            reply_deadline=reply_deadline, max_deferred=max_deferred
+        )
+        if client is None and reply_deadline is not None:
+            raise ValueError(MSG_NEEDS_CLIENT)
+        deferred = None if client is None else shared.with_client(client)
         super().__init__(
-            invalid_request_handler, max_body_size, replay_window, dedupe, run_sync_in_thread
+            invalid_request_handler,
+            max_body_size,
+            replay_window,
+            dedupe,
+            run_sync_in_thread,
+            deferred,
         )
         self._server = agent_server
+        self._agent = _Agent(agent_server, deferred)
 
     def __repr__(self) -> str:
         return f"AgentServerFrontend({self._server!r})"
 
-    def _agent_server(self, query: dict[str, str]) -> AgentServer:
-        return self._server
+    def _agent_server(self, query: dict[str, str]) -> _Agent:
+        return self._agent
 
 
 class MultiAgentServerFrontend(_Frontend):
@@ -251,9 +316,14 @@ class MultiAgentServerFrontend(_Frontend):
     removed while serving: each change builds a new mapping under a lock and swaps it in,
     and requests read the mapping without a lock. A missing or unknown key is rejected with
     ``UnknownAgentError`` (-40005) through the invalid-request handler.
+
+    Deferred replies: each agent sends with its own client (``set_agent_server(key, server,
+    client=...)``; every WeChat Work application has its own Secret, so its own token), or
+    else with the frontend's ``client``. With ``reply_deadline`` every agent needs one of
+    the two. ``max_deferred`` bounds the work of all agents together.
     """
 
-    __slots__ = ("_servers", "_lock")
+    __slots__ = ("_servers", "_lock", "_client")
 
     def __init__(
         self,
@@ -261,32 +331,55 @@ class MultiAgentServerFrontend(_Frontend):
         *,
         max_body_size: int = 1_048_576,
         replay_window: float | None = 300,
-        dedupe: DedupeStore | None | Literal[False] = None,
+        dedupe: AnyDedupeStore | None | Literal[False] = None,
         run_sync_in_thread: bool = False,
+        reply_deadline: float | None = None,
+        client: Any = None,
+        max_deferred: int = 100,
     ) -> None:
         super().__init__(
-            invalid_request_handler, max_body_size, replay_window, dedupe, run_sync_in_thread
+            invalid_request_handler,
+            max_body_size,
+            replay_window,
+            dedupe,
+            run_sync_in_thread,
+            DeferredReplies.without_client(
+                reply_deadline=reply_deadline, max_deferred=max_deferred
+            ),
         )
-        self._servers: dict[str, AgentServer] = {}
+        self._servers: dict[str, _Agent] = {}
         self._lock = threading.Lock()
+        self._client = client
 
     def __repr__(self) -> str:
         return f"MultiAgentServerFrontend(keys={sorted(self._servers)!r})"
 
-    def _agent_server(self, query: dict[str, str]) -> AgentServer:
+    def _agent_server(self, query: dict[str, str]) -> _Agent:
         key = query.get(URL_QUERY_AGENT_SERVER_KEY_NAME)
-        server = self._servers.get(key) if key else None
-        if server is None:
+        agent = self._servers.get(key) if key else None
+        if agent is None:
             raise UnknownAgentError(MSG_UNKNOWN_AGENT)
-        return server
+        return agent
 
-    def set_agent_server(self, key: str, server: AgentServer) -> None:
-        """Serve ``server`` under ``key`` (replacing any agent already there)."""
+    def set_agent_server(self, key: str, server: AgentServer, *, client: Any = None) -> None:
+        """Serve ``server`` under ``key`` (replacing any agent already there).
+
+        ``client`` sends this agent's deferred replies (the frontend's ``client`` when None).
+
+        Raises:
+            ValueError: an empty key; no client at all while the frontend has a
+                ``reply_deadline``.
+        """
         if not isinstance(key, str) or not key:
             raise ValueError("key must be a non-empty str")
+        chosen = self._client if client is None else client
+        shared = cast(DeferredReplies, self._deferred)
+        if chosen is None and shared.reply_deadline is not None:
+            raise ValueError(MSG_NEEDS_CLIENT)
+        agent = _Agent(server, None if chosen is None else shared.with_client(chosen))
         with self._lock:
             servers = dict(self._servers)
-            servers[key] = server
+            servers[key] = agent
             self._servers = servers
 
     def delete_agent_server(self, key: str) -> None:

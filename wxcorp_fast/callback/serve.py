@@ -8,21 +8,32 @@ give and returns a ``Response``; the WSGI and ASGI frontends only adapt to it. T
 dedupe store, if any, then handed to the message handler. A handler that raises gets a 500
 (traceback logged at ERROR, nothing of the request in the body); its reply is rendered and
 encrypted by ``responses``.
+
+``serve_http_async`` awaits an async dedupe store (``AsyncRedisDedupeStore``) and calls a
+synchronous one inline; ``serve_http`` cannot await, so it answers 500 to every request when
+given an async store, with an ERROR that names the store (so too for an ``async def`` client
+of deferred replies).
+
+With ``deferred`` (a ``DeferredReplies``), the handler's call goes through it: under its
+``reply_deadline`` in a worker, and a ``Deferred`` answer is sent later through its client; the
+request is then answered empty and the dedupe claim is left to it (see ``deferred``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final, cast
 
 from .._core import core
 from ..errors import CallbackError
 from .agent import AgentServer, AgentSettings, agent_settings
 from .checks import check_envelope, check_message, check_signed, echo, open_encrypt, signed_params
-from .dedupe import claim, settle
+from .dedupe import AnyDedupeStore, check_sync_store, claim, claim_async, settle, settle_async
+from .deferred import LATER, MSG_NO_CLIENT, Deferred, DeferredReplies
 from .rejections import reject
 from .request import DedupeStore, InvalidRequestHandler, Request, Response
 from .responses import answer, inner_xml, internal_error, method_not_allowed, text_response
@@ -31,32 +42,43 @@ __all__ = ["serve_http", "serve_http_async"]
 
 _log = logging.getLogger(__name__)
 
+_WSGI_ENTRY: Final = "the WSGI entry point (serve_http, or a frontend called as WSGI)"
+
 _parse_envelope = core.parse_envelope
 _parse_message = core.parse_message
 
 
-def _handler_failed(dedupe: DedupeStore | None, key: str | None, error: BaseException) -> Response:
-    """Forget the claim of a handler that raised ``error``: 500 for an Exception, else re-raise."""
+def _failed(error: BaseException) -> Response:
+    """Answer 500 for a handler that raised ``error`` (logged); re-raise a BaseException."""
     if not isinstance(error, Exception):
-        settle(dedupe, key, None)
         raise error
     _log.exception("message handler failed")
-    settle(dedupe, key, None)
     return internal_error()
 
 
-def _respond(
-    request: Request, reply: object, dedupe: DedupeStore | None, key: str | None
-) -> Response:
-    """Answer ``request`` with the handler's ``reply`` and settle its claim ``key``."""
+def _handler_failed(dedupe: DedupeStore | None, key: str | None, error: BaseException) -> Response:
+    """Forget the claim of a handler that raised ``error``: 500 for an Exception, else re-raise."""
+    settle(dedupe, key, None)
+    return _failed(error)
+
+
+def _refused_kinds(store: object, deferred: DeferredReplies | None) -> Response | None:
+    """The logged 500 for an async store or client given to the WSGI entry point, else None."""
     try:
-        inner = inner_xml(request, reply)
-        response = answer(request, inner)
-    except BaseException as error:
-        return _handler_failed(dedupe, key, error)
-    if key is not None:
-        settle(dedupe, key, inner)
-    return response
+        check_sync_store(store, _WSGI_ENTRY)
+        if deferred is not None:
+            deferred.check_sync(_WSGI_ENTRY)
+    except TypeError as error:
+        _log.error("%s", error)
+        return internal_error()
+    return None
+
+
+def _inner(request: Request, reply: object) -> bytes:
+    """Render a handler's reply into inner XML; a ``Deferred`` here had no client to go to."""
+    if isinstance(reply, Deferred):
+        raise TypeError(MSG_NO_CLIENT)
+    return inner_xml(request, reply)
 
 
 def _admit(
@@ -67,13 +89,11 @@ def _admit(
     invalid_request_handler: InvalidRequestHandler | None,
     http_request: Any,
     replay_window: float | None,
-    dedupe: DedupeStore | None,
-) -> Response | tuple[Request, str | None]:
-    """Verify a request and claim its message in ``dedupe``: all before the message handler.
+) -> Response | Request:
+    """Verify a request: all the checks before the dedupe store and the message handler.
 
     Return the answer when there is no message to handle (URL verification, 405, a rejected
-    request, a copy already answered), else ``(request, key)``: the verified message and its
-    dedupe claim (``None``: nothing to settle).
+    request), else the verified message.
     """
     if method != "POST" and method != "GET":
         return method_not_allowed()
@@ -104,10 +124,7 @@ def _admit(
         )
     except CallbackError as error:
         return reject(invalid_request_handler, http_request, error, agent)
-    if dedupe is None:
-        return request, None
-    key, seen = claim(request, dedupe)
-    return (request, key) if seen is None else answer(request, seen)
+    return request
 
 
 def serve_http(
@@ -119,25 +136,45 @@ def serve_http(
     http_request: Any = None,
     *,
     replay_window: float | None = 300,
-    dedupe: DedupeStore | None = None,
+    dedupe: AnyDedupeStore | None = None,
+    deferred: DeferredReplies | None = None,
 ) -> Response:
     """Answer one callback request; see ``wxcorp_fast.callback.checks`` for every check.
 
     The handler is called synchronously; one that returns an awaitable gets a 500 (use
-    ``serve_http_async``).
+    ``serve_http_async``), and so does every request when ``dedupe`` is an async store
+    (``AsyncRedisDedupeStore``): the ERROR logged names it. ``deferred`` sends the replies of
+    slow handlers and ``Deferred`` answers later, through the API (a ``DeferredReplies``).
     """
+    if dedupe is not None or deferred is not None:
+        refused = _refused_kinds(dedupe, deferred)
+        if refused is not None:
+            return refused
+    store = cast("DedupeStore | None", dedupe)
     agent = agent_settings(agent_server)
-    admitted = _admit(
-        method, query, body, agent, invalid_request_handler, http_request, replay_window, dedupe
+    request = _admit(
+        method, query, body, agent, invalid_request_handler, http_request, replay_window
     )
-    if isinstance(admitted, Response):
-        return admitted
-    request, key = admitted
+    if isinstance(request, Response):
+        return request
+    key = None
+    if store is not None:
+        key, seen = claim(request, store)
+        if seen is not None:
+            return answer(request, seen)
+    handler = agent.message_handler
     try:
-        reply = agent.message_handler(request)
+        reply = (
+            handler(request) if deferred is None else deferred.call(request, store, key, handler)
+        )
+        if reply is LATER:
+            return answer(request, b"")
+        inner = _inner(request, reply)
+        response = answer(request, inner)
     except BaseException as error:
-        return _handler_failed(dedupe, key, error)
-    return _respond(request, reply, dedupe, key)
+        return _handler_failed(store, key, error)
+    settle(store, key, inner)
+    return response
 
 
 async def serve_http_async(
@@ -149,31 +186,52 @@ async def serve_http_async(
     http_request: Any = None,
     *,
     replay_window: float | None = 300,
-    dedupe: DedupeStore | None = None,
+    dedupe: AnyDedupeStore | None = None,
     run_sync_in_thread: bool = False,
+    deferred: DeferredReplies | None = None,
 ) -> Response:
     """Like ``serve_http``, but await a handler's awaitable reply.
 
     A sync handler runs inline on the event loop by default (a verified callback costs
     microseconds, a thread hop far more). ``run_sync_in_thread=True`` runs a handler that is
     not an ``async def`` function in ``asyncio.to_thread``, for handlers that block; an
-    awaitable it returns is still awaited on the loop. The dedupe store is called inline.
+    awaitable it returns is still awaited on the loop. An async dedupe store
+    (``AsyncRedisDedupeStore``) is awaited; a synchronous one is called inline. Under the
+    ``reply_deadline`` of ``deferred`` every handler runs as a task (a sync one in a thread).
     """
     agent = agent_settings(agent_server)
-    admitted = _admit(
-        method, query, body, agent, invalid_request_handler, http_request, replay_window, dedupe
+    request = _admit(
+        method, query, body, agent, invalid_request_handler, http_request, replay_window
     )
-    if isinstance(admitted, Response):
-        return admitted
-    request, key = admitted
+    if isinstance(request, Response):
+        return request
+    key = None
+    if dedupe is not None:
+        key, seen = await claim_async(request, dedupe)
+        if seen is not None:
+            return answer(request, seen)
     handler = agent.message_handler
     try:
-        if run_sync_in_thread and not inspect.iscoroutinefunction(handler):
-            reply = await asyncio.to_thread(handler, request)
+        if deferred is None:
+            reply = await _call_handler(handler, request, run_sync_in_thread)
         else:
-            reply = handler(request)
-        if inspect.isawaitable(reply):
-            reply = await reply
+            inline = functools.partial(_call_handler, handler, request, run_sync_in_thread)
+            reply = await deferred.call_async(request, dedupe, key, handler, inline)
+        if reply is LATER:
+            return answer(request, b"")
+        inner = _inner(request, reply)
+        response = answer(request, inner)
     except BaseException as error:
-        return _handler_failed(dedupe, key, error)
-    return _respond(request, reply, dedupe, key)
+        await settle_async(dedupe, key, None)
+        return _failed(error)
+    await settle_async(dedupe, key, inner)
+    return response
+
+
+async def _call_handler(handler: Any, request: Request, run_sync_in_thread: bool) -> Any:
+    """Call ``handler`` (in a thread when asked and not ``async def``); await its awaitable."""
+    if run_sync_in_thread and not inspect.iscoroutinefunction(handler):
+        reply = await asyncio.to_thread(handler, request)
+    else:
+        reply = handler(request)
+    return await reply if inspect.isawaitable(reply) else reply

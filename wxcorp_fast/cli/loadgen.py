@@ -15,13 +15,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from ..crypto import parse_message
 from ..errors import CallbackError
-from ..testing.simulator import KINDS, CallbackSimulator
+from ..testing.simulator import KINDS, CallbackSimulator, HTTPResult
 
-__all__ = ["MIX", "Progress", "Summary", "run"]
+__all__ = ["MIX", "Progress", "Summary", "refusal", "run"]
 
 #: The kinds sent, in turn: the URL check, then every message and event kind.
 MIX: tuple[str, ...] = ("url_verification", *KINDS)
@@ -124,6 +124,18 @@ class Progress:
         self.stream.flush()
 
 
+#: How much of a refused answer's body a failure reason shows.
+SHOWN_BODY: Final = 80
+
+
+def refusal(result: HTTPResult) -> str:
+    """Describe an answer other than 200: its status and (the start of) its body."""
+    body = result.body.decode("utf-8", "replace").strip()
+    if len(body) > SHOWN_BODY:
+        body = body[: SHOWN_BODY - 3] + "..."
+    return f"HTTP {result.status}: {body}" if body else f"HTTP {result.status}"
+
+
 def _post_failure(
     sim: CallbackSimulator, url: str, kind: str, echo: bool, timeout: float
 ) -> str | None:
@@ -135,7 +147,7 @@ def _post_failure(
         fields["content"] = content
     result = sim.post(url, msg_type, timeout=timeout, **fields)
     if result.status != 200:
-        return f"HTTP {result.status}"
+        return refusal(result)
     if result.reply is None:
         return "empty reply" if echo else None
     reply = parse_message(result.reply)
@@ -157,7 +169,7 @@ def _one(sim: CallbackSimulator, url: str, kind: str, echo: bool, timeout: float
     try:
         if kind == "url_verification":
             result = sim.get(url, timeout=timeout)
-            failure = None if result.status == 200 else f"HTTP {result.status}"
+            failure = None if result.status == 200 else refusal(result)
         else:
             failure = _post_failure(sim, url, kind, echo, timeout)
     except CallbackError as exc:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import wxcorp_fast
 
 from .doctor import add_doctor_command
+from .fake_work import add_fake_work_command
 from .info import cmd_info
 from .server import add_server_commands
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info)
     add_server_commands(commands)
     add_doctor_command(commands)
+    add_fake_work_command(commands)
     return parser
 
 

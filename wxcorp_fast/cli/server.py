@@ -158,7 +158,41 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     """Play WeChat against a callback URL and verify every answer."""
     if args.aibot:
         return _simulate_aibot(args, args.url, args.count, args.echo)
+    if args.text is not None:
+        return _simulate_text(args)
     return _simulate(args, args.url, args.echo)
+
+
+def _simulate_text(args: argparse.Namespace) -> int:
+    """Send one text message (``--text``), print the answer; exit 0 on a 200."""
+    import urllib3
+
+    from ..crypto import parse_message
+    from ..errors import CallbackError
+    from .loadgen import refusal
+
+    sim = _simulator(args)
+    try:
+        result = sim.post(
+            args.url, "text", content=args.text, timeout=args.timeout, retries=args.retries
+        )
+    except urllib3.exceptions.HTTPError as error:
+        print(f"no answer: {type(error).__name__}")
+        return 1
+    except CallbackError as error:
+        print(f"the reply does not verify: {type(error).__name__} ({error.code})")
+        return 1
+    tries = f" (try {result.tries} of WeChat's schedule)" if args.retries else ""
+    if result.status != 200:
+        print(f"refused{tries}: {refusal(result)}")
+        return 1
+    if result.reply is None:
+        print(f"HTTP 200{tries}: an empty answer (any reply comes later, through the API)")
+        return 0
+    reply = parse_message(result.reply)
+    shown = reply.content if reply.msg_type == "text" else result.reply.decode("utf-8", "replace")
+    print(f"HTTP 200{tries}: {reply.msg_type} reply: {shown}")
+    return 0
 
 
 def _read_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
@@ -329,6 +363,18 @@ def add_server_commands(commands: Any) -> None:
         "--aibot",
         action="store_true",
         help="play an AI bot's callbacks: every kind, then --count streamed conversations",
+    )
+    simulate.add_argument(
+        "--text",
+        metavar="TEXT",
+        help="send just one text message with this content and print the answer (the body "
+        "of a refused one too); exit 1 unless it is a 200",
+    )
+    simulate.add_argument(
+        "--retries",
+        action="store_true",
+        help="with --text: play WeChat's retry schedule (no answer within 5 s: the same "
+        "request again, three tries in all)",
     )
     add_credentials(simulate)
     simulate.set_defaults(func=_cmd_simulate)

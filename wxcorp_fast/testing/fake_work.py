@@ -184,6 +184,7 @@ class FakeWorkServer:
         corp_secret: the corpsecret ``gettoken`` accepts.
         expires_in: the ``expires_in`` of issued tokens (7200 like WeChat; settable).
         callback_ips: what ``getcallbackip`` lists.
+        port: the 127.0.0.1 port to listen on; 0 (the default) picks a free one.
     """
 
     def __init__(
@@ -193,7 +194,11 @@ class FakeWorkServer:
         *,
         expires_in: int = 7200,
         callback_ips: tuple[str, ...] = ("101.226.103.0/25", "140.207.54.0/25"),
+        port: int = 0,
     ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError("port must be an int from 0 to 65535")
+        self._requested_port = port
         self.corp_id = corp_id
         self.corp_secret = corp_secret
         self.expires_in = expires_in
@@ -230,11 +235,11 @@ class FakeWorkServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeWorkServer:
-        """Bind 127.0.0.1 on a free port and serve from a daemon thread."""
+        """Bind 127.0.0.1 on ``port`` (a free one for 0) and serve from a daemon thread."""
         if self._httpd is not None:
             raise RuntimeError("FakeWorkServer is already started")
         self._stopping.clear()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
+        self._httpd = _Server(("127.0.0.1", self._requested_port), _Handler, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -601,6 +606,9 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # a listen backlog for bursts of clients (socketserver's 5 resets the rest, as the real
+    # API does not)
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], fake: FakeWorkServer

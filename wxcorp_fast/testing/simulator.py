@@ -4,6 +4,12 @@ It builds signed, encrypted callbacks — the GET URL check and POSTed messages 
 with the field sets of WeChat Work's docs (接收消息, 接收事件, 通讯录回调通知, 异步任务完成
 通知) — sends them over real HTTP, and verifies and decrypts the replies. The crypto is
 ``wxcorp_fast.MsgCrypto``; the HTTP client is urllib3.
+
+``send(..., retries=True)`` and ``post(..., retries=True)`` play WeChat's retry schedule
+(接收消息与事件: "如果企业在五秒内没有响应，企业微信会断掉连接，重新发起请求，总共重试三次"):
+a try that gets no answer within ``retry_interval`` seconds (5) is dropped and the same
+request sent again, three tries in all (the first and two more, as WeChat is seen to run a
+slow handler three times); any answer, an empty 200 included, ends the schedule.
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ KINDS: Final[dict[str, dict[str, str]]] = {
 }
 
 _CHUNK: Final = 65536
+#: WeChat's schedule: three tries in all, each dropped after 5 seconds without an answer.
+TRIES: Final = 3
+RETRY_INTERVAL: Final = 5.0
 MSG_REPLY_FIELDS: Final = "reply envelope lacks MsgSignature, TimeStamp or Nonce"
 MSG_REPLY_NOT_FOR_REQUEST: Final = "reply envelope does not reuse the request's timestamp and nonce"
 
@@ -178,7 +187,8 @@ class HTTPResult:
 
     ``reply`` is the decrypted inner XML of a POST's reply envelope, or for a GET the
     answer itself; it is ``None`` when the status is not 200 or the body is empty.
-    ``sent`` is the inner XML ``post`` sent (``None`` for other requests).
+    ``sent`` is the inner XML ``post`` sent (``None`` for other requests); ``tries`` the
+    number of times the request was sent (more than 1 only with ``retries=True``).
     """
 
     status: int
@@ -186,6 +196,7 @@ class HTTPResult:
     body: bytes
     reply: bytes | None = None
     sent: bytes | None = None
+    tries: int = 1
 
 
 def _cdata(text: str) -> str:
@@ -495,25 +506,42 @@ class CallbackSimulator:
         headers: Mapping[str, str] | None = None,
         chunked: bool = False,
         timeout: float = 10.0,
+        retries: bool = False,
+        retry_interval: float = RETRY_INTERVAL,
     ) -> HTTPResult:
         """Send one raw request and return the answer unopened (for hostile tests too).
 
         ``chunked`` sends the body with ``Transfer-Encoding: chunked`` (no Content-Length).
+        ``retries`` plays WeChat's schedule: each try gets ``retry_interval`` seconds (instead
+        of ``timeout``) to answer, else it is dropped and the same request sent again, three
+        tries in all; the result's ``tries`` counts them.
+
+        Raises:
+            urllib3.exceptions.HTTPError: the request failed (with ``retries``: every try).
         """
-        data: bytes | Iterator[bytes] | None = body
-        if chunked and body is not None:
-            data = (body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK))
-        response = self.http.request(
-            method,
-            _with_query(url, query or {}),
-            body=data,
-            headers=dict(headers or {"Content-Type": "text/xml; charset=utf-8"}),
-            chunked=chunked,
-            timeout=timeout,
-            retries=False,
-            redirect=False,
-        )
-        return HTTPResult(response.status, response.headers, response.data)
+        tries = TRIES if retries else 1
+        for attempt in range(1, tries + 1):
+            data: bytes | Iterator[bytes] | None = body
+            if chunked and body is not None:
+                data = (body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK))
+            try:
+                response = self.http.request(
+                    method,
+                    _with_query(url, query or {}),
+                    body=data,
+                    headers=dict(headers or {"Content-Type": "text/xml; charset=utf-8"}),
+                    chunked=chunked,
+                    timeout=urllib3.Timeout(total=retry_interval) if retries else timeout,
+                    retries=False,
+                    redirect=False,
+                )
+            except urllib3.exceptions.HTTPError as error:
+                if attempt == tries:
+                    raise
+                _log.info("no answer in try %d (%s); sending again", attempt, type(error).__name__)
+                continue
+            return HTTPResult(response.status, response.headers, response.data, tries=attempt)
+        raise AssertionError("unreachable")  # the last try returns or raises
 
     def get(self, url: str, *, timeout: float = 10.0) -> HTTPResult:
         """Run the URL check against ``url``; ``reply`` is the answer when it is the echo.
@@ -537,9 +565,13 @@ class CallbackSimulator:
         timestamp: int | None = None,
         nonce: str | None = None,
         timeout: float = 10.0,
+        retries: bool = False,
+        retry_interval: float = RETRY_INTERVAL,
         **fields: FieldValue,
     ) -> HTTPResult:
         """Build a callback (as ``message``), POST it to ``url`` and open the reply.
+
+        ``retries`` and ``retry_interval`` play WeChat's retry schedule (see ``send``).
 
         Returns:
             The result; ``reply`` holds the verified, decrypted inner XML of a non-empty
@@ -551,7 +583,10 @@ class CallbackSimulator:
         """
         xml = self.message_xml(msg_type, **fields)
         query, body = self.envelope(xml, timestamp=timestamp, nonce=nonce)
-        result = dataclasses.replace(self.send(url, query, body, timeout=timeout), sent=xml)
+        answer = self.send(
+            url, query, body, timeout=timeout, retries=retries, retry_interval=retry_interval
+        )
+        result = dataclasses.replace(answer, sent=xml)
         if result.status != 200 or not result.body:
             return result
         return dataclasses.replace(result, reply=self.open_reply(result.body))
