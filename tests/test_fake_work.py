@@ -321,8 +321,9 @@ def test_route_stubs_any_path_with_the_knobs(
     fake_work.http_error(503, path="/cgi-bin/user/get")
     assert http.request("GET", fake_work.base_url + "/cgi-bin/user/get", timeout=5).status == 503
     assert len(seen) == 1  # refused before the handler each time
-    fake_work.route("GET", "/cgi-bin/user/get", None)
-    assert http.request("GET", fake_work.base_url + "/cgi-bin/user/get", timeout=5).status == 404
+    fake_work.route("GET", "/cgi-bin/user/get", None)  # the built-in answer again
+    assert get(http, fake_work, "/cgi-bin/user/get", userid="zs")["errcode"] == 41001
+    assert http.request("GET", fake_work.base_url + "/cgi-bin/nope", timeout=5).status == 404
 
 
 def test_route_answers_status_and_raw_bodies_and_overrides(

@@ -255,6 +255,12 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.api._aiohttp.SessionUser",
     "wxcorp_fast.api._calls.Call",
     "wxcorp_fast.api._calls.MultipartFormField",
+    # typed answers: what WeChat answered (a SendResult's response_code is not in its repr)
+    "wxcorp_fast.api.results.Department",
+    "wxcorp_fast.api.results.Media",
+    "wxcorp_fast.api.results.SendResult",
+    "wxcorp_fast.api.results.User",
+    "wxcorp_fast.api.results.UserInfo",
     # AI bots: routing, replies, requests (what WeChat sent), streams, results
     "wxcorp_fast.aibot.mux.AIBotMux",
     "wxcorp_fast.aibot.replies.MarkdownReply",

@@ -2,12 +2,14 @@
 
 - ``tokens``: ``AccessTokenServer`` (the interface), ``DefaultAccessTokenServer`` (one
   process) and ``RedisAccessTokenServer`` (one token shared through Redis).
-- ``client``: ``CorpClient`` (urllib3) and ``MultipartFormField``.
+- ``client``: ``CorpClient`` (urllib3) and ``MultipartFormField``; ``results``: the typed
+  answers of its calls (``User``, ``Department``, ``UserInfo``, ``Media``, ``SendResult``).
 - ``async_tokens`` and ``async_client`` (extra ``wxcorp-fast[async]``: aiohttp): their
   async twins ``AsyncAccessTokenServer``, ``AsyncDefaultAccessTokenServer``,
   ``AsyncRedisAccessTokenServer`` and ``AsyncCorpClient``. They are imported on first use
   of their names here, so that the blocking side never needs aiohttp.
-- ``_calls``: each API call once, without I/O (request, answer reader, retry rules);
+- ``_calls`` (with ``_directory``, ``_messages``, ``_media``): each API call once, without
+  I/O (argument checks, request, answer reader, retry rules);
   ``_token_flows``: the token servers' rules (margins, windows, backoff, Redis keys and
   lock); both as flows (``_flow``), generators that yield the I/O they need, performed by
   the blocking and by the async classes alike.
@@ -27,8 +29,10 @@ from ..errors import (
     ERR_CODE_OK,
     ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
 )
+from ._directory import jsapi_signature
 from ._http import DEFAULT_BASE_URL
 from .client import CorpClient, MultipartFormField
+from .results import Department, Media, SendResult, User, UserInfo
 from .tokens import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
 
 if TYPE_CHECKING:
@@ -53,6 +57,12 @@ __all__ = [
     "RedisAccessTokenServer",
     "CorpClient",
     "MultipartFormField",
+    "Department",
+    "Media",
+    "SendResult",
+    "User",
+    "UserInfo",
+    "jsapi_signature",
 ]
 
 #: The async names (not in ``__all__``: a star import must not need aiohttp) and their modules.

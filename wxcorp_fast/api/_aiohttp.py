@@ -14,7 +14,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 try:
     import aiohttp
@@ -24,7 +24,16 @@ except ImportError as exc:  # pragma: no cover - the extra is not installed
     ) from exc
 
 from ..errors import TransportError
-from ._http import MultipartBody, failed, install_log_redaction, read_answer, where
+from ._http import (
+    _CHUNK,
+    MultipartBody,
+    failed,
+    file_answer,
+    install_log_redaction,
+    is_file_answer,
+    read_answer,
+    where,
+)
 
 __all__ = ["AIOHTTP_LOGGERS", "Session", "SessionUser", "request_json"]
 
@@ -97,10 +106,13 @@ async def request_json(
     body: bytes | MultipartBody | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float,
+    sink: IO[bytes] | None = None,
 ) -> dict[str, Any]:
     """Send one request and return its JSON object; errcode is left to the caller.
 
-    ``timeout`` bounds the connection and each read, as urllib3's does.
+    ``timeout`` bounds the connection and each read, as urllib3's does. With a ``sink``,
+    a file answer is written to it in 64 KiB chunks (each write in the loop's default
+    executor) and ``_http.file_answer`` is returned, as ``_http.request_json`` does.
 
     Raises:
         TransportError: connection failure or timeout, an HTTP status other than 200,
@@ -108,14 +120,17 @@ async def request_json(
     """
     limits = _limits(timeout)
     failure = ""
-    answer: tuple[int, bytes] | None = None
+    answer: tuple[int, bytes] | dict[str, Any] | None = None
     for _ in range(CONNECT_RETRIES + 1):
         try:
             data = _stream(body) if isinstance(body, MultipartBody) else body
             async with session.request(
                 method, url, data=data, headers=headers, timeout=limits, allow_redirects=False
             ) as response:
-                answer = (response.status, await response.read())
+                if sink is not None and response.status == 200 and is_file_answer(response.headers):
+                    answer = await _download(response, sink)
+                else:
+                    answer = (response.status, await response.read())
             break
         except aiohttp.ClientConnectorError as exc:  # not connected: nothing was sent
             failure = failed(exc)
@@ -125,7 +140,19 @@ async def request_json(
     # raised outside the except blocks: no secret-bearing aiohttp exception as its context
     if answer is None:
         raise TransportError(f"{where(method, url)} {failure}")
+    if isinstance(answer, dict):
+        return answer
     return read_answer(method, url, *answer)
+
+
+async def _download(response: aiohttp.ClientResponse, sink: IO[bytes]) -> dict[str, Any]:
+    """Write ``response``'s body to ``sink`` chunk by chunk; its ``file_answer``."""
+    loop = asyncio.get_running_loop()
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        await loop.run_in_executor(None, sink.write, chunk)
+        size += len(chunk)
+    return file_answer(response.headers, size)
 
 
 @functools.lru_cache(maxsize=8)

@@ -37,16 +37,21 @@ from ._http import (
     check_path,
     encode_json,
 )
+from .results import SendResult
 
 __all__ = [
     "BUSY_RETRY_DELAYS",
     "Call",
     "MultipartFormField",
     "Recipients",
+    "check_id",
+    "check_text",
     "exchange",
+    "form_call",
     "get_callback_ip",
     "get_json",
     "post_json",
+    "post_call",
     "post_multipart_form",
     "send_markdown",
     "send_message",
@@ -96,6 +101,10 @@ class Call(Generic[T]):
 
     ``media``: sent with the client's ``media_timeout`` instead of its ``timeout``. A
     multipart body is re-read from each file's start when the call is sent again.
+    ``stream_to``: a binary file the answer's body is written to in 64 KiB chunks when it
+    is not JSON (a download); a JSON answer (an errcode) is read and parsed as any other,
+    and then the file is left untouched. The send step then answers the
+    ``{"filename", "content_type", "size"}`` of what it wrote.
     """
 
     method: str
@@ -105,6 +114,7 @@ class Call(Generic[T]):
     body: bytes | MultipartBody | None = None
     headers: Mapping[str, str] | None = None
     media: bool = False
+    stream_to: IO[bytes] | None = None
     _target: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,17 +167,27 @@ def post_json(
     path: str, payload: Any, params: Mapping[str, Any] | None = None
 ) -> Call[dict[str, Any]]:
     """POST ``payload`` as UTF-8 JSON to ``path``; the answer's JSON object."""
-    return Call("POST", path, _as_is, params, encode_json(payload), JSON_HEADERS)
+    return post_call(path, payload, _as_is, params)
+
+
+def post_call(
+    path: str,
+    payload: Any,
+    parse: Callable[[dict[str, Any]], T],
+    params: Mapping[str, Any] | None = None,
+) -> Call[T]:
+    """POST ``payload`` as UTF-8 JSON to ``path``; the answer read by ``parse``."""
+    return Call("POST", path, parse, params, encode_json(payload), JSON_HEADERS)
 
 
 def post_multipart_form(
     path: str, fields: Sequence[MultipartFormField], params: Mapping[str, Any] | None = None
 ) -> Call[dict[str, Any]]:
     """POST ``fields`` as streamed ``multipart/form-data``; the answer's JSON object."""
-    return _form(path, fields, params, _as_is)
+    return form_call(path, fields, params, _as_is)
 
 
-def _form(
+def form_call(
     path: str,
     fields: Sequence[MultipartFormField],
     params: Mapping[str, Any] | None,
@@ -198,6 +218,26 @@ def _join(value: Recipients) -> str:
     return "|".join(value)
 
 
+def check_id(name: str, value: object) -> None:
+    """Refuse an ID (agent, department) that is not a positive int (bool excluded).
+
+    Raises:
+        ValueError: naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_text(name: str, value: object) -> None:
+    """Refuse a required string argument that is not a non-empty ``str``.
+
+    Raises:
+        ValueError: naming ``name``.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty str, got {value!r}")
+
+
 def send_message(
     agent_id: int,
     msgtype: str,
@@ -205,12 +245,16 @@ def send_message(
     touser: Recipients,
     toparty: Recipients,
     totag: Recipients,
-) -> Call[dict[str, Any]]:
+) -> Call[SendResult]:
     """message/send: an application message to users, departments and tags.
 
     Raises:
-        ValueError: no recipient at all.
+        ValueError: no recipient at all, or a bad agent_id, msgtype or content.
     """
+    check_id("agent_id", agent_id)
+    check_text("msgtype", msgtype)
+    if not isinstance(content, Mapping):
+        raise ValueError("content must be a mapping (the message's JSON object)")
     recipients = {
         key: joined
         for key, joined in (
@@ -223,19 +267,19 @@ def send_message(
     if not recipients:
         raise ValueError("one of touser, toparty or totag is required")
     payload = {**recipients, "msgtype": msgtype, "agentid": agent_id, msgtype: dict(content)}
-    return post_json(MESSAGE_SEND, payload)
+    return post_call(MESSAGE_SEND, payload, SendResult.from_answer)
 
 
 def send_text(
     agent_id: int, content: str, touser: Recipients, toparty: Recipients, totag: Recipients
-) -> Call[dict[str, Any]]:
+) -> Call[SendResult]:
     """message/send of a text message."""
     return send_message(agent_id, "text", {"content": content}, touser, toparty, totag)
 
 
 def send_markdown(
     agent_id: int, content: str, touser: Recipients, toparty: Recipients, totag: Recipients
-) -> Call[dict[str, Any]]:
+) -> Call[SendResult]:
     """message/send of a markdown message."""
     return send_message(agent_id, "markdown", {"content": content}, touser, toparty, totag)
 
@@ -257,4 +301,4 @@ def upload_media(media_type: str, file: IO[bytes] | bytes, filename: str | None)
         raise ValueError(f"media_type must be one of {sorted(MEDIA_TYPES)}")
     name = filename or os.path.basename(str(getattr(file, "name", "") or "")) or "media"
     field = MultipartFormField("media", file, filename=name)
-    return _form(MEDIA_UPLOAD, [field], {"type": media_type}, _media_id)
+    return form_call(MEDIA_UPLOAD, [field], {"type": media_type}, _media_id)

@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Final, Union
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import urllib3
 
@@ -37,7 +37,9 @@ __all__ = [
     "default_pool_manager",
     "encode_json",
     "failed",
+    "file_answer",
     "install_log_redaction",
+    "is_file_answer",
     "read_answer",
     "redact",
     "request_json",
@@ -162,25 +164,81 @@ def request_json(
     body: Body = None,
     headers: Mapping[str, str] | None = None,
     timeout: float,
+    sink: IO[bytes] | None = None,
 ) -> dict[str, Any]:
     """Send one request and return its JSON object; errcode is left to the caller.
+
+    With a ``sink``, an answer that is a file (see :func:`is_file_answer`) is written to it
+    in 64 KiB chunks and :func:`file_answer` is returned instead.
 
     Raises:
         TransportError: connection failure or timeout, an HTTP status other than 200,
             or an answer that is not a JSON object. The text holds no query string.
     """
     failure: str | None = None
-    response: urllib3.BaseHTTPResponse | None = None
+    answer: dict[str, Any] | None = None
     try:
         response = http.request(
-            method, url, body=body, headers=headers, timeout=timeout, retries=RETRIES
+            method,
+            url,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            retries=RETRIES,
+            preload_content=sink is None,
         )
+        if sink is None:
+            answer = read_answer(method, url, response.status, response.data)
+        else:
+            try:
+                if response.status == 200 and is_file_answer(response.headers):
+                    size = 0
+                    for chunk in response.stream(_CHUNK):
+                        sink.write(chunk)
+                        size += len(chunk)
+                    answer = file_answer(response.headers, size)
+                else:
+                    answer = read_answer(method, url, response.status, response.read())
+            finally:
+                response.release_conn()
     except urllib3.exceptions.HTTPError as exc:
         failure = failed(getattr(exc, "reason", None) or exc)
     # raised outside the except block: no secret-bearing urllib3 exception as its context
-    if response is None:
+    if answer is None:
         raise TransportError(f"{where(method, url)} {failure}")
-    return read_answer(method, url, response.status, response.data)
+    return answer
+
+
+def is_file_answer(headers: Mapping[str, str]) -> bool:
+    """Whether an answer to a download is the file, not JSON (an errcode).
+
+    WeChat sends a file with a ``Content-Disposition`` header, and an error as JSON
+    (``application/json`` or ``text/plain``) without one.
+    """
+    if headers.get("Content-Disposition"):
+        return True
+    content_type = headers.get("Content-Type", "").lower()
+    return not ("json" in content_type or content_type.startswith("text/plain"))
+
+
+_FILENAME_STAR = re.compile(r"filename\*\s*=\s*(?:[\w-]+'[\w-]*')?\"?([^\";]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'filename\s*=\s*"?([^";]*)"?', re.IGNORECASE)
+
+
+def file_answer(headers: Mapping[str, str], size: int) -> dict[str, Any]:
+    """What a download's send step answers: the filename (of ``Content-Disposition``), the
+    ``Content-Type`` and the number of bytes written."""
+    disposition = headers.get("Content-Disposition", "")
+    match = _FILENAME_STAR.search(disposition)
+    filename = unquote(match.group(1)) if match else ""
+    if not filename:
+        plain = _FILENAME.search(disposition)
+        filename = plain.group(1) if plain else ""
+    return {
+        "filename": filename,
+        "content_type": headers.get("Content-Type", ""),
+        "size": size,
+    }
 
 
 def read_answer(method: str, url: str, status: int, body: bytes) -> dict[str, Any]:

@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any, ClassVar, TypeVar
 
 import aiohttp
 
 from ..aibot.respond import RespondReply, response_request
-from . import _calls
+from . import _calls, _directory, _media, _messages
 from ._aiohttp import Session, SessionUser, request_json
 from ._calls import BUSY_RETRY_DELAYS, Call, MultipartFormField, Recipients
 from ._flow import Step, arun
 from ._http import DEFAULT_BASE_URL, JSON_HEADERS, check_errcode
 from ._token_flows import refresh_refused
 from .async_tokens import AsyncAccessTokenServer
+from .results import Department, Media, SendResult, User, UserInfo
 
 __all__ = ["AsyncCorpClient"]
 
 T = TypeVar("T")
 
 
-class AsyncCorpClient(SessionUser):
+class AsyncCorpClient(SessionUser, _directory.AuthorizeUrls):
     """Calls of the WeChat Work API, as coroutines, with the token of ``access_token_server``.
 
     Args:
@@ -85,6 +86,7 @@ class AsyncCorpClient(SessionUser):
                 body=call.body,
                 headers=call.headers,
                 timeout=timeout,
+                sink=call.stream_to,
             )
         if kind == "token":
             return await self.access_token_server.token()
@@ -152,7 +154,7 @@ class AsyncCorpClient(SessionUser):
         touser: Recipients = None,
         toparty: Recipients = None,
         totag: Recipients = None,
-    ) -> dict[str, Any]:
+    ) -> SendResult:
         """Send an application message (message/send); see ``CorpClient.send_message``."""
         return await self._run(
             _calls.send_message(agent_id, msgtype, content, touser, toparty, totag)
@@ -165,7 +167,7 @@ class AsyncCorpClient(SessionUser):
         touser: Recipients = None,
         toparty: Recipients = None,
         totag: Recipients = None,
-    ) -> dict[str, Any]:
+    ) -> SendResult:
         """Send a text message; see :meth:`send_message`."""
         return await self._run(_calls.send_text(agent_id, content, touser, toparty, totag))
 
@@ -176,7 +178,7 @@ class AsyncCorpClient(SessionUser):
         touser: Recipients = None,
         toparty: Recipients = None,
         totag: Recipients = None,
-    ) -> dict[str, Any]:
+    ) -> SendResult:
         """Send a markdown message; see :meth:`send_message`."""
         return await self._run(_calls.send_markdown(agent_id, content, touser, toparty, totag))
 
@@ -188,3 +190,109 @@ class AsyncCorpClient(SessionUser):
         The file is streamed, read in the event loop's default executor.
         """
         return await self._run(_calls.upload_media(media_type, file, filename))
+
+    # ----------------------------------------------------------------- directory
+
+    async def get_user(self, userid: str) -> User:
+        """See ``CorpClient.get_user``."""
+        return await self._run(_directory.get_user(userid))
+
+    async def list_users(self, department_id: int, fetch_child: bool = False) -> list[User]:
+        """See ``CorpClient.list_users``."""
+        return await self._run(_directory.list_users(department_id, fetch_child))
+
+    async def list_departments(self, id: int | None = None) -> list[Department]:  # noqa: A002
+        """See ``CorpClient.list_departments``."""
+        return await self._run(_directory.list_departments(id))
+
+    # ----------------------------------------------------------------- menu
+
+    async def create_menu(self, agent_id: int, menu: Mapping[str, Any]) -> None:
+        """See ``CorpClient.create_menu``."""
+        return await self._run(_directory.create_menu(agent_id, menu))
+
+    async def get_menu(self, agent_id: int) -> dict[str, Any]:
+        """See ``CorpClient.get_menu``."""
+        return await self._run(_directory.get_menu(agent_id))
+
+    async def delete_menu(self, agent_id: int) -> None:
+        """See ``CorpClient.delete_menu``."""
+        return await self._run(_directory.delete_menu(agent_id))
+
+    # ----------------------------------------------------------------- OAuth2
+
+    async def get_user_info_by_code(self, code: str) -> UserInfo:
+        """See ``CorpClient.get_user_info_by_code``."""
+        return await self._run(_directory.get_user_info_by_code(code))
+
+    # ----------------------------------------------------------------- media
+
+    async def download_media(self, media_id: str, file: IO[bytes]) -> Media:
+        """See ``CorpClient.download_media``."""
+        return await self._run(_media.download_media(media_id, file))
+
+    async def upload_image(self, file: IO[bytes] | bytes, filename: str | None = None) -> str:
+        """See ``CorpClient.upload_image``."""
+        return await self._run(_media.upload_image(file, filename))
+
+    # ----------------------------------------------------------------- group chats
+
+    async def create_appchat(
+        self,
+        userlist: Iterable[str],
+        name: str = "",
+        owner: str | None = None,
+        chatid: str | None = None,
+    ) -> str:
+        """See ``CorpClient.create_appchat``."""
+        return await self._run(_messages.create_appchat(userlist, name, owner, chatid))
+
+    async def send_appchat(
+        self, chatid: str, msgtype: str, content: Mapping[str, Any], safe: bool = False
+    ) -> None:
+        """See ``CorpClient.send_appchat``."""
+        return await self._run(_messages.send_appchat(chatid, msgtype, content, safe))
+
+    # ----------------------------------------------------------------- messages
+
+    async def recall_message(self, msgid: str) -> None:
+        """See ``CorpClient.recall_message``."""
+        return await self._run(_messages.recall_message(msgid))
+
+    async def send_template_card(
+        self,
+        agent_id: int,
+        template_card: Mapping[str, Any],
+        touser: Recipients = None,
+        toparty: Recipients = None,
+        totag: Recipients = None,
+    ) -> SendResult:
+        """See ``CorpClient.send_template_card``."""
+        return await self._run(
+            _messages.send_template_card(agent_id, template_card, touser, toparty, totag)
+        )
+
+    async def update_template_card(
+        self,
+        agent_id: int,
+        response_code: str,
+        template_card: Mapping[str, Any] | None = None,
+        replace_name: str | None = None,
+        userids: Iterable[str] | None = None,
+        partyids: Iterable[int] | None = None,
+        tagids: Iterable[int] | None = None,
+        atall: bool = False,
+    ) -> SendResult:
+        """See ``CorpClient.update_template_card``."""
+        return await self._run(
+            _messages.update_template_card(
+                agent_id,
+                response_code,
+                template_card,
+                replace_name,
+                userids,
+                partyids,
+                tagids,
+                atall,
+            )
+        )

@@ -1,11 +1,15 @@
 """``FakeWorkServer``: a real HTTP server on 127.0.0.1 playing the WeChat Work API.
 
-It answers the calls the client needs first, checking their arguments as WeChat Work
-does (``/cgi-bin/gettoken``, ``/cgi-bin/getcallbackip``, ``/cgi-bin/media/upload``,
-``/cgi-bin/message/send``), records what it got, counts every call, and has knobs for the
-failures a client must survive: expired tokens (42001), injected errcodes (-1, 40014,
-45009, ...), HTTP 5xx answers and delays. Any other path can be stubbed with
-:meth:`FakeWorkServer.route`. Use it as a context manager, or through the
+It answers every call of the clients, checking their arguments as WeChat Work does
+(``gettoken``, ``getcallbackip``, ``media/upload``, ``media/uploadimg``, ``media/get``,
+``message/send``, ``message/recall``, ``message/update_template_card``, ``user/get``,
+``user/list``, ``department/list``, ``menu/create|get|delete``, ``auth/getuserinfo``,
+``appchat/create``, ``appchat/send``, ``get_jsapi_ticket``, ``ticket/get``), keeps simple
+state (seeded users and departments, each app's menu, chats, messages sent and recalled,
+media uploaded, OAuth2 codes issued), records what it got, counts every call, and has
+knobs for the failures a client must survive: expired tokens (42001), injected errcodes
+(-1, 40014, 45009, ...), HTTP 5xx answers and delays, on every path. Any other path
+can be stubbed with :meth:`FakeWorkServer.route`. Use it as a context manager, or through the
 ``fake_work`` fixture of ``wxcorp_fast.testing.fixtures``::
 
     with FakeWorkServer() as fake:
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, Union
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from . import vectors
 
@@ -48,6 +52,23 @@ __all__ = [
     "MEDIA_UPLOAD",
     "MESSAGE_SEND",
     "AIBOT_RESPONSE",
+    "USER_GET",
+    "USER_LIST",
+    "DEPARTMENT_LIST",
+    "MENU_CREATE",
+    "MENU_GET",
+    "MENU_DELETE",
+    "GETUSERINFO",
+    "MEDIA_GET",
+    "MEDIA_UPLOADIMG",
+    "APPCHAT_CREATE",
+    "APPCHAT_SEND",
+    "MESSAGE_RECALL",
+    "UPDATE_TEMPLATE_CARD",
+    "GET_JSAPI_TICKET",
+    "TICKET_GET",
+    "DEFAULT_USERS",
+    "DEFAULT_DEPARTMENTS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,6 +79,52 @@ GETCALLBACKIP: Final = "/cgi-bin/getcallbackip"
 MEDIA_UPLOAD: Final = "/cgi-bin/media/upload"
 MESSAGE_SEND: Final = "/cgi-bin/message/send"
 AIBOT_RESPONSE: Final = "/cgi-bin/aibot/response"
+USER_GET: Final = "/cgi-bin/user/get"
+USER_LIST: Final = "/cgi-bin/user/list"
+DEPARTMENT_LIST: Final = "/cgi-bin/department/list"
+MENU_CREATE: Final = "/cgi-bin/menu/create"
+MENU_GET: Final = "/cgi-bin/menu/get"
+MENU_DELETE: Final = "/cgi-bin/menu/delete"
+GETUSERINFO: Final = "/cgi-bin/auth/getuserinfo"
+MEDIA_GET: Final = "/cgi-bin/media/get"
+MEDIA_UPLOADIMG: Final = "/cgi-bin/media/uploadimg"
+APPCHAT_CREATE: Final = "/cgi-bin/appchat/create"
+APPCHAT_SEND: Final = "/cgi-bin/appchat/send"
+MESSAGE_RECALL: Final = "/cgi-bin/message/recall"
+UPDATE_TEMPLATE_CARD: Final = "/cgi-bin/message/update_template_card"
+GET_JSAPI_TICKET: Final = "/cgi-bin/get_jsapi_ticket"
+TICKET_GET: Final = "/cgi-bin/ticket/get"
+#: what a new server's directory holds (``add_user`` / ``add_department`` add more)
+DEFAULT_DEPARTMENTS: Final[tuple[dict[str, Any], ...]] = (
+    {"id": 1, "name": "总公司", "parentid": 0, "order": 100000000},
+    {"id": 2, "name": "研发部", "parentid": 1, "order": 100000000},
+)
+DEFAULT_USERS: Final[tuple[dict[str, Any], ...]] = (
+    {
+        "userid": "zhangsan",
+        "name": "张三",
+        "department": [1, 2],
+        "position": "产品经理",
+        "mobile": "13800000000",
+        "email": "zhangsan@example.com",
+        "status": 1,
+    },
+    {
+        "userid": "lisi",
+        "name": "李四",
+        "department": [2],
+        "position": "工程师",
+        "mobile": "13800000001",
+        "email": "lisi@example.com",
+        "status": 1,
+    },
+)
+#: template cards with buttons, whose send answers a response_code
+INTERACTIVE_CARDS: Final = frozenset(
+    {"button_interaction", "vote_interaction", "multiple_interaction"}
+)
+CARD_TYPES: Final = INTERACTIVE_CARDS | {"text_notice", "news_notice"}
+MAX_IMAGE: Final = 2 * 1024 * 1024
 AIBOT_RESPONSE_TYPES: Final = frozenset({"markdown", "template_card"})
 MAX_AIBOT_CONTENT: Final = 20480
 
@@ -93,9 +160,13 @@ ERRMSG: Final = {
     40006: "invalid file size",
     40008: "invalid message type",
     40013: "invalid corpid",
+    40007: "invalid media_id",
     40014: "invalid access_token",
+    40029: "invalid code",
     40035: "invalid parameter",
     40056: "invalid agentid",
+    40058: "invalid parameter",
+    40063: "some parameters are empty",
     41001: "access_token missing",
     41002: "corpid missing",
     41004: "corpsecret missing",
@@ -104,7 +175,12 @@ ERRMSG: Final = {
     44004: "empty content",
     45009: "reach max api daily quota limit",
     45033: "api concurrent out of limit",
+    46003: "menu no exist",
     47001: "data format error",
+    60111: "userid not found",
+    60123: "invalid party id",
+    86003: "chat not exist",
+    86215: "chatid exists",
 }
 
 
@@ -117,6 +193,15 @@ class Upload:
     filename: str
     content_type: str
     content: bytes
+
+
+@dataclass(frozen=True)
+class _File:
+    """An answer that is a file (media/get): sent with its Content-Disposition."""
+
+    content: bytes
+    filename: str
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -149,6 +234,9 @@ RouteHandler = Callable[
 
 
 _SECRET_PARAMS: Final = frozenset({"access_token", "corpsecret"})
+
+# a built-in answer: (query, headers, body) -> JSON object, or a file (media/get)
+_Builtin = Callable[[dict[str, str], Mapping[str, str], bytes], Union[dict[str, Any], "_File"]]
 
 
 @dataclass
@@ -208,6 +296,21 @@ class FakeWorkServer:
         self._response_codes: dict[str, bool] = {}  # response_code -> used
         self.uploads: list[Upload] = []
         self.tokens: list[str] = []
+        self.users: dict[str, dict[str, Any]] = {u["userid"]: dict(u) for u in DEFAULT_USERS}
+        self.departments: dict[int, dict[str, Any]] = {
+            d["id"]: dict(d) for d in DEFAULT_DEPARTMENTS
+        }
+        self.menus: dict[int, dict[str, Any]] = {}
+        self.chats: dict[str, dict[str, Any]] = {}
+        self.chat_messages: list[dict[str, Any]] = []
+        self.recalled: list[str] = []
+        self.card_updates: list[dict[str, Any]] = []
+        self.images: dict[str, bytes] = {}
+        self._media: dict[str, Upload] = {}
+        self._codes: dict[str, str] = {}  # OAuth2 code -> userid
+        self._sent: dict[str, dict[str, Any]] = {}  # msgid -> payload
+        self._card_codes: dict[str, bool] = {}  # template-card response_code -> used
+        self.jsapi_tickets: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.connections = 0
         self._lock = threading.Lock()
@@ -289,6 +392,73 @@ class FakeWorkServer:
             self._response_codes[code] = False
         return f"{self.base_url}{AIBOT_RESPONSE}?response_code={code}"
 
+    # ----------------------------------------------------------------- state
+
+    def add_user(
+        self, userid: str, name: str = "", department: tuple[int, ...] = (1,), **fields: Any
+    ) -> dict[str, Any]:
+        """Add (or replace) a member that user/get, user/list and OAuth2 codes know.
+
+        ``fields`` are more of WeChat's member fields (``mobile``, ``email``, ``status``
+        (1 by default), ``position``, ``alias``, ...), answered as given.
+        """
+        if not userid:
+            raise ValueError("userid must not be empty")
+        user: dict[str, Any] = {
+            "userid": userid,
+            "name": name or userid,
+            "department": list(department),
+        }
+        user.setdefault("status", 1)
+        user.update(fields)
+        with self._lock:
+            self.users[userid] = user
+        return user
+
+    def add_department(
+        self,
+        id: int,
+        name: str,
+        parentid: int = 1,
+        order: int = 0,  # noqa: A002 - WeChat's
+    ) -> dict[str, Any]:
+        """Add (or replace) a department that department/list and user/list know."""
+        if id <= 0:
+            raise ValueError("id must be positive")
+        department = {"id": id, "name": name, "parentid": parentid, "order": order}
+        with self._lock:
+            self.departments[id] = department
+        return department
+
+    def add_media(
+        self,
+        content: bytes,
+        filename: str = "media.bin",
+        content_type: str = "application/octet-stream",
+        media_type: str = "file",
+    ) -> str:
+        """Store a temporary media file, as if uploaded; return its media_id (media/get
+        serves it)."""
+        media_id = f"fake-media-{secrets.token_hex(12)}"
+        with self._lock:
+            self._media[media_id] = Upload(media_type, media_id, filename, content_type, content)
+        return media_id
+
+    def oauth_code(self, userid: str) -> str:
+        """Issue a one-use OAuth2 code for member ``userid`` (auth/getuserinfo answers it),
+        as WeChat Work does when the member comes back from the authorize page."""
+        if userid not in self.users:
+            raise ValueError(f"no user {userid!r}: add_user() first")
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = userid
+        return code
+
+    def message(self, msgid: str) -> dict[str, Any] | None:
+        """The message/send payload of ``msgid`` (None if unknown)."""
+        with self._lock:
+            return self._sent.get(msgid)
+
     # ----------------------------------------------------------------- knobs
 
     def route(self, method: str, path: str, handler: RouteHandler | None) -> None:
@@ -332,7 +502,7 @@ class FakeWorkServer:
             self._delays[path] = seconds
 
     def reset(self) -> None:
-        """Forget calls, records, tokens, knobs and routes."""
+        """Forget calls, records, tokens, knobs and routes (the users and departments stay)."""
         with self._lock:
             self._routes.clear()
             self._calls.clear()
@@ -346,6 +516,17 @@ class FakeWorkServer:
             self._response_codes.clear()
             self.uploads.clear()
             self.tokens.clear()
+            self.menus.clear()
+            self.chats.clear()
+            self.chat_messages.clear()
+            self.recalled.clear()
+            self.card_updates.clear()
+            self.images.clear()
+            self._media.clear()
+            self._codes.clear()
+            self._sent.clear()
+            self._card_codes.clear()
+            self.jsapi_tickets.clear()
 
     def _inject(self, kind: str, value: int, times: int, path: str | None, errmsg: str) -> None:
         if times < 1:
@@ -386,8 +567,8 @@ class FakeWorkServer:
 
     def _answer(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, Mapping[str, Any] | str | bytes | None]:
-        """Return (HTTP status, JSON object or raw body) for one request."""
+    ) -> tuple[int, Mapping[str, Any] | str | bytes | _File | None]:
+        """Return (HTTP status, JSON object, raw body or file) for one request."""
         split = urlsplit(target)
         path = split.path
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -401,12 +582,27 @@ class FakeWorkServer:
             handler = self._routes.get((method, path))
         if handler is not None:
             return self._routed(handler, request)
-        routes = {
+        routes: dict[tuple[str, str], _Builtin] = {
             ("GET", GETTOKEN): self._gettoken,
             ("GET", GETCALLBACKIP): self._getcallbackip,
             ("POST", MEDIA_UPLOAD): self._media_upload,
             ("POST", MESSAGE_SEND): self._message_send,
             ("POST", AIBOT_RESPONSE): self._aibot_response,
+            ("GET", USER_GET): self._user_get,
+            ("GET", USER_LIST): self._user_list,
+            ("GET", DEPARTMENT_LIST): self._department_list,
+            ("POST", MENU_CREATE): self._menu_create,
+            ("GET", MENU_GET): self._menu_get,
+            ("GET", MENU_DELETE): self._menu_delete,
+            ("GET", GETUSERINFO): self._getuserinfo,
+            ("GET", MEDIA_GET): self._media_get,
+            ("POST", MEDIA_UPLOADIMG): self._media_uploadimg,
+            ("POST", APPCHAT_CREATE): self._appchat_create,
+            ("POST", APPCHAT_SEND): self._appchat_send,
+            ("POST", MESSAGE_RECALL): self._message_recall,
+            ("POST", UPDATE_TEMPLATE_CARD): self._update_template_card,
+            ("GET", GET_JSAPI_TICKET): self._jsapi_ticket,
+            ("GET", TICKET_GET): self._agent_ticket,
         }
         route = routes.get((method, path))
         if route is None:
@@ -414,13 +610,16 @@ class FakeWorkServer:
         try:
             if path != GETTOKEN and path != AIBOT_RESPONSE:  # a response_url is its own key
                 self._check_token(query.get("access_token"))
-            return 200, {"errcode": 0, "errmsg": "ok", **route(query, headers, body)}
+            found = route(query, headers, body)
         except _Answer as answer:
             return 200, {"errcode": answer.errcode, "errmsg": answer.errmsg}
+        if isinstance(found, _File):
+            return 200, found
+        return 200, {"errcode": 0, "errmsg": "ok", **found}
 
     def _routed(
         self, handler: RouteHandler, request: RecordedRequest
-    ) -> tuple[int, Mapping[str, Any] | str | bytes | None]:
+    ) -> tuple[int, Mapping[str, Any] | str | bytes | _File | None]:
         try:
             if request.path != GETTOKEN:
                 self._check_token(request.query.get("access_token"))
@@ -491,6 +690,7 @@ class FakeWorkServer:
         record = Upload(media_type, media_id, media.filename, media.content_type, media.content)
         with self._lock:
             self.uploads.append(record)
+            self._media[media_id] = record
         return {"type": media_type, "media_id": media_id, "created_at": str(int(time.time()))}
 
     def _message_send(
@@ -518,16 +718,24 @@ class FakeWorkServer:
             isinstance(content.get("content"), str) and content["content"]
         ):
             raise _Answer(44004)
-        with self._lock:
-            self.messages.append(payload)
-            msgid = f"fake-msg-{len(self.messages)}"
-        return {
+        answer: dict[str, Any] = {
             "invaliduser": "",
             "invalidparty": "",
             "invalidtag": "",
             "unlicenseduser": "",
-            "msgid": msgid,
         }
+        if msgtype == "template_card":
+            if content.get("card_type") not in CARD_TYPES:
+                raise _Answer(40058, "invalid parameter: template_card.card_type")
+            if content.get("card_type") in INTERACTIVE_CARDS:
+                answer["response_code"] = secrets.token_urlsafe(24)
+        with self._lock:
+            self.messages.append(payload)
+            msgid = f"fake-msg-{len(self.messages)}"
+            self._sent[msgid] = payload
+            if "response_code" in answer:
+                self._card_codes[answer["response_code"]] = False
+        return {**answer, "msgid": msgid}
 
     def _aibot_response(
         self, query: dict[str, str], headers: Mapping[str, str], body: bytes
@@ -558,6 +766,247 @@ class FakeWorkServer:
             self.responses.append(payload)
         return {}
 
+    # ----------------------------------------------------------------- directory
+
+    def _user_get(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        userid = query.get("userid")
+        if not userid:
+            raise _Answer(40058, "invalid parameter: userid missing")
+        with self._lock:
+            user = self.users.get(userid)
+        if user is None:
+            raise _Answer(60111)
+        return dict(user)
+
+    def _department_id(self, value: str | None, required: bool) -> int | None:
+        if value is None or value == "":
+            if required:
+                raise _Answer(40058, "invalid parameter: department_id missing")
+            return None
+        if not value.isdigit():
+            raise _Answer(40058, "invalid parameter: department id")
+        department_id = int(value)
+        if department_id not in self.departments:
+            raise _Answer(60123)
+        return department_id
+
+    def _below(self, department_id: int) -> set[int]:
+        """``department_id`` and every department under it."""
+        found = {department_id}
+        while True:
+            more = {d for d, v in self.departments.items() if v["parentid"] in found} - found
+            if not more:
+                return found
+            found |= more
+
+    def _user_list(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        with self._lock:
+            department_id = self._department_id(query.get("department_id"), True)
+            assert department_id is not None
+            wanted = (
+                self._below(department_id) if query.get("fetch_child") == "1" else {department_id}
+            )
+            users = [dict(u) for u in self.users.values() if wanted & set(u["department"])]
+        return {"userlist": users}
+
+    def _department_list(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        with self._lock:
+            department_id = self._department_id(query.get("id"), False)
+            wanted = self.departments if department_id is None else self._below(department_id)
+            found = [dict(self.departments[d]) for d in sorted(wanted)]
+        return {"department": found}
+
+    # ----------------------------------------------------------------- menu
+
+    def _agentid(self, query: dict[str, str]) -> int:
+        value = query.get("agentid", "")
+        if not value:
+            raise _Answer(41011)
+        if not value.isdigit() or int(value) <= 0:
+            raise _Answer(40056)
+        return int(value)
+
+    def _menu_create(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        agent_id = self._agentid(query)
+        payload = _json_object(body)
+        buttons = payload.get("button")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            raise _Answer(40058, "invalid parameter: button")
+        for button in buttons:
+            if not isinstance(button, dict) or not button.get("name"):
+                raise _Answer(40058, "invalid parameter: button name")
+            if len(button.get("sub_button") or ()) > 5:
+                raise _Answer(40058, "invalid parameter: sub_button")
+        with self._lock:
+            self.menus[agent_id] = payload
+        return {}
+
+    def _menu_get(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        agent_id = self._agentid(query)
+        with self._lock:
+            menu = self.menus.get(agent_id)
+        if menu is None:
+            raise _Answer(46003)
+        return {"button": menu["button"]}
+
+    def _menu_delete(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        agent_id = self._agentid(query)
+        with self._lock:
+            self.menus.pop(agent_id, None)
+        return {}
+
+    # ----------------------------------------------------------------- OAuth2, JS-SDK
+
+    def _getuserinfo(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        code = query.get("code")
+        if not code:
+            raise _Answer(40029, "invalid code: code missing")
+        with self._lock:
+            userid = self._codes.pop(code, None)
+        if userid is None:
+            raise _Answer(40029)
+        return {"userid": userid, "user_ticket": f"fake-user-ticket-{secrets.token_hex(8)}"}
+
+    def _ticket(self) -> dict[str, Any]:
+        ticket = f"fake-ticket-{secrets.token_urlsafe(24)}"
+        with self._lock:
+            self.jsapi_tickets.append(ticket)
+        return {"ticket": ticket, "expires_in": 7200}
+
+    def _jsapi_ticket(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        return self._ticket()
+
+    def _agent_ticket(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        if query.get("type") != "agent_config":
+            raise _Answer(40058, "invalid parameter: type")
+        return self._ticket()
+
+    # ----------------------------------------------------------------- media
+
+    def _media_get(self, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> _File:
+        media_id = query.get("media_id")
+        if not media_id:
+            raise _Answer(40058, "invalid parameter: media_id missing")
+        with self._lock:
+            media = self._media.get(media_id)
+        if media is None:
+            raise _Answer(40007)
+        return _File(
+            media.content, media.filename, media.content_type or "application/octet-stream"
+        )
+
+    def _media_uploadimg(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        media = next(
+            (
+                p
+                for p in _parse_multipart(headers.get("content-type", ""), body)
+                if p.filename is not None
+            ),
+            None,
+        )
+        if media is None or media.filename is None:
+            raise _Answer(40058, "invalid parameter: no file part with a filename")
+        if not media.filename.lower().endswith((".jpg", ".jpeg", ".png")):
+            raise _Answer(40004)
+        if not 5 < len(media.content) <= MAX_IMAGE:
+            raise _Answer(40006)
+        url = f"https://wework.qpic.cn/wwpic/fake-{secrets.token_hex(12)}/0"
+        with self._lock:
+            self.images[url] = media.content
+        return {"url": url}
+
+    # ----------------------------------------------------------------- chats, recall, cards
+
+    def _appchat_create(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        payload = _json_object(body)
+        userlist = payload.get("userlist")
+        if not isinstance(userlist, list) or not 2 <= len(userlist) <= 2000:
+            raise _Answer(40058, "invalid parameter: userlist")
+        owner = payload.get("owner") or userlist[0]
+        chatid = payload.get("chatid") or f"fakechat{secrets.token_hex(8)}"
+        with self._lock:
+            unknown = [u for u in [*userlist, owner] if u not in self.users]
+            if unknown:
+                raise _Answer(60111, f"userid not found: {unknown[0]}")
+            if chatid in self.chats:
+                raise _Answer(86215)
+            self.chats[chatid] = {
+                "chatid": chatid,
+                "name": payload.get("name", ""),
+                "owner": owner,
+                "userlist": list(userlist),
+            }
+        return {"chatid": chatid}
+
+    def _appchat_send(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        payload = _json_object(body)
+        msgtype = payload.get("msgtype")
+        if msgtype not in MESSAGE_TYPES:
+            raise _Answer(40008)
+        content = payload.get(msgtype)
+        if not isinstance(content, dict):
+            raise _Answer(40058, f"invalid parameter: no {msgtype} object")
+        if msgtype in ("text", "markdown") and not content.get("content"):
+            raise _Answer(44004)
+        with self._lock:
+            if payload.get("chatid") not in self.chats:
+                raise _Answer(86003)
+            self.chat_messages.append(payload)
+        return {}
+
+    def _message_recall(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        msgid = _json_object(body).get("msgid")
+        if not msgid:
+            raise _Answer(40058, "invalid parameter: msgid missing")
+        with self._lock:
+            if msgid not in self._sent or msgid in self.recalled:
+                raise _Answer(40058, "invalid parameter: msgid")
+            self.recalled.append(msgid)
+        return {}
+
+    def _update_template_card(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        payload = _json_object(body)
+        if type(payload.get("agentid")) is not int:
+            raise _Answer(41011)
+        if ("template_card" in payload) == ("button" in payload):
+            raise _Answer(40058, "invalid parameter: one of template_card and button")
+        code = payload.get("response_code")
+        with self._lock:
+            if not code or self._card_codes.get(code) is not False:
+                raise _Answer(40058, "invalid parameter: response_code unknown or used")
+            self._card_codes[code] = True
+            self.card_updates.append(payload)
+            invalid = [u for u in payload.get("userids") or () if u not in self.users]
+        return {"invaliduser": invalid}
+
 
 # --------------------------------------------------------------------------- HTTP
 
@@ -571,6 +1020,17 @@ class _FormPart:
 
 
 _PARAM = re.compile(r';\s*([A-Za-z0-9_-]+)="?([^";]*)"?')
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request body (47001 for anything else)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise _Answer(47001) from None
+    if not isinstance(payload, dict):
+        raise _Answer(47001)
+    return payload
 
 
 def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
@@ -692,13 +1152,22 @@ class _Handler(socketserver.StreamRequestHandler):
         return self._send(status, data, keep_alive)
 
     def _send(
-        self, status: int, data: Mapping[str, Any] | str | bytes | None, keep_alive: bool
+        self, status: int, data: Mapping[str, Any] | str | bytes | _File | None, keep_alive: bool
     ) -> bool:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = "Error"
-        if data is None or isinstance(data, (str, bytes)):
+        extra = ""
+        if isinstance(data, _File):
+            payload = data.content
+            content_type = data.content_type
+            quoted = quote(data.filename)
+            extra = (
+                f'Content-Disposition: attachment; filename="{quoted}";'
+                f" filename*=UTF-8''{quoted}\r\n"
+            )
+        elif data is None or isinstance(data, (str, bytes)):
             payload = (
                 f"{status} {reason}".encode()
                 if data is None
@@ -711,7 +1180,11 @@ class _Handler(socketserver.StreamRequestHandler):
         closing = "" if keep_alive else "Connection: close\r\n"
         head = (
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(payload)}\r\n{closing}\r\n"
+            f"Content-Length: {len(payload)}\r\n{extra}{closing}\r\n"
         )
-        self.wfile.write(head.encode("latin-1") + payload)
+        if len(payload) < 65536:
+            self.wfile.write(head.encode("latin-1") + payload)
+        else:  # a large file: not copied once more
+            self.wfile.write(head.encode("latin-1"))
+            self.wfile.write(payload)
         return keep_alive
