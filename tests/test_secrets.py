@@ -156,6 +156,63 @@ def _async_client(fake: FakeWorkServer) -> Any:
     return asyncio.run(build())
 
 
+def _ticket_server(cls: Any, fake: FakeWorkServer, *args: Any) -> Any:
+    server = cls(_token_server(fake), *args)
+    server.ticket()
+    return server
+
+
+def _async_ticket_server(cls: Any, fake: FakeWorkServer, redis_client: Any = None) -> Any:
+    async def build() -> Any:
+        client = None
+        args: tuple[Any, ...] = ()
+        if redis_client is not None:
+            url = "redis://{host}:{port}/{db}".format(
+                **redis_client.connection_pool.connection_kwargs
+            )
+            client = redis.asyncio.Redis.from_url(url)
+            args = (client,)
+        try:
+            async with (
+                AsyncDefaultAccessTokenServer(
+                    CORP_ID, CORP_SECRET, base_url=fake.base_url
+                ) as tokens,
+                cls(tokens, *args) as server,
+            ):
+                await server.ticket()
+                return server
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    return asyncio.run(build())
+
+
+def _tickets(name: str) -> Callable[..., Any]:
+    cls = getattr(importlib.import_module("wxcorp_fast.api"), name)
+    if name.startswith("AsyncRedis"):
+        return lambda fake, redis_client: _async_ticket_server(cls, fake, redis_client)
+    if name.startswith("Async"):
+        return lambda fake: _async_ticket_server(cls, fake)
+    if name.startswith("Redis"):
+        return lambda fake, redis_client: _ticket_server(cls, fake, redis_client)
+    return lambda fake: _ticket_server(cls, fake)
+
+
+TICKET_SERVERS = {
+    f"wxcorp_fast.api.{'async_tokens' if name.startswith('Async') else 'tokens'}.{name}": _tickets(
+        name
+    )
+    for prefix in ("", "Async")
+    for name in (
+        f"{prefix}JsapiTicketServer",
+        f"{prefix}AgentJsapiTicketServer",
+        f"{prefix}RedisJsapiTicketServer",
+        f"{prefix}RedisAgentJsapiTicketServer",
+    )
+}
+
+
 #: public classes that hold a secret -> a factory building one with the secrets above
 HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast._core_c.MsgCrypto": lambda: importlib.import_module(
@@ -184,6 +241,14 @@ HOLDERS: dict[str, Callable[..., Any]] = {
     "wxcorp_fast.api.async_tokens.AsyncDefaultAccessTokenServer": _async_token_server,
     "wxcorp_fast.api.async_tokens.AsyncRedisAccessTokenServer": _async_redis_token_server,
     "wxcorp_fast.api.async_client.AsyncCorpClient": _async_client,
+    # JS-SDK ticket servers: a token server (the secret), and the ticket
+    **TICKET_SERVERS,
+    "wxcorp_fast.api._token_flows.TicketCore": lambda fake: _token_flows.TicketCore(
+        _token_server(fake), None, 1.0, time.monotonic
+    ),
+    "wxcorp_fast.api._token_flows.AgentTicketCore": lambda fake: _token_flows.AgentTicketCore(
+        _token_server(fake), None, 1.0, time.monotonic
+    ),
     # the token servers' I/O-free cores (bases of the servers above) hold the secret too
     "wxcorp_fast.api._token_flows.TokenCore": lambda: _token_flows.TokenCore(
         CORP_ID, CORP_SECRET, "http://127.0.0.1", 1.0, time.monotonic
@@ -255,6 +320,10 @@ NO_SECRET: set[str] = {
     "wxcorp_fast.api._aiohttp.SessionUser",
     "wxcorp_fast.api._calls.Call",
     "wxcorp_fast.api._calls.MultipartFormField",
+    # the cached-credential machinery without a credential source (no secret to hold)
+    "wxcorp_fast.api._token_flows.CredentialCore",
+    "wxcorp_fast.api._token_flows.LocalCache",
+    "wxcorp_fast.api._token_flows.RedisCache",
     # typed answers: what WeChat answered (a SendResult's response_code is not in its repr)
     "wxcorp_fast.api.results.Department",
     "wxcorp_fast.api.results.Media",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -20,10 +21,16 @@ import pytest
 
 from wxcorp_fast import APIError, CorpClient, DefaultAccessTokenServer, RateLimitError
 from wxcorp_fast.api import (
+    AgentJsapiTicketServer,
+    AsyncAgentJsapiTicketServer,
     AsyncCorpClient,
     AsyncDefaultAccessTokenServer,
+    AsyncJsapiTicketServer,
     Department,
+    JsapiTicketServer,
     Media,
+    RedisAgentJsapiTicketServer,
+    RedisJsapiTicketServer,
     SendResult,
     User,
     UserInfo,
@@ -448,3 +455,70 @@ def test_download_rss_stays_small(fake_work: FakeWorkServer, tmp_path: Path) -> 
         assert report["size"] == size == out.stat().st_size
         print(f"{mode} download of {size} bytes raised peak RSS by {report['rss_increase']} bytes")
         assert report["rss_increase"] < 2 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- JS-SDK tickets
+
+
+def test_ticket_servers(fake_work: FakeWorkServer, redis_client: Any) -> None:
+    url = fake_work.base_url
+    tokens = DefaultAccessTokenServer(fake_work.corp_id, fake_work.corp_secret, base_url=url)
+    corp = JsapiTicketServer(tokens)
+    agent = AgentJsapiTicketServer(tokens)
+    first = corp.ticket()
+    assert first == fake_work.jsapi_tickets[0] and corp.ticket() == first  # cached
+    assert agent.ticket() != first and fake_work.calls[fw.TICKET_GET] == 1
+    assert fake_work.requests[-1].query["type"] == "agent_config"
+    assert first not in repr(corp) and fake_work.corp_secret not in repr(corp)
+    assert corp.signature("n", 1, "https://a/#x") == jsapi_signature(first, "n", 1, "https://a/")
+    # a refused access_token: refreshed, the fetch sent again
+    assert corp.ticket_refresh() == first  # within 2 s of the fetch: shared, as tokens are
+    fake_work.expire_tokens()
+    second = JsapiTicketServer(tokens).ticket()
+    assert second != first and fake_work.gettoken_calls == 2
+    # a failed fetch raises and backs off
+    fake_work.fail(40001, path=fw.GET_JSAPI_TICKET)
+    with pytest.raises(APIError):
+        JsapiTicketServer(tokens).ticket()
+    # Redis: two servers (two processes) share one ticket, keyed by the token's identity
+    shared = [RedisJsapiTicketServer(tokens, redis_client) for _ in range(2)]
+    calls = fake_work.calls[fw.GET_JSAPI_TICKET]
+    assert shared[0].ticket() == shared[1].ticket()
+    assert fake_work.calls[fw.GET_JSAPI_TICKET] == calls + 1
+    assert shared[0].key == f"wxcorp_fast:jsapi_ticket:{tokens.key_id}"
+    assert RedisAgentJsapiTicketServer(tokens, redis_client).key.startswith(
+        "wxcorp_fast:agent_jsapi_ticket:"
+    )
+    with pytest.raises(ValueError, match="corp_id"):
+        JsapiTicketServer(object())  # type: ignore[arg-type]
+
+
+def test_async_ticket_servers(fake_work: FakeWorkServer) -> None:
+    async def main() -> None:
+        async with (
+            AsyncDefaultAccessTokenServer(
+                fake_work.corp_id, fake_work.corp_secret, base_url=fake_work.base_url
+            ) as tokens,
+            AsyncJsapiTicketServer(tokens) as corp,
+            AsyncAgentJsapiTicketServer(tokens) as agent,
+        ):
+            tickets = await asyncio.gather(*(corp.ticket() for _ in range(10)))
+            assert set(tickets) == {fake_work.jsapi_tickets[0]}  # single-flight
+            assert await agent.ticket() not in tickets
+            fake_work.expire_tokens()
+            async with AsyncJsapiTicketServer(tokens) as other:
+                assert await other.ticket() not in tickets
+            assert await corp.signature("n", 1, "https://a/") == jsapi_signature(
+                await corp.ticket(), "n", 1, "https://a/"
+            )
+
+    asyncio.run(main())
+    assert fake_work.gettoken_calls == 2
+
+
+def test_readme_typed_calls_example_runs() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## API client", 1)[1].split("Typed calls", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    exec(compile(code.group(1), "README.md", "exec"), {})  # noqa: S102 - our own README

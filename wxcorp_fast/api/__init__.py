@@ -33,7 +33,15 @@ from ._directory import jsapi_signature
 from ._http import DEFAULT_BASE_URL
 from .client import CorpClient, MultipartFormField
 from .results import Department, Media, SendResult, User, UserInfo
-from .tokens import AccessTokenServer, DefaultAccessTokenServer, RedisAccessTokenServer
+from .tokens import (
+    AccessTokenServer,
+    AgentJsapiTicketServer,
+    DefaultAccessTokenServer,
+    JsapiTicketServer,
+    RedisAccessTokenServer,
+    RedisAgentJsapiTicketServer,
+    RedisJsapiTicketServer,
+)
 
 if TYPE_CHECKING:
     from .async_client import AsyncCorpClient as AsyncCorpClient
@@ -41,10 +49,22 @@ if TYPE_CHECKING:
         AsyncAccessTokenServer as AsyncAccessTokenServer,
     )
     from .async_tokens import (
+        AsyncAgentJsapiTicketServer as AsyncAgentJsapiTicketServer,
+    )
+    from .async_tokens import (
         AsyncDefaultAccessTokenServer as AsyncDefaultAccessTokenServer,
     )
     from .async_tokens import (
+        AsyncJsapiTicketServer as AsyncJsapiTicketServer,
+    )
+    from .async_tokens import (
         AsyncRedisAccessTokenServer as AsyncRedisAccessTokenServer,
+    )
+    from .async_tokens import (
+        AsyncRedisAgentJsapiTicketServer as AsyncRedisAgentJsapiTicketServer,
+    )
+    from .async_tokens import (
+        AsyncRedisJsapiTicketServer as AsyncRedisJsapiTicketServer,
     )
 
 __all__ = [
@@ -63,6 +83,10 @@ __all__ = [
     "User",
     "UserInfo",
     "jsapi_signature",
+    "JsapiTicketServer",
+    "AgentJsapiTicketServer",
+    "RedisJsapiTicketServer",
+    "RedisAgentJsapiTicketServer",
 ]
 
 #: The async names (not in ``__all__``: a star import must not need aiohttp) and their modules.
@@ -71,6 +95,10 @@ ASYNC_NAMES: Final = {
     "AsyncDefaultAccessTokenServer": "async_tokens",
     "AsyncRedisAccessTokenServer": "async_tokens",
     "AsyncCorpClient": "async_client",
+    "AsyncJsapiTicketServer": "async_tokens",
+    "AsyncAgentJsapiTicketServer": "async_tokens",
+    "AsyncRedisJsapiTicketServer": "async_tokens",
+    "AsyncRedisAgentJsapiTicketServer": "async_tokens",
 }
 
 

@@ -23,8 +23,15 @@ After a failed fetch the caller gets the error, and so does every caller until t
 delay has passed (1 s, doubling per consecutive failure, at most 60 s): the next fetch is
 spaced instead of a storm of ``gettoken`` calls.
 
-:class:`LocalCore` keeps the token in the process, :class:`RedisCore` in Redis (keys, lock
-and window). Their ``_obtain_flow`` is run by a server's I/O (``tokens``), see ``_flow``.
+The same rules serve every cached credential: :class:`CredentialCore` is one credential
+(cache, backoff, the fetch's checks), parametrized by its ``kind`` (its name in logs and
+Redis keys), the answer's ``field`` and ``_request_flow`` (the fetch itself):
+:class:`TokenCore` fetches the access_token with ``gettoken``, :class:`TicketCore` and
+:class:`AgentTicketCore` the JS-SDK tickets with an access_token of their token server
+(``get_jsapi_ticket``, ``ticket/get?type=agent_config``, under the calls' retry rules).
+:class:`LocalCache` keeps a credential in the process, :class:`RedisCache` in Redis (keys,
+lock and window); :class:`LocalCore` and :class:`RedisCore` are the access_token's. Their
+``_obtain_flow`` is run by a server's I/O (``tokens``, ``async_tokens``), see ``_flow``.
 """
 
 from __future__ import annotations
@@ -40,12 +47,19 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Final, NamedTuple, TypeVar
 
 from ..errors import TransportError, WXCorpError
+from . import _directory
+from ._calls import Call, exchange
 from ._flow import Flow
-from ._http import build_url, check_errcode
+from ._http import DEFAULT_BASE_URL, build_url, check_errcode
 
 __all__ = [
+    "AgentTicketCore",
+    "CredentialCore",
     "GETTOKEN_PATH",
+    "LocalCache",
     "LocalCore",
+    "RedisCache",
+    "TicketCore",
     "REFRESH_WINDOW",
     "REREAD_INTERVAL",
     "RedisCore",
@@ -158,15 +172,74 @@ class _Backoff:
         self.error = error
 
 
-class TokenCore:
-    """A token server without its I/O: credentials, cache, backoff and the gettoken flow.
+class CredentialCore:
+    """A cached credential without its I/O: cache, backoff and the fetch's checks.
 
-    ``token()`` answers from ``_cached`` while ``clock() < fresh_until``; anything else
-    runs ``_obtain_flow`` under the server's lock.
+    ``token()`` (``ticket()``) answers from ``_cached`` while ``clock() < fresh_until``;
+    anything else runs ``_obtain_flow`` (of a cache class) under the server's lock, which
+    fetches with ``_request_flow`` (of a fetch class).
     """
 
+    kind: ClassVar[str] = "credential"  # its name in logs, errors and Redis keys
+    field: ClassVar[str] = "credential"  # the answer's field holding it
     backoff_initial: ClassVar[float] = 1.0
     backoff_max: ClassVar[float] = 60.0
+
+    def __init__(
+        self, corp_id: str, key_id: str, base_url: str, timeout: float, clock: Callable[[], float]
+    ) -> None:
+        self.corp_id = corp_id
+        self.key_id = key_id  # who the credential is of, in Redis keys (never a secret)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._clock = clock
+        self._backoff = _Backoff()
+        self._cached: _Cached | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(corp_id={self.corp_id!r}, base_url={self.base_url!r})"
+
+    def _obtain_flow(self, force: bool, stale: str | None) -> Flow[str]:
+        """Return a credential that is not due: kept, shared or fetched (see ``usable``)."""
+        raise NotImplementedError
+
+    def _request_flow(self) -> Flow[dict[str, Any]]:
+        """Ask WeChat for the credential once; the answer's JSON object."""
+        raise NotImplementedError
+
+    def _fetch_flow(self, now: float) -> Flow[tuple[str, int]]:
+        """Fetch once, within the backoff rules; return (credential, refresh after)."""
+        self._backoff.check(now)
+        try:
+            data = yield from self._request_flow()
+            check_errcode(data)
+            value, expires_in = data.get(self.field), data.get("expires_in")
+            if not isinstance(value, str) or not value:
+                raise TransportError(f"the {self.kind} fetch answered no {self.field}")
+            if type(expires_in) is not int:
+                raise TransportError(f"the {self.kind} fetch answered no integer expires_in")
+            lifetime = refresh_after(expires_in)
+        except WXCorpError as exc:
+            self._cached = None
+            self._backoff.failed(now, exc, self.backoff_initial, self.backoff_max)
+            logger.warning("%s fetch for corp %s failed: %s", self.kind, self.corp_id, exc)
+            raise
+        self._backoff.succeeded()
+        logger.info(
+            "fetched a %s for corp %s: expires in %d s, refreshed after %d s",
+            self.kind,
+            self.corp_id,
+            expires_in,
+            lifetime,
+        )
+        return value, lifetime
+
+
+class TokenCore(CredentialCore):
+    """The access_token: fetched with ``gettoken`` from the corp ID and secret."""
+
+    kind = "access_token"
+    field = "access_token"
 
     def __init__(
         self,
@@ -178,51 +251,59 @@ class TokenCore:
     ) -> None:
         if not corp_id or not corp_secret:
             raise ValueError("corp_id and corp_secret must not be empty")
-        self.corp_id = corp_id
+        digest = hashlib.sha256(corp_secret.encode("utf-8")).hexdigest()[:16]
+        super().__init__(corp_id, f"{corp_id}:{digest}", base_url, timeout, clock)
         self._corp_secret = corp_secret
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._clock = clock
-        self._backoff = _Backoff()
-        self._cached: _Cached | None = None
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(corp_id={self.corp_id!r}, base_url={self.base_url!r})"
-
-    def _obtain_flow(self, force: bool, stale: str | None) -> Flow[str]:
-        """Return a token that is not due: kept, shared or fetched (see ``usable``)."""
-        raise NotImplementedError
-
-    def _fetch_flow(self, now: float) -> Flow[tuple[str, int]]:
-        """Call gettoken once, within the backoff rules; return (token, refresh after)."""
-        self._backoff.check(now)
+    def _request_flow(self) -> Flow[dict[str, Any]]:
         params = {"corpid": self.corp_id, "corpsecret": self._corp_secret}
-        try:
-            data = yield ("get", build_url(self.base_url, GETTOKEN_PATH, params))
-            check_errcode(data)
-            token, expires_in = data.get("access_token"), data.get("expires_in")
-            if not isinstance(token, str) or not token:
-                raise TransportError("gettoken answered no access_token")
-            if type(expires_in) is not int:
-                raise TransportError("gettoken answered no integer expires_in")
-            lifetime = refresh_after(expires_in)
-        except WXCorpError as exc:
-            self._cached = None
-            self._backoff.failed(now, exc, self.backoff_initial, self.backoff_max)
-            logger.warning("access_token fetch for corp %s failed: %s", self.corp_id, exc)
-            raise
-        self._backoff.succeeded()
-        logger.info(
-            "fetched an access_token for corp %s: expires in %d s, refreshed after %d s",
-            self.corp_id,
-            expires_in,
-            lifetime,
-        )
-        return token, lifetime
+        data: dict[str, Any] = yield ("get", build_url(self.base_url, GETTOKEN_PATH, params))
+        return data
 
 
-class LocalCore(TokenCore):
-    """A token kept in the process: single-flight under the server's lock."""
+class TicketCore(CredentialCore):
+    """The corp's JS-SDK jsapi_ticket (get_jsapi_ticket), fetched with an access_token of
+    ``access_token_server`` under the calls' retry rules: the steps ``"token"``,
+    ``"refresh"`` and ``"send"`` (the ticket call, see ``_ticket_call``)."""
+
+    kind = "jsapi_ticket"
+    field = "ticket"
+
+    def __init__(
+        self,
+        access_token_server: Any,
+        base_url: str | None,
+        timeout: float,
+        clock: Callable[[], float],
+    ) -> None:
+        corp_id = getattr(access_token_server, "corp_id", None)
+        if not isinstance(corp_id, str) or not corp_id:
+            raise ValueError("access_token_server must have a corp_id")
+        key_id = getattr(access_token_server, "key_id", None) or corp_id
+        if base_url is None:
+            base_url = getattr(access_token_server, "base_url", None) or DEFAULT_BASE_URL
+        super().__init__(corp_id, str(key_id), base_url, timeout, clock)
+        self.access_token_server = access_token_server
+        self._ticket_call = self._make_call()
+
+    def _make_call(self) -> Call[dict[str, Any]]:
+        return _directory.get_jsapi_ticket()
+
+    def _request_flow(self) -> Flow[dict[str, Any]]:
+        return (yield from exchange(self._ticket_call, ()))
+
+
+class AgentTicketCore(TicketCore):
+    """The app's JS-SDK jsapi_ticket (``ticket/get?type=agent_config``), for agentConfig."""
+
+    kind = "agent_jsapi_ticket"
+
+    def _make_call(self) -> Call[dict[str, Any]]:
+        return _directory.get_agent_jsapi_ticket()
+
+
+class LocalCache(CredentialCore):
+    """A credential kept in the process: single-flight under the server's lock."""
 
     def _obtain_flow(self, force: bool, stale: str | None) -> Flow[str]:
         now = self._clock()
@@ -238,6 +319,10 @@ class LocalCore(TokenCore):
         return token
 
 
+class LocalCore(LocalCache, TokenCore):
+    """An access_token kept in the process."""
+
+
 def _redis_error(exc: Exception) -> bool:
     """Whether ``exc`` is redis-py's (connection lost, timeout, ...), without importing it."""
     errors = sys.modules.get("redis.exceptions")
@@ -248,31 +333,21 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisCore(TokenCore):
-    """A token shared through Redis: keys, lock, window and local copy.
+class RedisCache(CredentialCore):
+    """A credential shared through Redis: keys, lock, window and local copy.
 
-    See ``RedisAccessTokenServer`` for the scheme. The Redis commands are steps
-    ``("redis", op)``: ``op(client)`` returns redis-py's result, or with ``redis.asyncio``
-    its awaitable, so one flow serves both clients.
+    See ``RedisAccessTokenServer`` for the scheme; the key is
+    ``{key_prefix}{kind}:{key_id}``. The Redis commands are steps ``("redis", op)``:
+    ``op(client)`` returns redis-py's result, or with ``redis.asyncio`` its awaitable, so
+    one flow serves both clients.
     """
 
-    def __init__(
-        self,
-        corp_id: str,
-        corp_secret: str,
-        base_url: str,
-        timeout: float,
-        clock: Callable[[], float],
-        redis: Any,
-        key_prefix: str,
-        lock_ttl: float,
-        poll_interval: float,
+    def _init_redis(
+        self, redis: Any, key_prefix: str, lock_ttl: float, poll_interval: float
     ) -> None:
-        super().__init__(corp_id, corp_secret, base_url, timeout, clock)
         if lock_ttl <= 0 or poll_interval <= 0:
             raise ValueError("lock_ttl and poll_interval must be positive")
-        digest = hashlib.sha256(corp_secret.encode("utf-8")).hexdigest()[:16]
-        self.key = f"{key_prefix}access_token:{corp_id}:{digest}"
+        self.key = f"{key_prefix}{self.kind}:{self.key_id}"
         self.lock_key = self.key + ":lock"
         self.recent_key = self.key + ":recent"
         self._redis = redis
@@ -296,9 +371,10 @@ class RedisCore(TokenCore):
             if force or cached is None or now >= cached.refresh_at or not _redis_error(exc):
                 raise
             logger.warning(
-                "Redis unreadable (%s): keeping corp %s's local access_token until due",
+                "Redis unreadable (%s): keeping corp %s's local %s until due",
                 type(exc).__name__,
                 self.corp_id,
+                self.kind,
             )
             self._cached = cached._replace(fresh_until=now + REREAD_INTERVAL)
             return cached.token
@@ -328,7 +404,7 @@ class RedisCore(TokenCore):
                         ),
                     )
             if self._clock() > give_up:
-                raise TransportError("timed out waiting for the access_token lock in Redis")
+                raise TransportError(f"timed out waiting for the {self.kind} lock in Redis")
             yield ("sleep", self.poll_interval)
             found = yield from self._read_flow(force, stale)
             if found is not None:
@@ -374,3 +450,22 @@ class RedisCore(TokenCore):
         """Make ``token``, due in ``ttl`` seconds, the local copy."""
         now = self._clock()
         self._cached = _Cached(token, now + min(ttl, REREAD_INTERVAL), now + ttl, now)
+
+
+class RedisCore(RedisCache, TokenCore):
+    """An access_token shared through Redis."""
+
+    def __init__(
+        self,
+        corp_id: str,
+        corp_secret: str,
+        base_url: str,
+        timeout: float,
+        clock: Callable[[], float],
+        redis: Any,
+        key_prefix: str,
+        lock_ttl: float,
+        poll_interval: float,
+    ) -> None:
+        TokenCore.__init__(self, corp_id, corp_secret, base_url, timeout, clock)
+        self._init_redis(redis, key_prefix, lock_ttl, poll_interval)

@@ -1,10 +1,12 @@
-"""Access-token servers: where ``CorpClient`` gets its access_token.
+"""Access-token servers: where ``CorpClient`` gets its access_token; JS-SDK ticket servers.
 
 Both servers refresh lazily, on the first ``token()`` call past the refresh time, with no
 background thread (threads do not survive ``fork()`` in pre-forking servers). Their rules
 (refresh margins, the 2-second window, the refused-token rule, backoff, Redis keys and
 lock) live in ``_token_flows``, written as flows without I/O (see ``_flow``); this module
-performs them with urllib3, redis-py and a thread lock.
+performs them with urllib3, redis-py and a thread lock. The JS-SDK ticket servers are the
+same servers for another credential (``_token_flows.TicketCore``): cached, single-flight,
+shared through Redis alike, fetched with an access_token of their token server.
 """
 
 from __future__ import annotations
@@ -19,20 +21,30 @@ from typing import Any
 
 import urllib3
 
+from ._calls import Call
+from ._directory import jsapi_signature
 from ._flow import Step, run
 from ._http import DEFAULT_BASE_URL, default_pool_manager, request_json
 from ._token_flows import (
     REFRESH_WINDOW,
     REREAD_INTERVAL,
+    AgentTicketCore,
+    CredentialCore,
+    LocalCache,
     LocalCore,
+    RedisCache,
     RedisCore,
-    TokenCore,
+    TicketCore,
     refresh_after,
     refresh_refused,
 )
 
 __all__ = [
     "AccessTokenServer",
+    "AgentJsapiTicketServer",
+    "JsapiTicketServer",
+    "RedisAgentJsapiTicketServer",
+    "RedisJsapiTicketServer",
     "DefaultAccessTokenServer",
     "RedisAccessTokenServer",
     "refresh_after",
@@ -70,10 +82,10 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class _Blocking(TokenCore):
-    """The blocking I/O of a token server: urllib3, a thread lock, fork safety."""
+class _Blocking(CredentialCore):
+    """The blocking I/O of a credential server: urllib3, a thread lock, fork safety."""
 
-    _redis: Any  # RedisCore's client, for its "redis" steps
+    _redis: Any  # RedisCache's client, for its "redis" steps
 
     def _init_io(self, http: urllib3.PoolManager | None) -> None:
         self._owns_http = http is None
@@ -81,21 +93,11 @@ class _Blocking(TokenCore):
         self._lock = threading.Lock()
         _INSTANCES.add(self)
 
-    def token(self) -> str:
-        """Return the cached access_token, fetching one when there is none or it is due."""
+    def _current(self) -> str:
         cached = self._cached
         if cached is not None and self._clock() < cached.fresh_until:
             return cached.token
         return self._obtain(False, None)
-
-    def token_refresh(self, *, stale: str | None = None) -> str:
-        """Fetch a new access_token, or share one fetched less than 2 seconds ago.
-
-        Args:
-            stale: the token the API just refused (42001/40014). When given, the cached
-                token is returned if it is another one, and a new one is fetched if not.
-        """
-        return self._obtain(True, stale)
 
     def _obtain(self, force: bool, stale: str | None) -> str:
         with self._lock:
@@ -117,7 +119,53 @@ class _Blocking(TokenCore):
             self._http = default_pool_manager()
 
 
-class DefaultAccessTokenServer(_Blocking, LocalCore, AccessTokenServer):
+class _Tokens(_Blocking):
+    def token(self) -> str:
+        """Return the cached access_token, fetching one when there is none or it is due."""
+        return self._current()
+
+    def token_refresh(self, *, stale: str | None = None) -> str:
+        """Fetch a new access_token, or share one fetched less than 2 seconds ago.
+
+        Args:
+            stale: the token the API just refused (42001/40014). When given, the cached
+                token is returned if it is another one, and a new one is fetched if not.
+        """
+        return self._obtain(True, stale)
+
+
+class _Tickets(_Blocking):
+    """A ticket server's methods, and the steps of its fetch: an access_token of its
+    token server, the ticket call sent with it."""
+
+    access_token_server: AccessTokenServer
+    _ticket_call: Call[Any]
+
+    def ticket(self) -> str:
+        """Return the cached ticket, fetching one when there is none or it is due."""
+        return self._current()
+
+    def ticket_refresh(self) -> str:
+        """Fetch a new ticket, or share one fetched less than 2 seconds ago."""
+        return self._obtain(True, None)
+
+    def signature(self, noncestr: str, timestamp: int | str, url: str) -> str:
+        """Return the JS-SDK signature of ``url`` with the cached ticket (``jsapi_signature``)."""
+        return jsapi_signature(self.ticket(), noncestr, timestamp, url)
+
+    def _perform(self, step: Step) -> Any:
+        kind, arg = step
+        if kind == "send":
+            url = self._ticket_call.url(self.base_url, arg)
+            return request_json(self._http, "GET", url, timeout=self.timeout)
+        if kind == "token":
+            return self.access_token_server.token()
+        if kind == "refresh":
+            return refresh_refused(self.access_token_server.token_refresh, arg)
+        return super()._perform(step)
+
+
+class DefaultAccessTokenServer(_Tokens, LocalCore, AccessTokenServer):
     """One process's access_token: thread-safe, single-flight, no background thread.
 
     Args:
@@ -143,7 +191,7 @@ class DefaultAccessTokenServer(_Blocking, LocalCore, AccessTokenServer):
         self._init_io(http)
 
 
-class RedisAccessTokenServer(_Blocking, RedisCore, AccessTokenServer):
+class RedisAccessTokenServer(_Tokens, RedisCore, AccessTokenServer):
     """An access_token shared by processes and machines through Redis (redis-py).
 
     The token lives in a hash under ``{key_prefix}access_token:{corp_id}:{h}``, where ``h``
@@ -199,3 +247,79 @@ class RedisAccessTokenServer(_Blocking, RedisCore, AccessTokenServer):
             poll_interval,
         )
         self._init_io(http)
+
+
+class JsapiTicketServer(_Tickets, LocalCache, TicketCore):
+    """The corp's JS-SDK jsapi_ticket (for ``wx.config``), kept in the process.
+
+    The access-token servers' rules for another credential: fetched lazily with an
+    access_token of ``access_token_server`` (``GET /cgi-bin/get_jsapi_ticket``; a refused
+    token is refreshed and the fetch retried once), one fetch at a time, refreshed before
+    expiry (7200 s → after 6600 s), backoff after a failed fetch. ``ticket()``,
+    ``ticket_refresh()``, ``signature(noncestr, timestamp, url)``.
+
+    Args:
+        access_token_server: the token server whose access_token fetches the ticket (it
+            must have a ``corp_id``, as this package's servers do).
+        http: the ``urllib3.PoolManager`` to use (one is made when None).
+        base_url: the API's base URL (the token server's when None).
+        timeout: seconds allowed for a fetch.
+        clock: a monotonic clock in seconds.
+    """
+
+    def __init__(
+        self,
+        access_token_server: AccessTokenServer,
+        http: urllib3.PoolManager | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        TicketCore.__init__(self, access_token_server, base_url, timeout, clock)
+        self._init_io(http)
+
+
+class AgentJsapiTicketServer(JsapiTicketServer, AgentTicketCore):
+    """The app's JS-SDK ticket (for ``wx.agentConfig``: ``GET
+    /cgi-bin/ticket/get?type=agent_config``), kept in the process; see ``JsapiTicketServer``."""
+
+
+class RedisJsapiTicketServer(_Tickets, RedisCache, TicketCore):
+    """The corp's JS-SDK jsapi_ticket shared through Redis, as ``RedisAccessTokenServer``
+    shares the access_token: under ``{key_prefix}jsapi_ticket:{corp_id}:{h}`` (``h`` the
+    token server's secret hash), with the same lock, window and 1-second re-read.
+
+    Args:
+        access_token_server: the token server whose access_token fetches the ticket.
+        redis: a ``redis.Redis`` client.
+        http: the ``urllib3.PoolManager`` to use (one is made when None).
+        base_url: the API's base URL (the token server's when None).
+        key_prefix: prepended to every key.
+        timeout: seconds allowed for a fetch (keep it below ``lock_ttl``).
+        lock_ttl: seconds the fetch lock lives if its holder never releases it.
+        poll_interval: seconds between a waiter's looks at Redis.
+        clock: a monotonic clock in seconds.
+    """
+
+    def __init__(
+        self,
+        access_token_server: AccessTokenServer,
+        redis: Any,
+        http: urllib3.PoolManager | None = None,
+        base_url: str | None = None,
+        key_prefix: str = "wxcorp_fast:",
+        *,
+        timeout: float = 10.0,
+        lock_ttl: float = 15.0,
+        poll_interval: float = 0.02,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        TicketCore.__init__(self, access_token_server, base_url, timeout, clock)
+        self._init_redis(redis, key_prefix, lock_ttl, poll_interval)
+        self._init_io(http)
+
+
+class RedisAgentJsapiTicketServer(RedisJsapiTicketServer, AgentTicketCore):
+    """The app's JS-SDK ticket shared through Redis (under
+    ``{key_prefix}agent_jsapi_ticket:...``); see ``RedisJsapiTicketServer``."""
