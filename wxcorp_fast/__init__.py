@@ -7,18 +7,10 @@ access tokens), ``testing`` (simulator, fake API server), ``compat`` and ``cli``
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
 from ._core import IMPLEMENTATION
-from .api import (
-    DEFAULT_BASE_URL,
-    ERR_CODE_ACCESS_TOKEN_EXPIRED,
-    ERR_CODE_OK,
-    ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
-    AccessTokenServer,
-    CorpClient,
-    DefaultAccessTokenServer,
-    MultipartFormField,
-    RedisAccessTokenServer,
-)
 from .callback import (
     URL_QUERY_AGENT_SERVER_KEY_NAME,
     AgentServer,
@@ -67,6 +59,19 @@ from .errors import (
     XMLParseError,
 )
 from .messages import Envelope, MixedMessage, ScanCodeInfo, SendLocationInfo, SendPicsInfo
+
+if TYPE_CHECKING:
+    from .api import (
+        DEFAULT_BASE_URL,
+        ERR_CODE_ACCESS_TOKEN_EXPIRED,
+        ERR_CODE_OK,
+        ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED,
+        AccessTokenServer,
+        CorpClient,
+        DefaultAccessTokenServer,
+        MultipartFormField,
+        RedisAccessTokenServer,
+    )
 
 __version__ = "0.1.0"
 
@@ -134,3 +139,32 @@ __all__ = [
     "parse_envelope",
     "parse_message",
 ]
+
+#: The API client's names, imported from ``wxcorp_fast.api`` on first use: a callback server
+#: that never calls the API does not pay for urllib3 (and ssl) at start-up.
+LAZY_API_NAMES: Final = frozenset(
+    {
+        "CorpClient",
+        "MultipartFormField",
+        "AccessTokenServer",
+        "DefaultAccessTokenServer",
+        "RedisAccessTokenServer",
+        "DEFAULT_BASE_URL",
+        "ERR_CODE_OK",
+        "ERR_CODE_ACCESS_TOKEN_EXPIRED",
+        "ERR_CODE_SUITE_ACCESS_TOKEN_EXPIRED",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Import an API name on first use (see ``LAZY_API_NAMES``)."""
+    if name not in LAZY_API_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(".api", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY_API_NAMES})
