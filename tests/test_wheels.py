@@ -22,6 +22,7 @@ a missing one skips, in CI it fails. scripts/test.sh runs this module once, in i
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -277,3 +278,43 @@ def test_sdist_without_headers_fails_when_the_compiled_core_is_required(
     assert proc.returncode != 0, proc.stdout[-2000:]
     assert MISSING_HEADERS in proc.stdout + proc.stderr
     assert not list(tmp_path.glob("out/*.whl"))
+
+
+PYTHONS = ["cp310", "cp311", "cp312", "cp313", "cp314"]
+IDENTIFIERS = {
+    "linux": {
+        f"{py}-{libc}_{arch}"
+        for py in PYTHONS
+        for libc in ("manylinux", "musllinux")
+        for arch in ("x86_64", "aarch64")
+    },
+    "macos": {f"{py}-macosx_{arch}" for py in PYTHONS for arch in ("x86_64", "arm64")},
+    "windows": {f"{py}-win_amd64" for py in PYTHONS},
+}
+
+
+@pytest.mark.parametrize("platform", sorted(IDENTIFIERS))
+def test_cibuildwheel_builds_what_the_readme_promises(platform: str) -> None:
+    need(importlib.util.find_spec("cibuildwheel") is not None, "no cibuildwheel")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIBW_")}
+    proc = run(
+        [sys.executable, "-m", "cibuildwheel", "--print-build-identifiers", "--platform", platform],
+        cwd=ROOT,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert set(proc.stdout.split()) == IDENTIFIERS[platform], proc.stdout
+    assert "t-" not in proc.stdout  # no free-threaded build
+
+
+def test_wheels_workflow_is_valid() -> None:
+    workflow = SOURCE / ".github" / "workflows" / "wheels.yml"
+    need(workflow.exists(), f"no {workflow} (set WXCORP_FAST_SOURCE to the checkout)")
+    schema = [sys.executable, "-m", "check_jsonschema", "--builtin-schema"]
+    proc = run([*schema, "vendor.github-workflows", str(workflow)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = workflow.read_text(encoding="utf-8")
+    for runner in ("ubuntu-latest", "ubuntu-24.04-arm", "macos-13", "macos-14", "windows-latest"):
+        assert f"os: {runner}" in text
+    assert "pypa/cibuildwheel@" in text and "pypa/gh-action-pypi-publish@" in text
+    assert "id-token: write" in text
