@@ -3,6 +3,8 @@
 # dependency group into a fresh venv, then from a temporary directory, against that wheel:
 #   1. the suite with the compiled core required   (WXCORP_FAST_REQUIRE_COMPILED=1)
 #   2. the suite on the pure-Python core            (WXCORP_FAST_NO_EXTENSIONS=1)
+#   2b. tests/test_wheels.py: scripts/build-wheels.sh's static wheel with the system
+#      libcrypto masked (unshare -m), the sdist's pure fallback, cibuildwheel's identifiers
 #   3. the benchmarks, smoke only                   (--benchmark-disable)
 #   4. python -m wxcorp_fast info                   (known-answer self-check)
 #   5. mypy --strict on the package, stubtest of the extension against _core_c.pyi
@@ -58,8 +60,12 @@ cd "$run"
 pytest=("$WX_PY" -m pytest -p no:cacheprovider)
 
 [[ -d tests ]] || wx_die "no tests/ directory"
-step compiled "" env WXCORP_FAST_REQUIRE_COMPILED=1 "${pytest[@]}" tests "$@"
-step python "" env WXCORP_FAST_NO_EXTENSIONS=1 "${pytest[@]}" tests "$@"
+# tests/test_wheels.py builds its own wheels (scripts/build-wheels.sh) and runs once, below
+step compiled "" env WXCORP_FAST_REQUIRE_COMPILED=1 "${pytest[@]}" tests --ignore=tests/test_wheels.py "$@"
+step python "" env WXCORP_FAST_NO_EXTENSIONS=1 "${pytest[@]}" tests --ignore=tests/test_wheels.py "$@"
+# the self-contained static wheel in a namespace with libcrypto masked, the sdist's fallback
+step wheels "" env WXCORP_FAST_SOURCE="$WX_SRC" WXCORP_FAST_WHEELS_DIR="$WX_TMP/wheels" \
+    "${pytest[@]}" tests/test_wheels.py
 if [[ -d bench ]]; then
     # exit 5 = no benchmarks collected yet
     step bench "5" "${pytest[@]}" bench --benchmark-disable

@@ -109,6 +109,9 @@ if _md_hot is NULL:
     raise MemoryError()
 
 OPENSSL_VERSION = wx_openssl_version().decode("ascii", "replace")
+# "static": libcrypto is linked into this module (the self-contained wheels); "shared": the
+# system's libcrypto, loaded by the dynamic linker
+OPENSSL_LINKAGE = "static" if WX_OPENSSL_STATIC else "shared"
 
 assert XS_MAX_DEPTH == MAX_XML_DEPTH
 

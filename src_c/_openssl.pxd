@@ -42,3 +42,4 @@ cdef extern from "_wxssl.h" nogil:
     const EVP_CIPHER *wx_aes_256_cbc()
     const EVP_MD *wx_sha1()
     const char *wx_openssl_version()
+    const int WX_OPENSSL_STATIC  # 1 when libcrypto.a is linked in (WXCORP_FAST_OPENSSL_STATIC)

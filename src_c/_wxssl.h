@@ -28,6 +28,13 @@ static const EVP_MD *wx_sha1(void) {
 #endif
 }
 
+/* setup.py defines WXCORP_FAST_OPENSSL_STATIC when libcrypto.a is linked into the extension */
+#ifdef WXCORP_FAST_OPENSSL_STATIC
+#define WX_OPENSSL_STATIC 1
+#else
+#define WX_OPENSSL_STATIC 0
+#endif
+
 static const char *wx_openssl_version(void) {
     return OpenSSL_version(OPENSSL_VERSION);
 }

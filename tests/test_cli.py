@@ -84,6 +84,7 @@ def test_info_pure_names_the_reason() -> None:
     assert fields["implementation"] == "python"
     assert fields["compiled core missing"] == "disabled by WXCORP_FAST_NO_EXTENSIONS"
     assert "(via cryptography " in fields["openssl"]
+    assert fields["openssl linkage"] == "cryptography's own (the pure-Python core)"
 
 
 @pytest.mark.compiled
@@ -96,8 +97,13 @@ def test_info_compiled_names_openssl() -> None:
     assert fields["openssl"] == _core_c.OPENSSL_VERSION
     assert fields["openssl"].startswith("OpenSSL ")
     assert "compiled core missing" not in fields
-    if sys.platform.startswith("linux"):
-        assert "libcrypto" in fields, proc.stdout
+    if _core_c.OPENSSL_LINKAGE == "static":
+        assert fields["openssl linkage"] == "bundled, static"
+    else:
+        assert _core_c.OPENSSL_LINKAGE == "shared"
+        assert fields["openssl linkage"] == "system, shared"
+        if sys.platform.startswith("linux"):
+            assert "libcrypto" in fields, proc.stdout
 
 
 def test_require_compiled_with_extensions_disabled_fails_loudly() -> None:

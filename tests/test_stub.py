@@ -19,7 +19,7 @@ import wxcorp_fast
 from wxcorp_fast import _core_py
 
 STUB = Path(wxcorp_fast.__file__).with_name("_core_c.pyi")
-EXTRA = {"OPENSSL_VERSION"}  # the compiled module's only addition
+EXTRA = {"OPENSSL_VERSION", "OPENSSL_LINKAGE"}  # the compiled module's only additions
 KINDS = {
     "posonlyargs": inspect.Parameter.POSITIONAL_ONLY,
     "args": inspect.Parameter.POSITIONAL_OR_KEYWORD,

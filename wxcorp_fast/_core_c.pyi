@@ -29,6 +29,8 @@ __all__ = [
 
 OPENSSL_VERSION: Final[str]
 """The version text of the libcrypto this module runs against."""
+OPENSSL_LINKAGE: Final[str]
+"""``"static"`` when libcrypto is linked into this module (bundled), ``"shared"`` otherwise."""
 
 def decode_aes_key(encoding_aes_key: str) -> bytes: ...
 def msg_signature(

@@ -106,7 +106,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         from wxcorp_fast import _core_c
 
         lines.append(f"openssl: {_core_c.OPENSSL_VERSION}")
-        lines.extend(f"libcrypto: {path}" for path in _loaded_libcrypto())
+        linkage = _core_c.OPENSSL_LINKAGE
+        lines.append(
+            "openssl linkage: " + ("bundled, static" if linkage == "static" else "system, shared")
+        )
+        # a static core maps no libcrypto of its own: any listed was loaded by other modules
+        # (the standard library's ssl and hashlib)
+        key = "libcrypto (not the core's)" if linkage == "static" else "libcrypto"
+        lines.extend(f"{key}: {path}" for path in _loaded_libcrypto())
     else:
         lines.append(f"compiled core missing: {_core.IMPORT_ERROR}")
         try:
@@ -116,6 +123,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             lines.append(
                 f"openssl: {backend.openssl_version_text()} (via cryptography {crypto_version})"
             )
+            lines.append("openssl linkage: cryptography's own (the pure-Python core)")
         except Exception as exc:  # informational only
             _log.debug("cannot read cryptography's OpenSSL version: %r", exc)
     print("\n".join(lines))
