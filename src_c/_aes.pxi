@@ -16,7 +16,7 @@ cdef long _rand_pid = -1
 
 cdef int _random16(uint8_t *out) except -1:
     global _rand_left, _rand_pid
-    cdef long pid = getpid()
+    cdef long pid = wx_getpid()
     if _rand_left < 16 or pid != _rand_pid:
         if RAND_bytes(_rand_pool, RAND_POOL) != 1:
             ERR_clear_error()

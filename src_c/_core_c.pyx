@@ -13,7 +13,6 @@ from libc.limits cimport INT_MAX
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
-from posix.unistd cimport getpid
 
 from _openssl cimport *
 

@@ -17,7 +17,9 @@ from typing import Final
 
 __all__ = ["check_text", "cdata"]
 
-_NOT_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# the characters outside XML 1.0's Char production, listed (its negated form, "[^\t\n\r\x20-
+# \ud7ff...]", takes the re module ~20x longer to compile: ~10 ms of the package's import)
+_NOT_XML_CHAR: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _CDATA_END: Final = "]]>"
 _CDATA_SPLIT: Final = "]]]]><![CDATA[>"
 _CR_REF: Final = "]]>&#13;<![CDATA["
