@@ -50,11 +50,28 @@ def test_module_imports_alone_and_its_hints_resolve(module: str) -> None:
 
 
 def test_one_door() -> None:
+    """The room's names come from ``wxcorp_fast.api``; the everyday ones also from the top
+    level (imported there on first use), as the very same objects."""
     import wxcorp_fast
 
-    for name in wxcorp_fast.api.__all__:
+    assert wxcorp_fast.LAZY_API_NAMES <= set(wxcorp_fast.api.__all__)
+    assert wxcorp_fast.LAZY_API_NAMES <= set(wxcorp_fast.__all__)
+    for name in wxcorp_fast.LAZY_API_NAMES:
         assert getattr(wxcorp_fast, name) is getattr(wxcorp_fast.api, name)
-        assert name in wxcorp_fast.__all__
+    assert not hasattr(wxcorp_fast, "JsapiTicketServer")  # the room's own: wxcorp_fast.api
+
+
+def test_import_wxcorp_fast_leaves_the_api_room_unloaded() -> None:
+    code = (
+        "import sys, wxcorp_fast;"
+        "print(sorted(m for m in ('urllib3', 'wxcorp_fast.api') if m in sys.modules));"
+        "wxcorp_fast.CorpClient;"
+        "print('wxcorp_fast.api' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert proc.stdout.split("\n")[:2] == ["[]", "True"]
 
 
 def test_errcode_constants_live_beside_the_errors() -> None:

@@ -134,6 +134,22 @@ def test_directory(both: Callable[[Body], None]) -> None:
     both(body)
 
 
+def test_openid_conversion(both: Callable[[Body], None]) -> None:
+    async def body(client: Any, fake: FakeWorkServer) -> None:
+        openid = await client.userid_to_openid("zhangsan")
+        assert openid == fake.openid("zhangsan") and openid != fake.openid("lisi")
+        assert await client.convert_to_userid(openid) == "zhangsan"
+        assert fake.requests[-1].json() == {"openid": openid}
+        await _raises(60111, client.userid_to_openid("nobody"))
+        await _raises(40003, client.convert_to_userid("o-of-nobody"))
+        with pytest.raises(ValueError, match="userid"):
+            await client.userid_to_openid("")
+        with pytest.raises(ValueError, match="openid"):
+            await client.convert_to_userid(None)
+
+    both(body)
+
+
 def test_menu(both: Callable[[Body], None]) -> None:
     menu = {
         "button": [
@@ -304,6 +320,8 @@ CALLS: list[tuple[str, str, tuple[Any, ...]]] = [
     ("get_user", fw.USER_GET, ("zhangsan",)),
     ("list_users", fw.USER_LIST, (1,)),
     ("list_departments", fw.DEPARTMENT_LIST, ()),
+    ("userid_to_openid", fw.CONVERT_TO_OPENID, ("zhangsan",)),
+    ("convert_to_userid", fw.CONVERT_TO_USERID, ("o-x",)),
     ("create_menu", fw.MENU_CREATE, (1, {"button": [{"name": "a", "type": "click", "key": "k"}]})),
     ("get_menu", fw.MENU_GET, (1,)),
     ("delete_menu", fw.MENU_DELETE, (1,)),

@@ -29,10 +29,14 @@ __all__ = [
     "list_departments",
     "list_users",
     "oauth2_authorize_url",
+    "convert_to_userid",
+    "userid_to_openid",
 ]
 
 USER_GET: Final = "/cgi-bin/user/get"
 USER_LIST: Final = "/cgi-bin/user/list"
+CONVERT_TO_OPENID: Final = "/cgi-bin/user/convert_to_openid"
+CONVERT_TO_USERID: Final = "/cgi-bin/user/convert_to_userid"
 DEPARTMENT_LIST: Final = "/cgi-bin/department/list"
 MENU_CREATE: Final = "/cgi-bin/menu/create"
 MENU_GET: Final = "/cgi-bin/menu/get"
@@ -83,6 +87,28 @@ def list_departments(id: int | None = None) -> Call[list[Department]]:  # noqa: 
     if id is not None:
         check_id("id", id)
     return Call("GET", DEPARTMENT_LIST, _departments, None if id is None else {"id": id})
+
+
+def _openid(data: dict[str, Any]) -> str:
+    return str(data["openid"])
+
+
+def userid_to_openid(userid: str) -> Call[str]:
+    """user/convert_to_openid (POST ``/cgi-bin/user/convert_to_openid``, ``{"userid"}``):
+    the member's openid, as WeChat Pay and other WeChat services know them."""
+    check_text("userid", userid)
+    return post_call(CONVERT_TO_OPENID, {"userid": userid}, _openid)
+
+
+def _userid(data: dict[str, Any]) -> str:
+    return str(data["userid"])
+
+
+def convert_to_userid(openid: str) -> Call[str]:
+    """user/convert_to_userid (POST ``/cgi-bin/user/convert_to_userid``, ``{"openid"}``):
+    the member an openid stands for."""
+    check_text("openid", openid)
+    return post_call(CONVERT_TO_USERID, {"openid": openid}, _userid)
 
 
 # --------------------------------------------------------------------------- menu

@@ -201,6 +201,14 @@ class AsyncCorpClient(SessionUser, _directory.AuthorizeUrls):
         """See ``CorpClient.list_users``."""
         return await self._run(_directory.list_users(department_id, fetch_child))
 
+    async def userid_to_openid(self, userid: str) -> str:
+        """See ``CorpClient.userid_to_openid``."""
+        return await self._run(_directory.userid_to_openid(userid))
+
+    async def convert_to_userid(self, openid: str) -> str:
+        """See ``CorpClient.convert_to_userid``."""
+        return await self._run(_directory.convert_to_userid(openid))
+
     async def list_departments(self, id: int | None = None) -> list[Department]:  # noqa: A002
         """See ``CorpClient.list_departments``."""
         return await self._run(_directory.list_departments(id))

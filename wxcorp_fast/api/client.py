@@ -233,6 +233,24 @@ class CorpClient(_directory.AuthorizeUrls):
         """
         return self._run(_directory.list_users(department_id, fetch_child))
 
+    def userid_to_openid(self, userid: str) -> str:
+        """Return the member's openid (user/convert_to_openid).
+
+        Raises:
+            ValueError: an empty userid.
+            APIError: e.g. 60111, no such userid.
+        """
+        return self._run(_directory.userid_to_openid(userid))
+
+    def convert_to_userid(self, openid: str) -> str:
+        """Return the userid of the member an openid stands for (user/convert_to_userid).
+
+        Raises:
+            ValueError: an empty openid.
+            APIError: e.g. 40003, an openid of no member.
+        """
+        return self._run(_directory.convert_to_userid(openid))
+
     def list_departments(self, id: int | None = None) -> list[Department]:  # noqa: A002
         """Return department ``id`` and those below it, or all the app sees (department/list).
 

@@ -23,6 +23,8 @@ can be stubbed with :meth:`FakeWorkServer.route`. Use it as a context manager, o
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -54,6 +56,8 @@ __all__ = [
     "AIBOT_RESPONSE",
     "USER_GET",
     "USER_LIST",
+    "CONVERT_TO_OPENID",
+    "CONVERT_TO_USERID",
     "DEPARTMENT_LIST",
     "MENU_CREATE",
     "MENU_GET",
@@ -81,6 +85,8 @@ MESSAGE_SEND: Final = "/cgi-bin/message/send"
 AIBOT_RESPONSE: Final = "/cgi-bin/aibot/response"
 USER_GET: Final = "/cgi-bin/user/get"
 USER_LIST: Final = "/cgi-bin/user/list"
+CONVERT_TO_OPENID: Final = "/cgi-bin/user/convert_to_openid"
+CONVERT_TO_USERID: Final = "/cgi-bin/user/convert_to_userid"
 DEPARTMENT_LIST: Final = "/cgi-bin/department/list"
 MENU_CREATE: Final = "/cgi-bin/menu/create"
 MENU_GET: Final = "/cgi-bin/menu/get"
@@ -163,6 +169,7 @@ ERRMSG: Final = {
     40007: "invalid media_id",
     40014: "invalid access_token",
     40029: "invalid code",
+    40003: "invalid openid",
     40035: "invalid parameter",
     40056: "invalid agentid",
     40058: "invalid parameter",
@@ -590,6 +597,8 @@ class FakeWorkServer:
             ("POST", AIBOT_RESPONSE): self._aibot_response,
             ("GET", USER_GET): self._user_get,
             ("GET", USER_LIST): self._user_list,
+            ("POST", CONVERT_TO_OPENID): self._convert_to_openid,
+            ("POST", CONVERT_TO_USERID): self._convert_to_userid,
             ("GET", DEPARTMENT_LIST): self._department_list,
             ("POST", MENU_CREATE): self._menu_create,
             ("GET", MENU_GET): self._menu_get,
@@ -812,6 +821,34 @@ class FakeWorkServer:
             )
             users = [dict(u) for u in self.users.values() if wanted & set(u["department"])]
         return {"userlist": users}
+
+    def openid(self, userid: str) -> str:
+        """The openid this server gives the member ``userid`` (stable per corp and userid)."""
+        digest = hashlib.sha256(f"{self.corp_id}:{userid}".encode()).digest()
+        return "o" + base64.urlsafe_b64encode(digest).decode("ascii")[:27]
+
+    def _convert_to_openid(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        userid = _json_object(body).get("userid")
+        if not isinstance(userid, str) or not userid:
+            raise _Answer(40058, "invalid parameter: userid missing")
+        with self._lock:
+            if userid not in self.users:
+                raise _Answer(60111)
+        return {"openid": self.openid(userid)}
+
+    def _convert_to_userid(
+        self, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        openid = _json_object(body).get("openid")
+        if not isinstance(openid, str) or not openid:
+            raise _Answer(40058, "invalid parameter: openid missing")
+        with self._lock:
+            found = [u for u in self.users if self.openid(u) == openid]
+        if not found:
+            raise _Answer(40003)
+        return {"userid": found[0]}
 
     def _department_list(
         self, query: dict[str, str], headers: Mapping[str, str], body: bytes
