@@ -10,7 +10,9 @@ Pairs (each side with 2 worker processes, started from the same ``ServerProcess`
   TCP_NODELAY: uvicorn issue #3149): ``our_apps:asgi_app`` (``.asgi``) vs Starlette + wechatpy
 
 Each pair also runs a do-nothing app under the same server (``null_apps.py``): the server's
-ceiling, the requests/s that no app can pass there. Besides requests/s, the table gives the
+ceiling, the requests/s that no app can pass there; and a core-only app (``core_apps.py``):
+the compiled core's own work on the callback and nothing else, the floor of any app built on
+it. Besides requests/s, the table gives the
 server's CPU time per request (all its processes, from /proc), which is what sets requests/s
 when the load generator has a machine of its own instead of sharing this one's CPUs.
 
@@ -66,11 +68,12 @@ class App:
 
 @dataclasses.dataclass(frozen=True)
 class Pair:
-    """Our echo bot, wechatpy's, and the do-nothing app (the ceiling), under one server."""
+    """Our echo bot, wechatpy's, the do-nothing app (the ceiling) and the core-only app."""
 
     ours: App
     theirs: App
     ceiling: App
+    core_only: App
 
 
 def uvicorn_workers(app: str) -> ServerProcess:
@@ -92,11 +95,13 @@ PAIRS: dict[str, Pair] = {
         App("wxcorp_fast (WSGI)", _gunicorn("our_apps:wsgi_app()")),
         App("Flask + wechatpy", _gunicorn("wechatpy_apps:flask_app()")),
         App("do-nothing WSGI app", _gunicorn("null_apps:wsgi_app()")),
+        App("core-only WSGI app", _gunicorn("core_apps:wsgi_app()")),
     ),
     "uvicorn": Pair(
         App("wxcorp_fast (.asgi)", _uvicorn("our_apps:asgi_app")),
         App("Starlette + wechatpy", _uvicorn("wechatpy_apps:starlette_app")),
         App("do-nothing ASGI app", _uvicorn("null_apps:asgi_app")),
+        App("core-only ASGI app", _uvicorn("core_apps:asgi_app")),
     ),
 }
 
@@ -203,19 +208,22 @@ def run_once(server: ServerProcess, duration: float, connections: int) -> tuple[
     return rps, 1e6 * (group_cpu_seconds(pgid) - before) / max(requests, 1)
 
 
+Sides = tuple[Side, Side, Side, Side]
+
+
 def measure_pair(
     pair: Pair,
     rounds: int,
     duration: float,
     connections: int,
     gunicorn_options: Sequence[str] = (),
-) -> tuple[Side, Side, Side]:
-    """Start the three apps, verify both echo bots, alternate wrk runs; return their results."""
-    apps = (pair.ours, pair.theirs, pair.ceiling)
-    sides = (Side(), Side(), Side())
+) -> Sides:
+    """Start the four apps, verify the three that answer, alternate wrk runs; return results."""
+    apps = (pair.ours, pair.theirs, pair.ceiling, pair.core_only)
+    sides = (Side(), Side(), Side(), Side())
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(app.start(gunicorn_options)) for app in apps]
-        for server in servers[:2]:
+        for server in (servers[0], servers[1], servers[3]):
             check_app(server.url)
         for _ in range(rounds):
             for side, server in zip(sides, servers):
@@ -223,15 +231,16 @@ def measure_pair(
     return sides
 
 
-def table(results: dict[str, tuple[Side, Side, Side]], server_note: str = "") -> str:
+def table(results: dict[str, Sides], server_note: str = "") -> str:
     """The Markdown table of ``measure_pair`` results, one row per pair."""
     head = (
         f"| server ({WORKERS} workers{server_note}) | wxcorp_fast req/s | wechatpy req/s "
         "| ratio | goal | do-nothing app req/s (ceiling) | server CPU µs/request: "
-        "wxcorp_fast, wechatpy, do-nothing | CPU ratio |"
+        "wxcorp_fast, wechatpy, do-nothing, core-only | CPU ratio | against the do-nothing "
+        "app: wxcorp_fast req/s, CPU; core-only CPU |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, (ours, theirs, ceiling) in results.items():
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, (ours, theirs, ceiling, core_only) in results.items():
         pair = PAIRS[name]
         ratio = ours.rps / theirs.rps
         mark = "✓" if ratio >= TARGET else "✗"
@@ -239,8 +248,10 @@ def table(results: dict[str, tuple[Side, Side, Side]], server_note: str = "") ->
             f"| {name}: {pair.ours.name} vs {pair.theirs.name} | {ours.rps:.0f} | "
             f"{theirs.rps:.0f} | {ratio:.2f}x {mark} | {TARGET:.0f}x | "
             f"{ceiling.rps:.0f} ({ceiling.rps / theirs.rps:.2f}x) | "
-            f"{ours.cpu_us:.0f}, {theirs.cpu_us:.0f}, {ceiling.cpu_us:.0f} | "
-            f"{theirs.cpu_us / ours.cpu_us:.2f}x |"
+            f"{ours.cpu_us:.0f}, {theirs.cpu_us:.0f}, {ceiling.cpu_us:.0f}, "
+            f"{core_only.cpu_us:.0f} | {theirs.cpu_us / ours.cpu_us:.2f}x | "
+            f"{ours.rps / ceiling.rps:.0%}, {ours.cpu_us / ceiling.cpu_us:.2f}x; "
+            f"{core_only.cpu_us / ceiling.cpu_us:.2f}x |"
         )
     return "\n".join(lines)
 

@@ -21,7 +21,8 @@ class Disconnected(Exception):
 
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
+        # servers send lowercase names (ASGI: "should"); the length test skips the rest cheaply
+        if len(name) == 14 and name.lower() == b"content-length":
             return content_length(value)
     return None
 

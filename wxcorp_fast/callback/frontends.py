@@ -120,13 +120,17 @@ class _Frontend:
         self._dedupe = _dedupe_store(dedupe, replay_window)
         self._run_sync_in_thread = run_sync_in_thread
         self._deferred = deferred
-        serve = self._serve_asgi
+        http = self._asgi_http
+        other = self._asgi_other
 
         # A plain ``async def`` function, not a bound method: servers tell ASGI 3 from ASGI 2
         # with ``inspect.isfunction`` / ``iscoroutinefunction`` (uvicorn reads a bound
         # method as ASGI 2).
         async def asgi(scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send) -> None:
-            await serve(scope, receive, send)
+            if scope["type"] == "http":
+                await http(scope, receive, send)
+            else:
+                await other(scope, receive, send)
 
         asgi.__qualname__ = f"{type(self).__name__}.asgi"
         asgi.__doc__ = "This endpoint as an ASGI 3 application."
@@ -195,16 +199,14 @@ class _Frontend:
         )
         return _wsgi.respond(start_response, response)
 
-    async def _serve_asgi(
+    async def _asgi_other(
         self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send
     ) -> None:
+        """Serve a scope other than http: lifespan; anything else (websocket) raises."""
         kind = scope["type"]
-        if kind == "http":
-            await self._asgi_http(scope, receive, send)
-        elif kind == "lifespan":
-            await _asgi.lifespan(receive, send, self.aclose)
-        else:
+        if kind != "lifespan":
             raise ValueError(f"unsupported ASGI scope type: {kind!r}")
+        await _asgi.lifespan(receive, send, self.aclose)
 
     async def _asgi_http(
         self, scope: _asgi.Scope, receive: _asgi.Receive, send: _asgi.Send

@@ -26,6 +26,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Mapping
+from types import NoneType
 from typing import Any, Final, cast
 
 from .._core import core
@@ -35,6 +36,7 @@ from .checks import check_envelope, check_message, check_signed, echo, open_encr
 from .dedupe import AnyDedupeStore, check_sync_store, claim, claim_async, settle, settle_async
 from .deferred import LATER, MSG_NO_CLIENT, Deferred, DeferredReplies
 from .rejections import reject
+from .replies import ImageReply, NewsReply, TextReply, VideoReply, VoiceReply
 from .request import DedupeStore, InvalidRequestHandler, Request, Response
 from .responses import answer, inner_xml, internal_error, method_not_allowed, text_response
 
@@ -46,6 +48,11 @@ _WSGI_ENTRY: Final = "the WSGI entry point (serve_http, or a frontend called as 
 
 _parse_envelope = core.parse_envelope
 _parse_message = core.parse_message
+
+#: Reply types that are never awaitable: the hot path skips ``inspect.isawaitable`` for them.
+_PLAIN_REPLIES: Final = frozenset(
+    {str, bytes, NoneType, TextReply, ImageReply, VoiceReply, VideoReply, NewsReply}
+)
 
 
 def _failed(error: BaseException) -> Response:
@@ -212,19 +219,25 @@ async def serve_http_async(
             return answer(request, seen)
     handler = agent.message_handler
     try:
-        if deferred is None:
-            reply = await _call_handler(handler, request, run_sync_in_thread)
-        else:
+        if deferred is not None:
             inline = functools.partial(_call_handler, handler, request, run_sync_in_thread)
             reply = await deferred.call_async(request, dedupe, key, handler, inline)
+        elif run_sync_in_thread:
+            reply = await _call_handler(handler, request, True)
+        else:  # the common case, without a coroutine of its own
+            reply = handler(request)
+            if type(reply) not in _PLAIN_REPLIES and inspect.isawaitable(reply):
+                reply = await reply
         if reply is LATER:
             return answer(request, b"")
         inner = _inner(request, reply)
         response = answer(request, inner)
     except BaseException as error:
-        await settle_async(dedupe, key, None)
+        if key is not None:
+            await settle_async(dedupe, key, None)
         return _failed(error)
-    await settle_async(dedupe, key, inner)
+    if key is not None:
+        await settle_async(dedupe, key, inner)
     return response
 
 
@@ -234,4 +247,6 @@ async def _call_handler(handler: Any, request: Request, run_sync_in_thread: bool
         reply = await asyncio.to_thread(handler, request)
     else:
         reply = handler(request)
-    return await reply if inspect.isawaitable(reply) else reply
+    if type(reply) not in _PLAIN_REPLIES and inspect.isawaitable(reply):
+        return await reply
+    return reply
