@@ -61,6 +61,39 @@ def test_one_door() -> None:
     assert not hasattr(wxcorp_fast, "JsapiTicketServer")  # the room's own: wxcorp_fast.api
 
 
+def _new_modules(statement: str) -> set[str]:
+    """Return the modules ``statement`` loads in a fresh interpreter beyond what ``-c pass``
+    has (``site``, a ``sitecustomize``)."""
+    code = f"import sys; before = set(sys.modules); {statement}; print(*set(sys.modules) - before)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(proc.stdout.split())
+
+
+def test_import_wxcorp_fast_loads_the_errors_only() -> None:
+    """Every top-level name but the errors comes on first use (``LAZY_NAMES``): no room, no
+    ``typing``, ``asyncio``, ``logging`` nor urllib3 at ``import wxcorp_fast``."""
+    assert _new_modules("import wxcorp_fast") <= {"wxcorp_fast", "wxcorp_fast.errors", "__future__"}
+
+
+def test_every_top_level_name_is_eager_or_lazy() -> None:
+    eager = {"__version__"} | {name for name in wxcorp_fast.__all__ if name.endswith("Error")}
+    assert set(wxcorp_fast.LAZY_NAMES) | eager == set(wxcorp_fast.__all__)
+    assert not set(wxcorp_fast.LAZY_NAMES) & eager
+    assert set(wxcorp_fast.__all__) <= set(dir(wxcorp_fast))
+    for name, room in wxcorp_fast.LAZY_NAMES.items():
+        module = sys.modules[f"wxcorp_fast{room}"] if room != "._core" else wxcorp_fast._core
+        assert getattr(wxcorp_fast, name) is getattr(module, name), name
+    with pytest.raises(AttributeError, match="Nope"):
+        wxcorp_fast.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_room_loads_on_first_attribute_access() -> None:
+    loaded = _new_modules("import wxcorp_fast; wxcorp_fast.crypto.MsgCrypto")
+    assert "wxcorp_fast.crypto" in loaded and "wxcorp_fast.callback" not in loaded
+
+
 def test_import_wxcorp_fast_leaves_the_api_room_unloaded() -> None:
     code = (
         "import sys, wxcorp_fast;"
@@ -72,6 +105,23 @@ def test_import_wxcorp_fast_leaves_the_api_room_unloaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "absent"),
+    [
+        # the crypto primitives alone: no callback server, no API client
+        (
+            "from wxcorp_fast import MsgCrypto",
+            {"wxcorp_fast.callback", "wxcorp_fast.api", "urllib3", "asyncio"},
+        ),
+    ],
+    ids=["crypto"],
+)
+def test_the_common_imports_leave_asyncio_and_the_api_unloaded(
+    statement: str, absent: set[str]
+) -> None:
+    assert not _new_modules(statement) & absent
 
 
 def test_errcode_constants_live_beside_the_errors() -> None:
