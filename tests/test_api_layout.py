@@ -115,8 +115,15 @@ def test_import_wxcorp_fast_leaves_the_api_room_unloaded() -> None:
             "from wxcorp_fast import MsgCrypto",
             {"wxcorp_fast.callback", "wxcorp_fast.api", "urllib3", "asyncio"},
         ),
+        # a WSGI callback server: asyncio comes with the ASGI path or a reply deadline only
+        (
+            "from wxcorp_fast import AgentServerFrontend, MsgCrypto;"
+            "from wxcorp_fast.replies import TextReply",
+            {"wxcorp_fast.api", "urllib3", "asyncio"},
+        ),
+        ("from wxcorp_fast.aibot import AIBotServer", {"wxcorp_fast.api", "urllib3", "asyncio"}),
     ],
-    ids=["crypto"],
+    ids=["crypto", "callback", "aibot"],
 )
 def test_the_common_imports_leave_asyncio_and_the_api_unloaded(
     statement: str, absent: set[str]
@@ -159,3 +166,16 @@ def test_async_names_are_imported_on_first_use() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_lazy_module_resolves_once() -> None:
+    """The stand-in imports on first attribute access and rebinds the global to the module,
+    so the per-request paths look ``asyncio`` up as they did with an eager import."""
+    code = (
+        "import sys\n"
+        "import wxcorp_fast.callback.deferred as d\n"
+        "assert 'asyncio' not in sys.modules and 'imported on first use' in repr(d.asyncio)\n"
+        "d.asyncio.Event\n"
+        "assert d.asyncio is sys.modules['asyncio']\n"
+    )
+    subprocess.run([sys.executable, "-W", "error", "-c", code], timeout=60, check=True)
