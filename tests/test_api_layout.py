@@ -110,10 +110,10 @@ def test_import_wxcorp_fast_leaves_the_api_room_unloaded() -> None:
 @pytest.mark.parametrize(
     ("statement", "absent"),
     [
-        # the crypto primitives alone: no callback server, no API client
+        # the crypto primitives alone: no callback server, no API client, no logging
         (
             "from wxcorp_fast import MsgCrypto",
-            {"wxcorp_fast.callback", "wxcorp_fast.api", "urllib3", "asyncio"},
+            {"wxcorp_fast.callback", "wxcorp_fast.api", "urllib3", "asyncio", "logging"},
         ),
         # a WSGI callback server: asyncio comes with the ASGI path or a reply deadline only
         (
