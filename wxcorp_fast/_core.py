@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import TYPE_CHECKING, Final
 
@@ -16,9 +15,6 @@ from . import messages
 from ._spec import truthy
 
 __all__ = ["core", "IMPLEMENTATION", "IMPORT_ERROR"]
-
-_log = logging.getLogger(__name__)
-
 
 IMPORT_ERROR: str | None = None
 
@@ -47,7 +43,10 @@ else:
             IMPORT_ERROR = "the compiled core is not built (a pure-Python install)"
         else:
             IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-        _log.debug("using the pure-Python core: %s", IMPORT_ERROR)
+        # `logging` here only: `from wxcorp_fast import MsgCrypto` does not load it otherwise
+        import logging
+
+        logging.getLogger(__name__).debug("using the pure-Python core: %s", IMPORT_ERROR)
 
 if IMPORT_ERROR is not None and truthy("WXCORP_FAST_REQUIRE_COMPILED"):
     raise ImportError(f"WXCORP_FAST_REQUIRE_COMPILED is set but {IMPORT_ERROR}")

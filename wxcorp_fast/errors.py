@@ -6,7 +6,11 @@ The error classes and the API errcodes the package acts on, as the Go original's
 
 from __future__ import annotations
 
-from typing import Final
+# No `typing` at run time: `import wxcorp_fast` loads this module alone (mypy and ruff take
+# `if TYPE_CHECKING:` by its name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "ERR_CODE_OK",

@@ -25,14 +25,14 @@ is first. A handler that raises gets a 500 (traceback logged) and its claim is d
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core import core
+from .._lazy import lazy_module
 from ..callback import _asgi, _wsgi
 from ..callback._query import parse_query
 from ..callback.checks import MSG_MISSING_ECHOSTR, check_replay, check_signed, signed_params
@@ -60,6 +60,11 @@ from .replies import (
 from .request import AIBotHandler, AIBotRequest
 from .streaming import DEFAULT_ERROR_TEXT, StreamProducer, is_stream, new_stream_id
 from .streams import MemoryStreamStore, StreamStore
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # the ASGI path's (and a worker thread's event loop): imported on first use
+    asyncio = lazy_module("asyncio", globals())
 
 __all__ = ["AIBotServer"]
 

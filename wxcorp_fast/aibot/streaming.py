@@ -12,16 +12,21 @@ is cut and the generator stopped. Chunks must be ``str``.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from .._lazy import lazy_module
 from .replies import MAX_CONTENT_BYTES
 from .streams import StreamStore
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # the ASGI path's (and a worker thread's event loop): imported on first use
+    asyncio = lazy_module("asyncio", globals())
 
 __all__ = ["StreamProducer", "new_stream_id", "is_stream", "DEFAULT_ERROR_TEXT"]
 

@@ -40,7 +40,6 @@ event loop), so WSGI and ASGI share every rule.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -51,14 +50,20 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, Protocol, cast
 
 from .._core import core
+from .._lazy import lazy_module
 from ..errors import APIError
 from .dedupe import AnyDedupeStore, dedupe_key, settle, settle_async
 from .mux import MessageServeMux
 from .replies import Article, ImageReply, NewsReply, TextReply, VideoReply, VoiceReply
 from .request import DedupeStore, Request
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # the ASGI path's (and a worker thread's event loop): imported on first use
+    asyncio = lazy_module("asyncio", globals())
 
 __all__ = [
     "Deferred",

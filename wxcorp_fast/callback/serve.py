@@ -21,15 +21,15 @@ request is then answered empty and the dedupe claim is left to it (see ``deferre
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
 from collections.abc import Mapping
 from types import NoneType
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._core import core
+from .._lazy import lazy_module
 from ..errors import CallbackError
 from .agent import AgentServer, AgentSettings, agent_settings
 from .checks import check_envelope, check_message, check_signed, echo, open_encrypt, signed_params
@@ -39,6 +39,11 @@ from .rejections import reject
 from .replies import ImageReply, NewsReply, TextReply, VideoReply, VoiceReply
 from .request import DedupeStore, InvalidRequestHandler, Request, Response
 from .responses import answer, inner_xml, internal_error, method_not_allowed, text_response
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # the ASGI path's (and a worker thread's event loop): imported on first use
+    asyncio = lazy_module("asyncio", globals())
 
 __all__ = ["serve_http", "serve_http_async"]
 
