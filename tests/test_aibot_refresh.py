@@ -212,3 +212,64 @@ def test_encrypt_json_twins_agree(twin, text, nonce, timestamp):
     if timestamp is None:
         assert abs(rest.pop("timestamp") - ref_rest.pop("timestamp")) <= 1
     assert rest == ref_rest
+
+
+# --------------------------------------------------------------------------- AIBotServer
+
+
+class ListStore:
+    """A stream store answering with a list of three (only the first two are read)."""
+
+    def __init__(self, content: object) -> None:
+        self.content = content
+
+    def create(self, stream_id: str, content: str, finished: bool) -> None:
+        raise AssertionError("not created here")
+
+    def publish(self, stream_id: str, content: str, finished: bool) -> bool:
+        raise AssertionError("not published here")
+
+    def get(self, stream_id: str) -> Any:
+        return [self.content, 1, "ignored"]
+
+
+@pytest.mark.parametrize("name", list(REFRESHES))
+def test_server_answers_refreshes_as_the_full_parse_says(name):
+    """Refreshes are answered from the store with render_stream's bytes; other documents go
+    to the handler; rejected ones get the full parse's 400."""
+    from wxcorp_fast.aibot import AIBotServer, MemoryStreamStore
+    from wxcorp_fast.testing import AIBotSimulator
+
+    data = REFRESHES[name]
+    if not isinstance(data, (bytes, str)) or outcome(str.encode, data)[0] != "ok":
+        return  # the simulator only posts what has a UTF-8 form
+    raw = data.encode() if isinstance(data, str) else data
+    store = MemoryStreamStore()
+    expected = _expected(raw)
+    if expected[0] == "ok" and expected[1][0] == "str" and expected[1][1]:
+        store.create(expected[1][1], 'streamed 中 "so far"', False)
+    handled: list[Any] = []
+    app = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, handled.append, stream_store=store)
+    result = AIBotSimulator(v.TOKEN, v.ENCODING_AES_KEY).post_json(app, raw)
+    if expected[0] == "error":
+        assert result.status == 400 and expected[1].__name__.encode() in result.body
+    elif expected[1][0] == "str":
+        sid = expected[1][1]
+        state = store.get(sid) if sid else None
+        assert result.reply == render_stream(sid, *(state or ("", True)))
+        assert handled == []
+    else:
+        assert result.status == 200 and len(handled) == 1
+
+
+def test_server_refresh_reads_two_items_of_the_store_answer():
+    from wxcorp_fast.aibot import AIBotServer
+    from wxcorp_fast.testing import AIBotSimulator
+
+    sim = AIBotSimulator(v.TOKEN, v.ENCODING_AES_KEY)
+    refresh = dumps(REFRESH)
+    app = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, print, stream_store=ListStore("abc"))
+    assert sim.post_json(app, refresh).reply == render_stream("STREAMID", "abc", True)
+    app = AIBotServer(v.TOKEN, v.ENCODING_AES_KEY, print, stream_store=ListStore(b"abc"))
+    with pytest.raises(TypeError, match="text must be str"):  # as render_stream refuses it
+        sim.post_json(app, refresh)
