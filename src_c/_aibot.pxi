@@ -101,18 +101,24 @@ cdef int _scan_json(const char *data, Py_ssize_t n, const js_field *fields, int 
     return 0
 
 
-def _json_string(text):
-    """Return ``text`` as a JSON string literal in UTF-8, as encode_basestring writes it."""
-    cdef Py_ssize_t n
+cdef const char *_quotable(object text, Py_ssize_t *n) except NULL:
+    """The UTF-8 of a str to write as a JSON string literal (at most 6 * n + 2 bytes)."""
     cdef const char *data
     if not isinstance(text, str):
         raise TypeError("text must be str")
     try:
-        data = PyUnicode_AsUTF8AndSize(text, &n)
+        data = PyUnicode_AsUTF8AndSize(text, n)
     except UnicodeEncodeError:
         raise ValueError("text is not encodable as UTF-8") from None
-    if <size_t>n > (<size_t>PY_SSIZE_T_MAX - 2) // 6:
+    if <size_t>n[0] > (<size_t>PY_SSIZE_T_MAX - 2) // 6:
         raise OverflowError("text too long")
+    return data
+
+
+def _json_string(text):
+    """Return ``text`` as a JSON string literal in UTF-8, as encode_basestring writes it."""
+    cdef Py_ssize_t n
+    cdef const char *data = _quotable(text, &n)
     cdef size_t size = js_quoted_len(data, <size_t>n)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>size)
     js_quote(data, <size_t>n, PyBytes_AS_STRING(out))
@@ -168,28 +174,32 @@ cdef object _new_aibot_message(tuple values, bytes source):
     return msg
 
 
-def parse_aibot_message(data):
-    """Parse the decrypted JSON of an AI-bot callback into an ``AIBotMessage``."""
-    cdef js_value vals[AI_FIELDS_MAX]
-    cdef int complex_ = 0
-    cdef Py_ssize_t n, i
-    cdef bytes source
+cdef bytes _aibot_source(object data):
+    """The bytes of an AI-bot message (a str is read as its UTF-8 form)."""
     if isinstance(data, bytes):
-        source = <bytes>data
-    elif isinstance(data, str):
+        return <bytes>data
+    if isinstance(data, str):
         try:
-            source = (<str>data).encode("utf-8")
+            return (<str>data).encode("utf-8")
         except UnicodeEncodeError:
             raise JSONParseError(MSG_JSON_MALFORMED) from None
-    else:
-        raise TypeError("data must be bytes or str")
-    n = PyBytes_GET_SIZE(source)
+    raise TypeError("data must be bytes or str")
+
+
+cdef bint _scan_aibot(bytes source, js_value *vals) except -1:
+    """Scan a message for its typed fields; True when it needs the slow, checking way."""
+    cdef int complex_ = 0
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(source)
     _scan_json(PyBytes_AS_STRING(source), n, _AI_FIELDS, _AI_NFIELDS, vals, &complex_,
                n >= SCAN_GIL_MINSIZE)
-    if complex_:  # a list field, or a type the fast path does not read: convert and check
-        return aibot_message(_json.loads(source.decode("utf-8")))
+    return complex_ != 0  # a list field, or a type the fast path does not read
+
+
+cdef object _aibot_from_scan(const js_value *vals, bytes source):
+    """The AIBotMessage of a scan that needs no slow way."""
     cdef tuple values = PyTuple_New(_AI_NFIELDS)
     cdef object value
+    cdef Py_ssize_t i
     for i in range(_AI_NFIELDS):
         if vals[i].type == JS_T_STRING:
             value = _js_str(&vals[i])
@@ -202,25 +212,105 @@ def parse_aibot_message(data):
     return _new_aibot_message(values, source)
 
 
+def parse_aibot_message(data):
+    """Parse the decrypted JSON of an AI-bot callback into an ``AIBotMessage``."""
+    cdef js_value vals[AI_FIELDS_MAX]
+    cdef bytes source = _aibot_source(data)
+    if _scan_aibot(source, vals):
+        return aibot_message(_json.loads(source.decode("utf-8")))
+    return _aibot_from_scan(vals, source)
+
+
+cdef Py_ssize_t _AI_MSGTYPE = [f[0] for f in AIBOT_FIELDS].index("msgtype")
+cdef Py_ssize_t _AI_STREAM_ID = [f[0] for f in AIBOT_FIELDS].index("stream_id")
+
+
+def _parse_aibot_refresh(data):
+    """The stream id of a stream refresh (msgtype ``stream``), else the ``AIBotMessage``.
+
+    Checks and errors are parse_aibot_message's; a refresh's message is never built.
+    """
+    cdef js_value vals[AI_FIELDS_MAX]
+    cdef bytes source = _aibot_source(data)
+    cdef const js_value *kind
+    if _scan_aibot(source, vals):
+        msg = aibot_message(_json.loads(source.decode("utf-8")))
+        return msg.stream_id if msg.msgtype == "stream" else msg
+    kind = &vals[_AI_MSGTYPE]
+    if kind.type == JS_T_STRING and (
+            (kind.n == 6 and memcmp(kind.p, b"stream", 6) == 0) if not kind.escaped
+            else _js_str(kind) == "stream"):
+        return _js_str(&vals[_AI_STREAM_ID]) if vals[_AI_STREAM_ID].type == JS_T_STRING else ""
+    return _aibot_from_scan(vals, source)
+
+
 # --------------------------------------------------------------------------- AIBotCrypto
 
-cdef tuple _json_nonce(object nonce):
-    """(the nonce as signed, the nonce as written inside a JSON string)."""
+cdef const uint8_t *_json_nonce(object nonce, Py_ssize_t *n, Py_ssize_t *json_n) except NULL:
+    """The nonce as signed (its ASCII, n bytes); json_n: its length inside a JSON string."""
     cdef const uint8_t *s
-    cdef Py_ssize_t n, i
+    cdef Py_ssize_t i, quoted
     if not isinstance(nonce, str):
         raise TypeError("nonce must be str")
-    n = PyUnicode_GET_LENGTH(nonce)
-    if n == 0 or not PyUnicode_IS_ASCII(nonce):
+    n[0] = PyUnicode_GET_LENGTH(nonce)
+    if n[0] == 0 or not PyUnicode_IS_ASCII(nonce):
         raise ValueError("nonce must be non-empty printable ASCII")
     s = <const uint8_t *>PyUnicode_DATA(nonce)
-    for i in range(n):
+    quoted = n[0]
+    for i in range(n[0]):
         if s[i] < 0x20 or s[i] > 0x7E:
             raise ValueError("nonce must be non-empty printable ASCII")
-    raw = (<str>nonce).encode("ascii")
-    if b'"' in raw or b"\\" in raw:
-        return raw, raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-    return raw, raw
+        if s[i] == 34 or s[i] == 92:  # " \\
+            quoted += 1
+    json_n[0] = quoted
+    return s
+
+
+cdef inline char *_put_json_nonce(char *o, const uint8_t *s, Py_ssize_t n) noexcept:
+    """Write a checked nonce inside a JSON string ('"' and '\\' escaped)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if s[i] == 34 or s[i] == 92:  # " \\
+            o[0] = 92
+            o += 1
+        o[0] = <char>s[i]
+        o += 1
+    return o
+
+
+cdef object _json_ts(object timestamp, char *digits, Py_ssize_t *n):
+    """The reply's timestamp as a JSON number: written to digits[0:n] (None returned) for an
+    int of at most 18 digits or such digits as str, else returned as bytes."""
+    cdef long long value
+    cdef int overflow = 0
+    cdef Py_ssize_t i
+    cdef const uint8_t *s
+    if type(timestamp) is int:
+        value = PyLong_AsLongLongAndOverflow(timestamp, &overflow)
+        if overflow == 0 and 0 <= value < 1000000000000000000:
+            i = 18
+            while True:
+                i -= 1
+                digits[i] = <char>(48 + value % 10)
+                value //= 10
+                if value == 0:
+                    break
+            n[0] = 18 - i
+            memmove(digits, digits + i, <size_t>n[0])
+            return None
+    elif type(timestamp) is str and PyUnicode_IS_ASCII(timestamp):
+        n[0] = PyUnicode_GET_LENGTH(timestamp)
+        s = <const uint8_t *>PyUnicode_DATA(timestamp)
+        if 0 < n[0] <= 18 and (n[0] == 1 or s[0] != 48):
+            for i in range(n[0]):
+                if s[i] < 48 or s[i] > 57:
+                    break
+            else:
+                memcpy(digits, s, <size_t>n[0])
+                return None
+    ts = _json_timestamp(timestamp)
+    n[0] = PyBytes_GET_SIZE(ts)
+    return ts
 
 
 cdef bytes _json_timestamp(object timestamp):
@@ -243,6 +333,11 @@ cdef bytes _JENV_NONCE = b',"nonce":"'
 cdef bytes _JENV_CLOSE = b'"}'
 cdef Py_ssize_t _JENVELOPE_FIXED = sum(
     len(part) for part in (_JENV_OPEN, _JENV_SIGNATURE, _JENV_TIMESTAMP, _JENV_NONCE, _JENV_CLOSE))
+
+# A plain stream reply around its id and content (aibot.replies.render_stream's JSON).
+cdef bytes _JSTREAM_HEAD = b'{"msgtype":"stream","stream":{"id":'
+cdef bytes _JSTREAM_FINISHED = b',"finish":true,"content":'
+cdef bytes _JSTREAM_OPEN = b',"finish":false,"content":'
 
 
 cdef struct _JsonJob:
@@ -420,67 +515,118 @@ An AI bot's codec: verify, decrypt and encrypt its JSON callbacks."""
             if buf is not NULL and buf is not &stackbuf[0]:
                 free(buf)
 
-    def encrypt_json(self, reply, nonce, timestamp=None):
-        """Encrypt ``reply`` (inner JSON) into the signed JSON reply envelope."""
-        # Written straight into the envelope, as MsgCrypto.encrypt writes its XML.
-        cdef uint8_t rnd[16]
-        cdef uint8_t stackbuf[STACK_BUF]
-        cdef uint8_t *buf
+    cdef bytes _seal(self, uint8_t *frame, Py_ssize_t total, const uint8_t *nonce,
+                     Py_ssize_t nonce_n, Py_ssize_t nonce_json_n, const char *ts, Py_ssize_t ts_n):
+        """The signed envelope of the whole frame[0:total] (a multiple of BLOCK, at most
+        INT_MAX - BLOCK), which is encrypted in place; nonce and ts checked."""
+        # base64 and the signature are written straight into the envelope, as MsgCrypto does
         cdef char *o
         cdef char *sig
         cdef uint8_t *encrypt
         cdef const uint8_t *parts[4]
         cdef Py_ssize_t lens[4]
-        cdef Py_ssize_t total, b64len
+        cdef Py_ssize_t b64len = (total + 2) // 3 * 4
         cdef int rc = 0
-        cdef tuple nonces = _json_nonce(nonce)
-        cdef bytes nonce_b = nonces[0], nonce_json = nonces[1]
-        cdef bytes ts = _json_timestamp(timestamp)
-        msg = _utf8_msg(reply)
-        if not isinstance(msg, bytes):
-            raise TypeError("random and msg must be bytes")
-        total = _frame_size(msg, self._receive_id_b)
-        b64len = (total + 2) // 3 * 4
         cdef bytes out = PyBytes_FromStringAndSize(
-            NULL, _JENVELOPE_FIXED + b64len + 40 + PyBytes_GET_SIZE(ts)
-            + PyBytes_GET_SIZE(nonce_json))
+            NULL, _JENVELOPE_FIXED + b64len + 40 + ts_n + nonce_json_n)
         o = PyBytes_AS_STRING(out)
         o = _put(o, _JENV_OPEN)
         encrypt = <uint8_t *>o
         o = _put(o + b64len, _JENV_SIGNATURE)
         sig = o
-        o = _put(_put(_put(_put(o + 40, _JENV_TIMESTAMP), ts), _JENV_NONCE), nonce_json)
+        o = _put(o + 40, _JENV_TIMESTAMP)
+        memcpy(o, ts, <size_t>ts_n)
+        o = _put_json_nonce(_put(o + ts_n, _JENV_NONCE), nonce, nonce_n)
         _put(o, _JENV_CLOSE)
         parts[0] = <const uint8_t *>PyBytes_AS_STRING(self._token)
         lens[0] = PyBytes_GET_SIZE(self._token)
-        parts[1] = <const uint8_t *>PyBytes_AS_STRING(ts)
-        lens[1] = PyBytes_GET_SIZE(ts)
-        parts[2] = <const uint8_t *>PyBytes_AS_STRING(nonce_b)
-        lens[2] = PyBytes_GET_SIZE(nonce_b)
+        parts[1] = <const uint8_t *>ts
+        lens[1] = ts_n
+        parts[2] = nonce
+        lens[2] = nonce_n
         parts[3] = encrypt
         lens[3] = b64len
+        if total < GIL_MINSIZE:
+            self._key.crypt(True, frame, total)
+            _b64_encode_into(frame, total, encrypt)
+            _sha1_hex(parts, lens, 4, sig)
+            return out
+        with nogil:
+            rc = _crypt_private(self._key.enc, frame, total)
+            if rc == 0:
+                _b64_encode_into(frame, total, encrypt)
+                if _sha1_private(parts, lens, 4, sig) != 0:
+                    rc = -2
+        if rc == -1:
+            raise DecryptError(MSG_CRYPTO_FAILURE)
+        if rc == -2:
+            raise SignatureError(MSG_CRYPTO_FAILURE)
+        return out
+
+    def encrypt_json(self, reply, nonce, timestamp=None):
+        """Encrypt ``reply`` (inner JSON) into the signed JSON reply envelope."""
+        cdef uint8_t rnd[16]
+        cdef uint8_t stackbuf[STACK_BUF]
+        cdef uint8_t *buf
+        cdef char digits[18]
+        cdef Py_ssize_t nonce_n, nonce_json_n, ts_n
+        cdef const uint8_t *nonce_s = _json_nonce(nonce, &nonce_n, &nonce_json_n)
+        ts_b = _json_ts(timestamp, digits, &ts_n)  # kept alive here: _seal reads it
+        msg = _utf8_msg(reply)
+        if not isinstance(msg, bytes):
+            raise TypeError("random and msg must be bytes")
+        cdef Py_ssize_t total = _frame_size(msg, self._receive_id_b)
         buf = &stackbuf[0] if total <= STACK_BUF else <uint8_t *>malloc(total)
         if buf is NULL:
             raise MemoryError()
         try:
             _random16(rnd)
             _fill_frame(buf, rnd, msg, self._receive_id_b, total)
-            if total < GIL_MINSIZE:
-                self._key.crypt(True, buf, total)
-                _b64_encode_into(buf, total, encrypt)
-                _sha1_hex(parts, lens, 4, sig)
-                return out
-            with nogil:
-                rc = _crypt_private(self._key.enc, buf, total)
-                if rc == 0:
-                    _b64_encode_into(buf, total, encrypt)
-                    if _sha1_private(parts, lens, 4, sig) != 0:
-                        rc = -2
-            if rc == -1:
-                raise DecryptError(MSG_CRYPTO_FAILURE)
-            if rc == -2:
-                raise SignatureError(MSG_CRYPTO_FAILURE)
-            return out
+            return self._seal(buf, total, nonce_s, nonce_n, nonce_json_n,
+                              <char *>digits if ts_b is None else PyBytes_AS_STRING(ts_b), ts_n)
+        finally:
+            if buf is not &stackbuf[0]:
+                free(buf)
+
+    def _encrypt_stream(self, stream_id, content, finish, nonce, timestamp=None):
+        """``encrypt_json`` of a plain stream reply, rendered straight into the frame."""
+        cdef uint8_t stackbuf[STACK_BUF]
+        cdef uint8_t *buf
+        cdef char *o
+        cdef char digits[18]
+        cdef Py_ssize_t id_n, content_n, nonce_n, nonce_json_n, ts_n, flen
+        cdef const char *id_s = _quotable(stream_id, &id_n)
+        cdef bytes middle = _JSTREAM_FINISHED if finish else _JSTREAM_OPEN
+        cdef const char *content_s = _quotable(content, &content_n)
+        cdef const uint8_t *nonce_s = _json_nonce(nonce, &nonce_n, &nonce_json_n)
+        ts_b = _json_ts(timestamp, digits, &ts_n)  # kept alive here: _seal reads it
+        cdef size_t id_q = js_quoted_len(id_s, <size_t>id_n)
+        cdef size_t content_q = js_quoted_len(content_s, <size_t>content_n)
+        cdef Py_ssize_t rid_n = PyBytes_GET_SIZE(self._receive_id_b)
+        cdef uint64_t inner = (<uint64_t>PyBytes_GET_SIZE(_JSTREAM_HEAD) + id_q
+                               + <uint64_t>PyBytes_GET_SIZE(middle) + content_q + 2)
+        cdef uint64_t total = inner + 20 + <uint64_t>rid_n
+        total += BLOCK - total % BLOCK
+        if total > <uint64_t>(INT_MAX - BLOCK):
+            raise OverflowError(MSG_TOO_LONG)
+        buf = &stackbuf[0] if total <= STACK_BUF else <uint8_t *>malloc(<size_t>total)
+        if buf is NULL:
+            raise MemoryError()
+        try:
+            _random16(buf)
+            _put_be32(buf + 16, <uint32_t>inner)
+            o = _put(<char *>buf + 20, _JSTREAM_HEAD)
+            js_quote(id_s, <size_t>id_n, o)
+            o = _put(o + id_q, middle)
+            js_quote(content_s, <size_t>content_n, o)
+            o += content_q
+            o[0] = 125  # "}}"
+            o[1] = 125
+            memcpy(o + 2, PyBytes_AS_STRING(self._receive_id_b), <size_t>rid_n)
+            flen = 20 + <Py_ssize_t>inner + rid_n
+            memset(buf + flen, <int>(<Py_ssize_t>total - flen), <size_t>(<Py_ssize_t>total - flen))
+            return self._seal(buf, <Py_ssize_t>total, nonce_s, nonce_n, nonce_json_n,
+                              <char *>digits if ts_b is None else PyBytes_AS_STRING(ts_b), ts_n)
         finally:
             if buf is not &stackbuf[0]:
                 free(buf)

@@ -12,6 +12,7 @@ cdef extern from "Python.h":
         PyMemberDef *d_member
     PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
     object PyLong_FromUnsignedLongLong(unsigned long long v)
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     tuple PyTuple_New(Py_ssize_t n)
     PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
     void PyTuple_SET_ITEM(object t, Py_ssize_t i, object o)

@@ -976,6 +976,16 @@ def parse_aibot_message(data: bytes | str) -> AIBotMessage:
     return aibot_message(json.loads(raw_bytes.decode("utf-8")))
 
 
+def _parse_aibot_refresh(data: bytes | str) -> str | AIBotMessage:
+    """The stream id of a stream refresh (msgtype ``stream``), else the ``AIBotMessage``.
+
+    Checks and errors are ``parse_aibot_message``'s (the compiled twin never builds a
+    refresh's message).
+    """
+    msg = parse_aibot_message(data)
+    return msg.stream_id if msg.msgtype == "stream" else msg
+
+
 def _json_string(text: str) -> bytes:
     """Return ``text`` as a JSON string literal in UTF-8, as encode_basestring writes it."""
     if not isinstance(text, str):
@@ -1111,3 +1121,23 @@ class AIBotCrypto:
                 b'"}',
             )
         )
+
+    def _encrypt_stream(
+        self,
+        stream_id: str,
+        content: str,
+        finish: bool,
+        nonce: str,
+        timestamp: int | str | None = None,
+    ) -> bytes:
+        """``encrypt_json`` of a plain stream reply, rendered as ``replies.render_stream`` does."""
+        inner = b"".join(
+            (
+                b'{"msgtype":"stream","stream":{"id":',
+                _json_string(stream_id),
+                b',"finish":true,"content":' if finish else b',"finish":false,"content":',
+                _json_string(content),
+                b"}}",
+            )
+        )
+        return self.encrypt_json(inner, nonce, timestamp)

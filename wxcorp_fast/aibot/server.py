@@ -70,7 +70,7 @@ __all__ = ["AIBotServer"]
 
 _log = logging.getLogger(__name__)
 
-_parse = core.parse_aibot_message
+_parse_refresh = core._parse_aibot_refresh
 _ENTER_CHAT: Final = "enter_chat"
 _FEEDBACK: Final = "feedback_event"
 
@@ -223,12 +223,13 @@ class AIBotServer:
             except CallbackError:  # signed but unopenable: stale is said first
                 check_replay(timestamp, window)
                 raise
-            check_replay(timestamp, window)
-            msg = _parse(data)
+            if window is not None:
+                check_replay(timestamp, window)
+            msg = _parse_refresh(data)
         except CallbackError as error:
             return reject(self._invalid_request_handler, http_request, error)
-        if msg.msgtype == "stream":
-            return self._refresh(msg.stream_id, nonce, timestamp)
+        if isinstance(msg, str):  # a stream refresh: its stream id
+            return self._refresh(msg, nonce, timestamp)
         request = AIBotRequest(
             http_request,
             query if type(query) is dict else dict(query),
@@ -254,9 +255,10 @@ class AIBotServer:
             return internal_error()
         if state is None:
             _log.warning("refresh of an unknown or expired stream: answered finished")
-            return self._answer(nonce, timestamp, render_stream(stream_id, "", True))
-        inner = render_stream(stream_id, state[0], state[1])
-        return json_response(self._crypto.encrypt_json(inner, nonce, timestamp))
+            body = self._crypto._encrypt_stream(stream_id, "", True, nonce, timestamp)
+        else:  # render_stream(stream_id, *state), encrypted
+            body = self._crypto._encrypt_stream(stream_id, state[0], state[1], nonce, timestamp)
+        return json_response(body)
 
     def _answer(self, nonce: str, timestamp: int, inner: bytes) -> Response:
         """Encrypt the reply ``inner`` (``b""``: the empty answer)."""

@@ -32,7 +32,7 @@ __all__ = [
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _XML: Final = "application/xml; charset=utf-8"
-_JSON: Final = "application/json; charset=utf-8"
+_JSON_TYPE: Final = ("Content-Type", "application/json; charset=utf-8")  # one shared tuple
 
 #: (token, aes_key, corp_id) -> MsgCrypto, for the reply envelopes (bounded; cleared when full).
 _CODECS: dict[tuple[str, bytes, str], Any] = {}
@@ -53,7 +53,7 @@ def text_response(body: bytes) -> Response:
 
 def json_response(body: bytes) -> Response:
     """Return a 200 JSON response with ``body`` (an AI bot's encrypted reply)."""
-    return Response(200, [("Content-Type", _JSON), ("Content-Length", str(len(body)))], body)
+    return Response(200, [_JSON_TYPE, ("Content-Length", str(len(body)))], body)
 
 
 def empty_response() -> Response:
