@@ -5,24 +5,26 @@
 # RAND_bytes costs ~1.5 us a call on OpenSSL 3.0, so draw 4 KiB at a time and hand out
 # 16 bytes per frame, wiping what was handed out. Only touched with the GIL held. The pool
 # belongs to the process that filled it: a child forked in any way (os.fork, or a fork from
-# C that runs no Python fork hook: uWSGI, ctypes) sees another pid and refills, so no two
-# processes ever hand out the same bytes (the protocol's IV is fixed: equal randoms would
-# make equal ciphertexts).
+# C that runs no Python fork hook: uWSGI, ctypes) sees another fork count (fork.h: a
+# pthread_atfork child handler, no syscall per frame) and refills, so no two processes ever
+# hand out the same bytes (the protocol's IV is fixed: equal randoms would make equal
+# ciphertexts).
 DEF RAND_POOL = 4096
 cdef uint8_t _rand_pool[RAND_POOL]
 cdef Py_ssize_t _rand_left = 0
-cdef long _rand_pid = -1
+cdef unsigned long _rand_forks = 0
+wx_fork_watch()  # before any draw; on failure fork.h falls back to getpid()
 
 
 cdef int _random16(uint8_t *out) except -1:
-    global _rand_left, _rand_pid
-    cdef long pid = wx_getpid()
-    if _rand_left < 16 or pid != _rand_pid:
+    global _rand_left, _rand_forks
+    cdef unsigned long forks = wx_forks_now()
+    if _rand_left < 16 or forks != _rand_forks:
         if RAND_bytes(_rand_pool, RAND_POOL) != 1:
             ERR_clear_error()
             raise DecryptError(MSG_CRYPTO_FAILURE)
         _rand_left = RAND_POOL
-        _rand_pid = pid
+        _rand_forks = forks
     _rand_left -= 16
     memcpy(out, _rand_pool + _rand_left, 16)
     OPENSSL_cleanse(_rand_pool + _rand_left, 16)

@@ -11,8 +11,9 @@ cdef extern from "b64.h":
     # the decoded length, or -1 (a character outside the alphabet) / -2 (bad padding)
     Py_ssize_t wx_b64_decode(const uint8_t *s, size_t n, uint8_t *out) noexcept nogil
 
-cdef extern from "pid.h":
-    long wx_getpid() noexcept nogil
+cdef extern from "fork.h":
+    int wx_fork_watch() noexcept
+    unsigned long wx_forks_now() noexcept nogil
 
 cdef extern from "copy.h":
     void _copy "wx_copy" (void *dst, const void *src, size_t n) noexcept nogil

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import json
 import os
 import threading
-from typing import Any
+import warnings
+from typing import Any, Callable
 
 import pytest
 
@@ -82,25 +84,50 @@ def _draw(core: Any) -> bytes:
     return core.decrypt_msg(core.encrypt_msg(b"x", "corp", KEY), KEY)[0]
 
 
-def test_a_fork_made_from_c_shares_no_random(core_impl: Any) -> None:
-    core = core_impl.imported_module
-    _draw(core)  # the parent has drawn: a pool, if any, is part used
+def _draw_stream(core: Any) -> bytes:
+    """One frame random as AIBotCrypto._encrypt_stream draws it."""
+    crypto = core.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY, "corp")
+    body = json.loads(crypto._encrypt_stream("id", "x", False, "n", 1))
+    return core.decrypt_msg(body["encrypt"], core.decode_aes_key(v.ENCODING_AES_KEY))[0]
+
+
+def _fork_from_c() -> int:
     libc = ctypes.CDLL(None, use_errno=True)
-    read_end, write_end = os.pipe()
     pid = libc.fork()  # no Python fork hook runs (as in uWSGI without py-call-osafterfork)
-    if pid == 0:  # the child
-        try:
-            os.write(write_end, _draw(core))
-        finally:
-            os._exit(0)
-    assert pid > 0, ctypes.get_errno()
-    os.close(write_end)
-    parent = _draw(core)
-    with os.fdopen(read_end, "rb") as pipe:
-        child = pipe.read()
-    os.waitpid(pid, 0)
-    assert len(child) == 16 and len(parent) == 16
-    assert child != parent
+    assert pid >= 0, ctypes.get_errno()
+    return pid
+
+
+def _fork_from_python() -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        return os.fork()
+
+
+@pytest.mark.parametrize("fork", [_fork_from_c, _fork_from_python], ids=["libc.fork", "os.fork"])
+@pytest.mark.parametrize("draw", [_draw, _draw_stream], ids=["encrypt_msg", "encrypt_stream"])
+def test_a_forked_child_shares_no_random(
+    core_impl: Any, fork: Callable[[], int], draw: Callable[[Any], bytes]
+) -> None:
+    core = core_impl.imported_module
+    draw(core)  # the parent has drawn: a pool, if any, is part used
+    children: list[bytes] = []
+    for _ in range(2):  # two children of one parent, each after the parent's last draw
+        read_end, write_end = os.pipe()
+        pid = fork()
+        if pid == 0:  # the child
+            try:
+                os.write(write_end, draw(core) + draw(core))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            children.append(pipe.read())
+        os.waitpid(pid, 0)
+    parent = draw(core) + draw(core)
+    assert [len(child) for child in children] == [32, 32]
+    draws = [d[i : i + 16] for d in (parent, *children) for i in (0, 16)]
+    assert len(set(draws)) == len(draws)
 
 
 @pytest.mark.parametrize("length", [0x80000000, 0xFFFFFFFF, 0x7FFFFFFF])
