@@ -591,7 +591,7 @@ An AI bot's codec: verify, decrypt and encrypt its JSON callbacks."""
     def _encrypt_stream(self, stream_id, content, finish, nonce, timestamp=None):
         """``encrypt_json`` of a plain stream reply, rendered straight into the frame."""
         cdef uint8_t stackbuf[STACK_BUF]
-        cdef uint8_t *buf
+        cdef uint8_t *buf = &stackbuf[0]
         cdef char *o
         cdef char digits[18]
         cdef Py_ssize_t id_n, content_n, nonce_n, nonce_json_n, ts_n, flen
@@ -600,30 +600,40 @@ An AI bot's codec: verify, decrypt and encrypt its JSON callbacks."""
         cdef const char *content_s = _quotable(content, &content_n)
         cdef const uint8_t *nonce_s = _json_nonce(nonce, &nonce_n, &nonce_json_n)
         ts_b = _json_ts(timestamp, digits, &ts_n)  # kept alive here: _seal reads it
-        cdef size_t id_q = js_quoted_len(id_s, <size_t>id_n)
-        cdef size_t content_q = js_quoted_len(content_s, <size_t>content_n)
         cdef Py_ssize_t rid_n = PyBytes_GET_SIZE(self._receive_id_b)
-        cdef uint64_t inner = (<uint64_t>PyBytes_GET_SIZE(_JSTREAM_HEAD) + id_q
-                               + <uint64_t>PyBytes_GET_SIZE(middle) + content_q + 2)
-        cdef uint64_t total = inner + 20 + <uint64_t>rid_n
-        total += BLOCK - total % BLOCK
-        if total > <uint64_t>(INT_MAX - BLOCK):
-            raise OverflowError(MSG_TOO_LONG)
-        buf = &stackbuf[0] if total <= STACK_BUF else <uint8_t *>malloc(<size_t>total)
-        if buf is NULL:
-            raise MemoryError()
+        cdef Py_ssize_t fixed = (PyBytes_GET_SIZE(_JSTREAM_HEAD) + PyBytes_GET_SIZE(middle) + 2
+                                 + 20 + BLOCK)
+        cdef uint64_t inner, total
+        # A short reply is quoted in one pass straight into the stack frame, which has room
+        # for its longest possible literals (6 bytes a byte + 2); a longer one is measured
+        # first (js_quoted_len), then allocated to size.
+        cdef bint one_pass = (id_n <= STACK_BUF and content_n <= STACK_BUF and rid_n <= STACK_BUF
+                              and 6 * (id_n + content_n) + 4 + rid_n + fixed <= STACK_BUF)
+        if not one_pass:
+            inner = (<uint64_t>PyBytes_GET_SIZE(_JSTREAM_HEAD) + js_quoted_len(id_s, <size_t>id_n)
+                     + <uint64_t>PyBytes_GET_SIZE(middle)
+                     + js_quoted_len(content_s, <size_t>content_n) + 2)
+            total = inner + 20 + <uint64_t>rid_n
+            total += BLOCK - total % BLOCK
+            if total > <uint64_t>(INT_MAX - BLOCK):
+                raise OverflowError(MSG_TOO_LONG)
+            if total > STACK_BUF:
+                buf = <uint8_t *>malloc(<size_t>total)
+                if buf is NULL:
+                    raise MemoryError()
         try:
             _random16(buf)
-            _put_be32(buf + 16, <uint32_t>inner)
             o = _put(<char *>buf + 20, _JSTREAM_HEAD)
-            js_quote(id_s, <size_t>id_n, o)
-            o = _put(o + id_q, middle)
-            js_quote(content_s, <size_t>content_n, o)
-            o += content_q
+            o += js_quote(id_s, <size_t>id_n, o)
+            o = _put(o, middle)
+            o += js_quote(content_s, <size_t>content_n, o)
             o[0] = 125  # "}}"
             o[1] = 125
+            inner = <uint64_t>(o + 2 - (<char *>buf + 20))  # as measured, if it was
+            _put_be32(buf + 16, <uint32_t>inner)
             memcpy(o + 2, PyBytes_AS_STRING(self._receive_id_b), <size_t>rid_n)
             flen = 20 + <Py_ssize_t>inner + rid_n
+            total = <uint64_t>(flen + BLOCK - flen % BLOCK)
             memset(buf + flen, <int>(<Py_ssize_t>total - flen), <size_t>(<Py_ssize_t>total - flen))
             return self._seal(buf, <Py_ssize_t>total, nonce_s, nonce_n, nonce_json_n,
                               <char *>digits if ts_b is None else PyBytes_AS_STRING(ts_b), ts_n)

@@ -36,4 +36,4 @@ cdef extern from "jsonscan.h":
                 js_value *values, int *complex) nogil
     size_t js_unescape(const char *s, size_t n, char *out) nogil
     size_t js_quoted_len(const char *s, size_t n) nogil
-    void js_quote(const char *s, size_t n, char *out) nogil
+    size_t js_quote(const char *s, size_t n, char *out) nogil

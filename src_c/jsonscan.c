@@ -567,80 +567,112 @@ size_t js_unescape(const char *s, size_t n, char *out)
     return o;
 }
 
-/* Bytes a JSON string literal needs for byte c (0x80 and above pass as they are). */
-static inline size_t quoted_width(unsigned char c)
-{
-    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-        return 2;
-    return c < 0x20 ? 6 : 1;
-}
+/* The escape letter of byte c in a JSON string literal ('u': \u00xx), 0 for a byte written
+ * as it is (0x80 and above too). */
+static const unsigned char ESCAPE_LETTER[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,
+};
 
-/* Whether any of 8 bytes is a control character, '"' or '\\' (bytes >= 0x80 are fine). */
+/* Flags (bit 7 of a byte) of the bytes of a load_le64 word that need an escape: control
+ * characters, '"' and '\\' (0x80 and above pass). A borrow can flag a byte after a flagged
+ * one, never before: the first flag is exact, and no flag at all means none to escape. */
 static inline uint64_t quote8(uint64_t w)
 {
     return ((w - ONES * 0x20) & ~w & HIGH) | HAS_ZERO(w ^ (ONES * 0x22)) |
            HAS_ZERO(w ^ (ONES * 0x5C));
 }
 
+/* 8 bytes as a word whose low bits hold the first byte (for first_flagged). */
+static inline uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The index (0..7) of the first flagged byte of a non-zero mask of a load_le64 word. */
+static inline size_t first_flagged(uint64_t m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (size_t)__builtin_ctzll(m) >> 3;
+#else
+    size_t k = 0;
+    while (!(m & 0x80)) {
+        m >>= 8;
+        k++;
+    }
+    return k;
+#endif
+}
+
+/* Both go 8 bytes a step while 8 remain; a word with a byte to escape jumps to that byte
+ * (the bytes before it are plain), and the last 0..7 bytes go one at a time. */
 size_t js_quoted_len(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, len = n + 2;
+    unsigned char e;
     while (i < n) {
         if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, u + i, 8);
-            if (!quote8(w)) {
+            uint64_t m = quote8(load_le64(u + i));
+            if (!m) {
                 i += 8;
                 continue;
             }
+            i += first_flagged(m);
         }
-        len += quoted_width(u[i]) - 1;
-        i++;
+        e = ESCAPE_LETTER[u[i++]];
+        if (e)
+            len += e == 'u' ? 5 : 1;
     }
     return len;
 }
 
-void js_quote(const char *s, size_t n, char *out)
+size_t js_quote(const char *s, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, o = 0;
+    size_t i = 0, o = 0, k;
+    unsigned char c, e;
     out[o++] = '"';
     while (i < n) {
-        size_t run = i;
-        while (n - run >= 8) {
-            uint64_t w;
-            memcpy(&w, u + run, 8);
-            if (quote8(w))
-                break;
-            run += 8;
+        if (n - i >= 8) {
+            uint64_t m = quote8(load_le64(u + i));
+            /* All 8 bytes are stored as they are, then o advances past the plain ones only.
+             * In bounds: the rest of the literal takes at least n - i + 1 >= 9 bytes. */
+            memcpy(out + o, u + i, 8);
+            if (!m) {
+                i += 8;
+                o += 8;
+                continue;
+            }
+            k = first_flagged(m);
+            i += k;
+            o += k;
         }
-        while (run < n && quoted_width(u[run]) == 1)
-            run++;
-        memcpy(out + o, u + i, run - i);
-        o += run - i;
-        i = run;
-        if (i >= n)
-            break;
-        unsigned char c = u[i++];
+        c = u[i++];
+        e = ESCAPE_LETTER[c];
+        if (!e) {
+            out[o++] = (char)c;
+            continue;
+        }
         out[o++] = '\\';
-        switch (c) {
-        case '"': out[o++] = '"'; break;
-        case '\\': out[o++] = '\\'; break;
-        case '\b': out[o++] = 'b'; break;
-        case '\f': out[o++] = 'f'; break;
-        case '\n': out[o++] = 'n'; break;
-        case '\r': out[o++] = 'r'; break;
-        case '\t': out[o++] = 't'; break;
-        default:
-            out[o++] = 'u';
+        out[o++] = (char)e;
+        if (e == 'u') {
             out[o++] = '0';
             out[o++] = '0';
             out[o++] = hex[c >> 4];
             out[o++] = hex[c & 15];
-            break;
         }
     }
-    out[o] = '"';
+    out[o++] = '"';
+    return o;
 }

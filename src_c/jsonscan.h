@@ -85,8 +85,8 @@ size_t js_unescape(const char *s, size_t n, char *out);
 /* JSON string literals as Python's json.encoder.encode_basestring writes them (then UTF-8):
  * '"' and '\\' escaped, \b \f \n \r \t, other bytes below 0x20 as \u00xx, the rest as is.
  * js_quoted_len gives the literal's length, quotes included (at most 6 * n + 2); js_quote
- * writes it into out, which must hold that many bytes. */
+ * writes it into out, which must hold that many bytes, and returns that length. */
 size_t js_quoted_len(const char *s, size_t n);
-void js_quote(const char *s, size_t n, char *out);
+size_t js_quote(const char *s, size_t n, char *out);
 
 #endif

@@ -194,6 +194,21 @@ def test_encrypt_stream_is_encrypt_json_of_render_stream(
     assert len(out) == len(reference())
 
 
+@pytest.mark.parametrize("fill", ["a", "\x01", '"', "a\n", "ab\\cdefghij", "中"])
+def test_encrypt_stream_either_side_of_the_one_pass_limit(twin, fill):
+    """The compiled twin quotes a reply whose longest literals fit a 4096-byte frame in one
+    pass (around 660 bytes of id and content), a longer one measured first: contents of
+    every length across that limit and several AES blocks, from no escape to all \\u00xx."""
+    crypto = twin.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY, "wwcorp")
+    for n in range(600, 700):
+        for stream_id in ("s", "\x01" * 20):
+            content = (fill * n)[:n]
+            out = crypto._encrypt_stream(stream_id, content, 1, "n", 7)
+            inner, rest = _opened(twin, crypto, out)
+            assert inner == render_stream(stream_id, content, True)
+            assert rest == {"timestamp": 7, "nonce": "n"}
+
+
 @given(TEXTS, NONCES, STAMPS)
 def test_encrypt_json_twins_agree(twin, text, nonce, timestamp):
     """encrypt_json's nonce and timestamp: the compiled writer's digits and escapes."""
