@@ -5,14 +5,17 @@
 from wxcorp_fast._spec import (
     MAX_JSON_DEPTH,
     MAX_JSON_NUMBER,
+    MAX_TIMESTAMP_DIGITS,
     MSG_JSON_DEPTH,
     MSG_JSON_DUPLICATE,
     MSG_JSON_MALFORMED,
     MSG_JSON_NO_ENCRYPT,
     MSG_JSON_NOT_OBJECT,
     MSG_JSON_NUMBER,
+    MSG_MISSING_PARAMS,
+    MSG_TIMESTAMP,
 )
-from wxcorp_fast.errors import JSONParseError
+from wxcorp_fast.errors import CallbackError, JSONParseError
 from wxcorp_fast.messages import (
     AIBOT_EMPTY_VALUES,
     AIBOT_FIELDS,
@@ -230,8 +233,12 @@ def _parse_aibot_refresh(data):
 
     Checks and errors are parse_aibot_message's; a refresh's message is never built.
     """
+    return _refresh_of(_aibot_source(data))
+
+
+cdef object _refresh_of(bytes source):
+    """_parse_aibot_refresh of the message's bytes."""
     cdef js_value vals[AI_FIELDS_MAX]
-    cdef bytes source = _aibot_source(data)
     cdef const js_value *kind
     if _scan_aibot(source, vals):
         msg = aibot_message(_json.loads(source.decode("utf-8")))
@@ -242,6 +249,29 @@ def _parse_aibot_refresh(data):
             else _js_str(kind) == "stream"):
         return _js_str(&vals[_AI_STREAM_ID]) if vals[_AI_STREAM_ID].type == JS_T_STRING else ""
     return _aibot_from_scan(vals, source)
+
+
+cdef object _query_timestamp(object msg_signature, object timestamp, object nonce):
+    """A callback query's signed values checked as the pure twin's _open_json does; the
+    timestamp as an int."""
+    cdef Py_ssize_t i, n
+    cdef const uint8_t *d
+    cdef unsigned long long value = 0
+    if not msg_signature or not timestamp or not nonce:
+        raise SignatureError(MSG_MISSING_PARAMS)
+    if (not isinstance(timestamp, str) or not PyUnicode_IS_ASCII(timestamp)
+            or PyUnicode_GET_LENGTH(timestamp) > MAX_TIMESTAMP_DIGITS):
+        raise SignatureError(MSG_TIMESTAMP)
+    n = PyUnicode_GET_LENGTH(timestamp)
+    d = <const uint8_t *>PyUnicode_DATA(timestamp)
+    for i in range(n):
+        if d[i] < 48 or d[i] > 57:  # ASCII digits: what str.isdigit accepts of ASCII
+            raise SignatureError(MSG_TIMESTAMP)
+    if n > 19:  # past what an unsigned long long holds
+        return int(timestamp)
+    for i in range(n):
+        value = value * 10 + (d[i] - 48)
+    return value
 
 
 # --------------------------------------------------------------------------- AIBotCrypto
@@ -450,6 +480,20 @@ An AI bot's codec: verify, decrypt and encrypt its JSON callbacks."""
 
     def decrypt_json(self, body, msg_signature, timestamp, nonce):
         """Verify the POST body's signature, decrypt it and return the inner JSON."""
+        return self._decrypt_json(body, msg_signature, timestamp, nonce)
+
+    def _open_json(self, body, msg_signature, timestamp, nonce):
+        """A POST callback's query checks, ``decrypt_json`` and ``_parse_aibot_refresh`` at once."""
+        ts = _query_timestamp(msg_signature, timestamp, nonce)
+        cdef bytes data = self._decrypt_json(body, msg_signature, timestamp, nonce)
+        try:
+            parsed = _refresh_of(data)
+        except CallbackError:
+            parsed = None
+        return ts, data, parsed
+
+    cdef bytes _decrypt_json(self, object body, object msg_signature, object timestamp,
+                             object nonce):
         cdef Py_ssize_t n
         cdef const char *data = _json_data(body, &n, "body")
         if n >= GIL_MINSIZE:

@@ -1,5 +1,7 @@
 """The stream-refresh fast path of the cores: ``_parse_aibot_refresh`` against the full parse,
-``AIBotCrypto._encrypt_stream`` against ``encrypt_json`` of ``render_stream``, both twins.
+``AIBotCrypto._open_json`` against the query checks, ``decrypt_json`` and
+``_parse_aibot_refresh`` one by one, ``AIBotCrypto._encrypt_stream`` against ``encrypt_json``
+of ``render_stream``, both twins.
 
 ``_parse_aibot_refresh(data)`` is ``msg.stream_id if msg.msgtype == "stream" else msg`` of
 ``parse_aibot_message(data)``, errors included (the compiled twin never builds a refresh's
@@ -14,13 +16,15 @@ import json
 from typing import Any
 
 import pytest
-from _aibot_samples import AIBOT_MESSAGES, dumps
+from _aibot_samples import AIBOT_MESSAGES, dumps, seal
 from hypothesis import example, given
 from hypothesis import strategies as st
 from test_aibot_json import HOSTILE, _canon, json_documents, mutated
 
 from wxcorp_fast import _core_py, _spec
 from wxcorp_fast.aibot.replies import render_stream
+from wxcorp_fast.callback.checks import signed_params
+from wxcorp_fast.errors import SignatureError
 from wxcorp_fast.testing import vectors as v
 
 from _samples import outcome
@@ -118,6 +122,149 @@ def test_differential_refreshes(twin, extra, stream_id, msgtype):
     doc = json.dumps({**extra, "stream": {"id": stream_id}}).encode()
     data = b'{"msgtype":"' + msgtype.encode() + b'",' + doc[1:]
     assert _fast(twin, data) == _expected(data)
+
+
+# --------------------------------------------------------------------------- _open_json
+
+
+def _one_by_one(twin: Any, body: Any, sig: Any, ts: Any, nonce: Any) -> tuple[Any, ...]:
+    """What ``_open_json`` must give: ``signed_params``, ``decrypt_json``, then the parse
+    (``None`` where it raises)."""
+    query = {k: x for k, x in (("msg_signature", sig), ("timestamp", ts), ("nonce", nonce))}
+    checked = outcome(signed_params, query)
+    if checked[0] != "ok":
+        return checked
+    opened = outcome(
+        twin.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY).decrypt_json, body, sig, ts, nonce
+    )
+    if opened[0] != "ok":
+        return opened
+    data = twin.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY).decrypt_json(body, sig, ts, nonce)
+    parsed = outcome(twin._parse_aibot_refresh, data)
+    fast = _canon(twin._parse_aibot_refresh(data)) if parsed[0] == "ok" else None
+    return ("ok", (int(ts), data, fast))
+
+
+def _open(twin: Any, body: Any, sig: Any, ts: Any, nonce: Any) -> tuple[Any, ...]:
+    crypto = twin.AIBotCrypto(v.TOKEN, v.ENCODING_AES_KEY)
+    result = outcome(crypto._open_json, body, sig, ts, nonce)
+    if result[0] != "ok":
+        return result
+    ts_int, data, parsed = crypto._open_json(body, sig, ts, nonce)
+    assert type(ts_int) is int and type(data) is bytes
+    return ("ok", (ts_int, data, None if parsed is None else _canon(parsed)))
+
+
+def _sealable(data: object) -> bool:
+    """Bytes, or str with a UTF-8 form: what can be encrypted into a body."""
+    return isinstance(data, bytes) or (
+        isinstance(data, str) and outcome(str.encode, data)[0] == "ok"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n, d in REFRESHES.items() if _sealable(d)] + [f"sample {n}" for n in AIBOT_MESSAGES],
+)
+def test_open_json_is_the_steps_one_by_one(twin, name):
+    data = dumps(AIBOT_MESSAGES[name[7:]]) if name.startswith("sample ") else REFRESHES[name]
+    if isinstance(data, str):
+        data = data.encode()
+    body, sig, ts, nonce = seal(data)
+    expected = _one_by_one(twin, body, sig, ts, nonce)
+    assert _open(twin, body, sig, ts, nonce) == expected
+    parsed = expected[1][2]
+    if _expected(data)[0] == "error":
+        assert parsed is None  # said by _parse_aibot_refresh, after the replay check
+    else:
+        assert parsed is not None
+
+
+TIMESTAMPS = [
+    "1700000000",
+    "0",
+    "0001700000000",
+    "9" * 18,
+    "9" * 19,
+    "1" + "0" * 19,
+    "9" * 20,
+    "18446744073709551615",
+    "18446744073709551616",
+    "9" * 21,
+    "",
+    "-1",
+    "+1",
+    " 1",
+    "1 ",
+    "1.0",
+    "1e3",
+    "0x1",
+    "\uff11",
+    "\u0661",
+    "1\u00b2",
+    "１２",
+    "٣",
+    "12a",
+    "\x00",
+]
+
+
+@pytest.mark.parametrize("ts", TIMESTAMPS)
+def test_open_json_query_checks(twin, ts):
+    """The timestamp's checks and value are signed_params's, before the body is opened."""
+    body, sig, _, nonce = seal(
+        dumps(REFRESH), timestamp=ts if ts.isdigit() and ts.isascii() else "1"
+    )
+    assert _open(twin, body, sig, ts, nonce) == _one_by_one(twin, body, sig, ts, nonce)
+    assert _open(twin, b"not json", sig, ts, nonce) == _one_by_one(
+        twin, b"not json", sig, ts, nonce
+    )
+
+
+@pytest.mark.parametrize(
+    "sig, ts, nonce",
+    [
+        (None, "1", "n"),
+        ("s", None, "n"),
+        ("s", "1", None),
+        ("", "1", "n"),
+        ("s", "", "n"),
+        ("s", "1", ""),
+        (None, "x", None),
+        ("", "x", "n"),
+    ],
+)
+def test_open_json_missing_parameters(twin, sig, ts, nonce):
+    """A missing or empty parameter is said before a bad timestamp or body."""
+    result = _open(twin, b"not json", sig, ts, nonce)
+    assert result == ("error", SignatureError, -40001, _spec.MSG_MISSING_PARAMS)
+    assert result == _one_by_one(twin, b"not json", sig, ts, nonce)
+
+
+@pytest.mark.parametrize("ts", [1700000000, b"1700000000", 1.5, ["1"]])
+def test_open_json_timestamp_not_str(twin, ts):
+    """The query's values are str: any other timestamp is not one (signed_params would fail
+    on it in its own ways)."""
+    body, sig, _, nonce = seal(dumps(REFRESH))
+    assert _open(twin, body, sig, ts, nonce) == (
+        "error",
+        SignatureError,
+        -40001,
+        _spec.MSG_TIMESTAMP,
+    )
+
+
+@given(
+    st.text(alphabet="0123456789١a ", max_size=24) | st.integers(0, 10**22).map(str),
+    st.binary(max_size=48) | json_documents(),
+)
+def test_open_json_differential(twin, ts, inner):
+    """Random timestamps and messages: the same as the steps one by one, and the compiled
+    twin the same as the pure one."""
+    body, sig, _, nonce = seal(inner, timestamp=ts or "1")
+    result = _open(twin, body, sig, ts, nonce)
+    assert result == _one_by_one(twin, body, sig, ts, nonce)
+    assert result == _open(_core_py, body, sig, ts, nonce)
 
 
 # --------------------------------------------------------------------------- _encrypt_stream

@@ -278,6 +278,64 @@ def test_memory_store():
             MemoryStreamStore(**bad)
 
 
+def test_memory_store_drops_the_streams_closest_to_expiry():
+    """A refresh keeps an old stream over newer ones that nobody refreshed."""
+    clock = FakeClock()
+    store = MemoryStreamStore(ttl=10, max_streams=3, clock=clock)
+    for name in "abc":
+        store.create(name, name, False)
+        clock.advance(1)
+    clock.advance(2)
+    assert store.get("a") == StreamState("a", False)  # now expires 5 s after b
+    store.create("d", "d", False)
+    assert len(store) == 3 and store.get("b") is None
+    assert [store.get(n) is not None for n in "acd"] == [True, True, True]
+
+
+def test_memory_store_drops_expired_streams_behind_a_refreshed_one():
+    clock = FakeClock()
+    store = MemoryStreamStore(ttl=10, clock=clock)
+    store.create("a", "a", False)
+    clock.advance(1)
+    store.create("b", "b", False)
+    clock.advance(8)
+    assert store.get("a") is not None  # a: expires at 19, b at 11
+    clock.advance(3)
+    store.create("c", "c", False)
+    assert len(store) == 2 and store.get("b") is None and store.get("a") is not None
+
+
+def test_memory_store_threads():
+    """Refreshes without the lock alongside creates that evict: each get answers its own
+    stream's state or None, and the store stays within max_streams."""
+    store = MemoryStreamStore(ttl=60, max_streams=50)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def refresher(k: int) -> None:
+        try:
+            while not stop.is_set():
+                for i in range(k, 400, 4):
+                    state = store.get(f"s{i}")
+                    assert state is None or state.content == f"c{i}"
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=refresher, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(20):
+            for i in range(400):
+                store.create(f"s{i}", f"c{i}", False)
+                assert len(store) <= 50
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert errors == [] and len(store) == 50
+
+
 def test_redis_store(redis_client):
     store = RedisStreamStore(redis_client, ttl=60, key_prefix="t:")
     assert store.get("x") is None and not store.publish("x", "a", False)

@@ -24,6 +24,7 @@ from ._spec import (
     MAX_FRAME,
     MAX_JSON_DEPTH,
     MAX_JSON_NUMBER,
+    MAX_TIMESTAMP_DIGITS,
     MAX_XML_DEPTH,
     MSG_AES_KEY_RAW,
     MSG_AES_KEY_TEXT,
@@ -43,10 +44,12 @@ from ._spec import (
     MSG_JSON_NO_ENCRYPT,
     MSG_JSON_NOT_OBJECT,
     MSG_JSON_NUMBER,
+    MSG_MISSING_PARAMS,
     MSG_PAD,
     MSG_REINIT,
     MSG_SIGNATURE_ENCODING,
     MSG_SIGNATURE_MISMATCH,
+    MSG_TIMESTAMP,
     MSG_TOO_LONG,
     MSG_XML_DEPTH,
     MSG_XML_DOCTYPE,
@@ -56,6 +59,7 @@ from ._spec import (
 )
 from .errors import (
     Base64Error,
+    CallbackError,
     CorpIdMismatchError,
     DecryptError,
     InvalidAESKeyError,
@@ -1096,6 +1100,40 @@ class AIBotCrypto:
         encrypt = _json_encrypt(body)
         self._check_signature(msg_signature, timestamp, nonce, encrypt)
         return self._open(encrypt)
+
+    def _open_json(
+        self,
+        body: bytes | str,
+        msg_signature: str | None,
+        timestamp: str | None,
+        nonce: str | None,
+    ) -> tuple[int, bytes, str | AIBotMessage | None]:
+        """A POST callback's query checks, ``decrypt_json`` and ``_parse_aibot_refresh`` at once.
+
+        ``msg_signature``, ``timestamp`` and ``nonce`` are the query's values (``None``:
+        absent). Returns ``(timestamp as an int, the inner JSON, parsed)``: ``parsed`` is
+        what ``_parse_aibot_refresh`` returns, or ``None`` where it raises a
+        ``CallbackError`` (the caller parses again, after its replay check, to raise it).
+
+        Raises:
+            SignatureError (-40001): a parameter missing or empty, or the timestamp not
+                1 to 20 ASCII digits; then ``decrypt_json``'s errors.
+        """
+        if not msg_signature or not timestamp or not nonce:
+            raise SignatureError(MSG_MISSING_PARAMS)
+        if not (
+            isinstance(timestamp, str)
+            and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+            and timestamp.isascii()
+            and timestamp.isdigit()
+        ):
+            raise SignatureError(MSG_TIMESTAMP)
+        data = self.decrypt_json(body, msg_signature, timestamp, nonce)
+        try:
+            parsed = _parse_aibot_refresh(data)
+        except CallbackError:
+            parsed = None
+        return int(timestamp), data, parsed
 
     def encrypt_json(
         self, reply: bytes | str, nonce: str, timestamp: int | str | None = None

@@ -59,6 +59,11 @@ MSG_JSON_DUPLICATE: Final = "duplicate key in a JSON object"
 MSG_JSON_NOT_OBJECT: Final = "JSON body is not an object"
 MSG_JSON_NO_ENCRYPT: Final = "no string encrypt member in JSON body"
 MSG_JSON_FIELD: Final = "{} has the wrong JSON type"
+# A callback query's signed parameters (AIBotCrypto._open_json checks them too).
+MSG_MISSING_PARAMS: Final = "missing or empty msg_signature, timestamp or nonce"
+MSG_TIMESTAMP: Final = "timestamp is not an integer"
+# The longest timestamp parameter accepted (digits).
+MAX_TIMESTAMP_DIGITS: Final = 20
 
 # Deepest element nesting the parsers accept (WeChat's messages nest 4 levels).
 MAX_XML_DEPTH: Final = 64

@@ -40,6 +40,7 @@ from ..callback.dedupe import MemoryDedupeStore, claim_key, settle
 from ..callback.rejections import reject
 from ..callback.request import DedupeStore, InvalidRequestHandler, Response
 from ..callback.responses import (
+    JSON_TYPE,
     bad_content_length,
     empty_response,
     internal_error,
@@ -73,6 +74,7 @@ _log = logging.getLogger(__name__)
 _parse_refresh = core._parse_aibot_refresh
 _ENTER_CHAT: Final = "enter_chat"
 _FEEDBACK: Final = "feedback_event"
+_FINISHED_EMPTY: Final = ("", True)  # how an unknown or expired stream is answered
 
 
 def _dedupe_key(msg: AIBotMessage, data: bytes) -> str:
@@ -209,31 +211,36 @@ class AIBotServer:
             return method_not_allowed()
         window = self._replay_window
         try:
-            sig, ts_text, nonce, timestamp = signed_params(query)
             if method == "GET":
+                sig, ts_text, nonce, timestamp = signed_params(query)
                 echostr = query.get("echostr")
                 if not echostr:
                     raise SignatureError(MSG_MISSING_ECHOSTR)
                 check_signed(self._token, ts_text, nonce, echostr, sig, timestamp, window)
                 return text_response(self._crypto.verify_url(sig, ts_text, nonce, echostr))
+            # the query's checks, the body's decryption and its message in one core call
+            nonce = query.get("nonce")
             try:
-                data = self._crypto.decrypt_json(body, sig, ts_text, nonce)
+                timestamp, data, msg = self._crypto._open_json(
+                    body, query.get("msg_signature"), query.get("timestamp"), nonce
+                )
             except (JSONParseError, SignatureError):
                 raise
             except CallbackError:  # signed but unopenable: stale is said first
-                check_replay(timestamp, window)
+                check_replay(signed_params(query)[3], window)
                 raise
             if window is not None:
                 check_replay(timestamp, window)
-            msg = _parse_refresh(data)
+            if msg is None:  # unparsable: its error, said after the replay check
+                msg = _parse_refresh(data)
         except CallbackError as error:
             return reject(self._invalid_request_handler, http_request, error)
-        if isinstance(msg, str):  # a stream refresh: its stream id
+        if type(msg) is str:  # a stream refresh: its stream id
             return self._refresh(msg, nonce, timestamp)
         request = AIBotRequest(
             http_request,
             query if type(query) is dict else dict(query),
-            sig,
+            query["msg_signature"],
             timestamp,
             nonce,
             data,
@@ -255,10 +262,10 @@ class AIBotServer:
             return internal_error()
         if state is None:
             _log.warning("refresh of an unknown or expired stream: answered finished")
-            body = self._crypto._encrypt_stream(stream_id, "", True, nonce, timestamp)
-        else:  # render_stream(stream_id, *state), encrypted
-            body = self._crypto._encrypt_stream(stream_id, state[0], state[1], nonce, timestamp)
-        return json_response(body)
+            state = _FINISHED_EMPTY
+        # render_stream(stream_id, *state), encrypted
+        body = self._crypto._encrypt_stream(stream_id, state[0], state[1], nonce, timestamp)
+        return Response(200, [JSON_TYPE, ("Content-Length", str(len(body)))], body)
 
     def _answer(self, nonce: str, timestamp: int, inner: bytes) -> Response:
         """Encrypt the reply ``inner`` (``b""``: the empty answer)."""

@@ -61,6 +61,10 @@ class MemoryStreamStore:
         ttl: seconds a stream lives after its creation or its last refresh.
         max_streams: the streams closest to expiry are dropped beyond this many.
         clock: a monotonic clock (``time.monotonic``), injectable for tests.
+
+    ``get`` (every refresh) takes no lock: it reads the entry and moves its expiry later,
+    each one atomic step. ``create`` and ``publish`` hold the lock; ``create`` drops the
+    expired streams and, beyond ``max_streams``, those closest to expiry.
     """
 
     __slots__ = ("_ttl", "_max", "_clock", "_streams", "_lock")
@@ -77,8 +81,12 @@ class MemoryStreamStore:
             raise ValueError("max_streams must be a positive int")
         self._max = max_streams
         self._clock = clock
-        # stream id -> [expiry, StreamState]; kept in expiry order (moved on refresh)
-        self._streams: OrderedDict[str, list[Any]] = OrderedDict()
+        # stream id -> [expiry, StreamState, placed]: ``placed`` is the expiry the entry had
+        # when it was put last in the dict, so the dict is in ``placed`` order. A refresh
+        # only moves ``expiry`` later; ``_evict`` puts such an entry last again when it
+        # comes first, so that the first entry whose expiry is its ``placed`` is the one
+        # closest to expiry.
+        self._streams: OrderedDict[str, list[Any]] = OrderedDict()  # O(1) first item
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -90,18 +98,25 @@ class MemoryStreamStore:
     def _evict(self, now: float) -> None:
         streams = self._streams
         while streams:
-            key, entry = next(iter(streams.items()))
-            if entry[0] > now and len(streams) < self._max:
+            key = next(iter(streams))
+            entry = streams[key]
+            expiry = entry[0]
+            if expiry > now and expiry != entry[2]:  # refreshed since placed: place it again
+                entry[2] = expiry
+                streams.move_to_end(key)
+                continue
+            if expiry > now and len(streams) < self._max:
                 break
             del streams[key]
 
     def create(self, stream_id: str, content: str, finished: bool) -> None:
         """Start a stream (its ttl starts now)."""
         now = self._clock()
+        expiry = now + self._ttl
         with self._lock:
             self._streams.pop(stream_id, None)
             self._evict(now)
-            self._streams[stream_id] = [now + self._ttl, StreamState(content, finished)]
+            self._streams[stream_id] = [expiry, StreamState(content, finished), expiry]
 
     def publish(self, stream_id: str, content: str, finished: bool) -> bool:
         """Replace the stream's content; ``False`` when the stream expired."""
@@ -115,18 +130,15 @@ class MemoryStreamStore:
 
     def get(self, stream_id: str) -> StreamState | None:
         """Return the stream (its ttl starts again), or ``None`` if unknown or expired."""
+        entry = self._streams.get(stream_id)
+        if entry is None:
+            return None
         now = self._clock()
-        with self._lock:
-            entry = self._streams.get(stream_id)
-            if entry is None:
-                return None
-            if entry[0] <= now:
-                del self._streams[stream_id]
-                return None
-            entry[0] = now + self._ttl
-            self._streams.move_to_end(stream_id)
-            state: StreamState = entry[1]
-            return state
+        if entry[0] <= now:
+            return None  # expired: the next create drops it
+        entry[0] = now + self._ttl
+        state: StreamState = entry[1]
+        return state
 
 
 class RedisStreamStore:

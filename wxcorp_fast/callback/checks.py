@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from .._core import core
-from .._spec import MSG_SIGNATURE_MISMATCH
+from .._spec import MAX_TIMESTAMP_DIGITS, MSG_MISSING_PARAMS, MSG_SIGNATURE_MISMATCH, MSG_TIMESTAMP
 from ..errors import (
     CallbackError,
     CorpIdMismatchError,
@@ -44,9 +44,7 @@ __all__ = [
     "echo",
 ]
 
-MSG_MISSING_PARAMS: Final = "missing or empty msg_signature, timestamp or nonce"
 MSG_MISSING_ECHOSTR: Final = "missing or empty echostr"
-MSG_TIMESTAMP: Final = "timestamp is not an integer"
 MSG_STALE: Final = "timestamp outside the replay window"
 MSG_ENVELOPE_CORP: Final = "envelope ToUserName is not the agent's corp_id"
 MSG_ENVELOPE_AGENT: Final = "envelope AgentID is not the agent's"
@@ -61,7 +59,6 @@ _msg_signature = core.msg_signature
 _compare_digest = hmac.compare_digest
 _now = time.time
 
-_MAX_TIMESTAMP_DIGITS: Final = 20
 _SUBSCRIPTION_EVENTS: Final = frozenset({"subscribe", "unsubscribe"})
 
 
@@ -82,7 +79,7 @@ def signed_params(query: Mapping[str, str]) -> tuple[str, str, str, int]:
     nonce = query.get("nonce")
     if not sig or not ts_text or not nonce:
         raise SignatureError(MSG_MISSING_PARAMS)
-    if not (len(ts_text) <= _MAX_TIMESTAMP_DIGITS and ts_text.isascii() and ts_text.isdigit()):
+    if not (len(ts_text) <= MAX_TIMESTAMP_DIGITS and ts_text.isascii() and ts_text.isdigit()):
         raise SignatureError(MSG_TIMESTAMP)
     return sig, ts_text, nonce, int(ts_text)
 

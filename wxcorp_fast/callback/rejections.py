@@ -21,8 +21,10 @@ from .._spec import (
     MSG_CT_LENGTH,
     MSG_FRAME_LENGTH,
     MSG_FRAME_SHORT,
+    MSG_MISSING_PARAMS,
     MSG_PAD,
     MSG_SIGNATURE_MISMATCH,
+    MSG_TIMESTAMP,
     MSG_XML_DOCTYPE,
     MSG_XML_MALFORMED,
     MSG_XML_NO_ENCRYPT,
@@ -37,9 +39,7 @@ from .checks import (
     MSG_INNER_AGENT,
     MSG_INNER_CORP,
     MSG_MISSING_ECHOSTR,
-    MSG_MISSING_PARAMS,
     MSG_STALE,
-    MSG_TIMESTAMP,
 )
 from .request import InvalidRequestHandler, Response
 from .responses import internal_error, plain_response

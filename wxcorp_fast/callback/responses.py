@@ -20,6 +20,7 @@ __all__ = [
     "plain_response",
     "text_response",
     "json_response",
+    "JSON_TYPE",
     "empty_response",
     "too_large",
     "bad_content_length",
@@ -32,7 +33,7 @@ __all__ = [
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _XML: Final = "application/xml; charset=utf-8"
-_JSON_TYPE: Final = ("Content-Type", "application/json; charset=utf-8")  # one shared tuple
+JSON_TYPE: Final = ("Content-Type", "application/json; charset=utf-8")  # one shared tuple
 
 #: (token, aes_key, corp_id) -> MsgCrypto, for the reply envelopes (bounded; cleared when full).
 _CODECS: dict[tuple[str, bytes, str], Any] = {}
@@ -53,7 +54,7 @@ def text_response(body: bytes) -> Response:
 
 def json_response(body: bytes) -> Response:
     """Return a 200 JSON response with ``body`` (an AI bot's encrypted reply)."""
-    return Response(200, [_JSON_TYPE, ("Content-Length", str(len(body)))], body)
+    return Response(200, [JSON_TYPE, ("Content-Length", str(len(body)))], body)
 
 
 def empty_response() -> Response:
