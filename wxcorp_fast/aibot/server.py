@@ -60,7 +60,7 @@ from .replies import (
 )
 from .request import AIBotHandler, AIBotRequest
 from .streaming import DEFAULT_ERROR_TEXT, StreamProducer, is_stream, new_stream_id
-from .streams import MemoryStreamStore, StreamStore
+from .streams import MemoryStreamStore, StreamState, StreamStore
 
 if TYPE_CHECKING:
     import asyncio
@@ -74,7 +74,7 @@ _log = logging.getLogger(__name__)
 _parse_refresh = core._parse_aibot_refresh
 _ENTER_CHAT: Final = "enter_chat"
 _FEEDBACK: Final = "feedback_event"
-_FINISHED_EMPTY: Final = ("", True)  # how an unknown or expired stream is answered
+_FINISHED_EMPTY: Final = StreamState("", True)  # how an unknown or expired stream is answered
 
 
 def _dedupe_key(msg: AIBotMessage, data: bytes) -> str:
@@ -219,7 +219,7 @@ class AIBotServer:
                 check_signed(self._token, ts_text, nonce, echostr, sig, timestamp, window)
                 return text_response(self._crypto.verify_url(sig, ts_text, nonce, echostr))
             # the query's checks, the body's decryption and its message in one core call
-            nonce = query.get("nonce")
+            nonce = query.get("nonce", "")
             try:
                 timestamp, data, msg = self._crypto._open_json(
                     body, query.get("msg_signature"), query.get("timestamp"), nonce
@@ -235,7 +235,7 @@ class AIBotServer:
                 msg = _parse_refresh(data)
         except CallbackError as error:
             return reject(self._invalid_request_handler, http_request, error)
-        if type(msg) is str:  # a stream refresh: its stream id
+        if isinstance(msg, str):  # a stream refresh: its stream id
             return self._refresh(msg, nonce, timestamp)
         request = AIBotRequest(
             http_request,
