@@ -40,7 +40,6 @@ from ..callback.dedupe import MemoryDedupeStore, claim_key, settle
 from ..callback.rejections import reject
 from ..callback.request import DedupeStore, InvalidRequestHandler, Response
 from ..callback.responses import (
-    JSON_TYPE,
     bad_content_length,
     empty_response,
     internal_error,
@@ -265,7 +264,7 @@ class AIBotServer:
             state = _FINISHED_EMPTY
         # render_stream(stream_id, *state), encrypted
         body = self._crypto._encrypt_stream(stream_id, state[0], state[1], nonce, timestamp)
-        return Response(200, [JSON_TYPE, ("Content-Length", str(len(body)))], body)
+        return json_response(body)
 
     def _answer(self, nonce: str, timestamp: int, inner: bytes) -> Response:
         """Encrypt the reply ``inner`` (``b""``: the empty answer)."""

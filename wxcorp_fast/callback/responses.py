@@ -20,7 +20,6 @@ __all__ = [
     "plain_response",
     "text_response",
     "json_response",
-    "JSON_TYPE",
     "empty_response",
     "too_large",
     "bad_content_length",
@@ -33,7 +32,7 @@ __all__ = [
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _XML: Final = "application/xml; charset=utf-8"
-JSON_TYPE: Final = ("Content-Type", "application/json; charset=utf-8")  # one shared tuple
+_JSON_TYPE: Final = ("Content-Type", "application/json; charset=utf-8")  # one shared tuple
 
 #: (token, aes_key, corp_id) -> MsgCrypto, for the reply envelopes (bounded; cleared when full).
 _CODECS: dict[tuple[str, bytes, str], Any] = {}
@@ -54,7 +53,7 @@ def text_response(body: bytes) -> Response:
 
 def json_response(body: bytes) -> Response:
     """Return a 200 JSON response with ``body`` (an AI bot's encrypted reply)."""
-    return Response(200, [JSON_TYPE, ("Content-Length", str(len(body)))], body)
+    return Response(200, [_JSON_TYPE, ("Content-Length", str(len(body)))], body)
 
 
 def empty_response() -> Response:
