@@ -15,7 +15,7 @@ from wxcorp_fast._spec import (
     MSG_MISSING_PARAMS,
     MSG_TIMESTAMP,
 )
-from wxcorp_fast.errors import CallbackError, JSONParseError
+from wxcorp_fast.errors import JSONParseError
 from wxcorp_fast.messages import (
     AIBOT_EMPTY_VALUES,
     AIBOT_FIELDS,

@@ -46,6 +46,7 @@ from wxcorp_fast._spec import (
 )
 from wxcorp_fast.errors import (
     Base64Error,
+    CallbackError,
     CorpIdMismatchError,
     DecryptError,
     InvalidAESKeyError,

@@ -323,3 +323,117 @@ One application's codec: verify, decrypt and encrypt WeChat Work callbacks."""
         finally:
             if buf is not &stackbuf[0]:
                 free(buf)
+
+
+# ---- the callback server's POST path in one call
+
+cdef Py_ssize_t _MSG_TO = TAG_INDEX["ToUserName"][0]
+cdef Py_ssize_t _MSG_AGENT = TAG_INDEX["AgentID"][0]
+cdef Py_ssize_t _MSG_TYPE = TAG_INDEX["MsgType"][0]
+cdef Py_ssize_t _MSG_EVENT = TAG_INDEX["Event"][0]
+
+
+def _open_callback(query, body, token, aes_key, corp_id, agent_id):
+    """A POST callback verified and opened at once, or None at the first check that fails.
+
+    The checks are those of ``wxcorp_fast.callback.checks`` but the replay window; this
+    only says whether they all pass (the caller then runs them one by one to raise the
+    error). Returns ``(msg_signature, timestamp, nonce, xml, msg, random, envelope corp id,
+    envelope AgentID)``.
+    """
+    cdef _Typed st
+    cdef char stackbuf[STACK_BUF]
+    cdef uint8_t plainbuf[STACK_BUF]
+    cdef char expected[40]
+    cdef const uint8_t *parts[4]
+    cdef Py_ssize_t lens[4]
+    cdef const uint8_t *to
+    cdef const uint8_t *corp
+    cdef const uint8_t *encrypt
+    cdef Py_ssize_t n, to_len, corp_len, encrypt_len, room, dlen, plen, mlen
+    cdef uint64_t mlen64
+    cdef uint8_t *plain = NULL
+    cdef _Key key
+    if (type(query) is not dict or type(body) is not bytes or type(token) is not str
+            or type(corp_id) is not str or type(agent_id) is not int):
+        return None
+    sig = (<dict>query).get("msg_signature")
+    ts_text = (<dict>query).get("timestamp")
+    nonce = (<dict>query).get("nonce")
+    if (type(sig) is not str or type(ts_text) is not str or type(nonce) is not str
+            or PyUnicode_GET_LENGTH(sig) != 40 or not PyUnicode_IS_ASCII(sig)):
+        return None
+    try:
+        ts = _query_timestamp(sig, ts_text, nonce)
+        key = _get_key(aes_key)
+    except CallbackError:
+        return None
+    n = PyBytes_GET_SIZE(body)
+    st.capture = NULL
+    try:
+        try:
+            _scan_envelope(&st, PyBytes_AS_STRING(body), n, stackbuf)
+            env_agent = 0 if st.seen[1] != SEEN_TEXT else _int_from(
+                <const uint8_t *>st.capture + st.offset[1], st.length[1])
+            if (env_agent is None or st.seen[0] != SEEN_TEXT or st.length[0] == 0
+                    or st.seen[2] != SEEN_TEXT):
+                return None
+            to = <const uint8_t *>st.capture + st.offset[0]
+            to_len = st.length[0]
+            if PyUnicode_GET_LENGTH(corp_id):
+                corp = _sig_part(corp_id, &corp_len)
+                if corp_len != to_len or memcmp(corp, to, to_len) != 0:
+                    return None
+                if env_agent != agent_id and env_agent != 0:
+                    return None
+            encrypt = <const uint8_t *>st.capture + st.offset[2]
+            encrypt_len = st.length[2]
+            _first_parts(token, ts_text, nonce, parts, lens)
+            parts[3] = encrypt
+            lens[3] = encrypt_len
+            _sha1_hex(parts, lens, 4, expected)  # sorts parts and lens
+            if CRYPTO_memcmp(expected, PyUnicode_DATA(sig), 40) != 0:
+                return None
+            room = encrypt_len // 4 * 3
+            plain = &plainbuf[0] if room <= STACK_BUF else <uint8_t *>malloc(room)
+            if plain is NULL:
+                raise MemoryError()
+            if encrypt_len >= GIL_MINSIZE:
+                with nogil:
+                    dlen = wx_b64_decode(encrypt, encrypt_len, plain)
+            else:
+                dlen = wx_b64_decode(encrypt, encrypt_len, plain)
+            if dlen <= 0 or dlen % BLOCK:
+                return None
+            key.crypt(False, plain, dlen)
+        except CallbackError:
+            return None
+        plen = _unpad_len(plain, dlen, BLOCK)
+        if plen < 20:
+            return None
+        mlen64 = _get_be32(plain + 16)
+        if mlen64 > <uint64_t>(plen - 20):
+            return None
+        mlen = <Py_ssize_t>mlen64
+        if plen - 20 - mlen != to_len or memcmp(plain + 20 + mlen, to, to_len) != 0:
+            return None
+        xml = _bytes_of(plain + 20, mlen)
+        random = _bytes_of(plain, 16)
+        env_corp = corp_id if PyUnicode_GET_LENGTH(corp_id) else _str_from_utf8(to, to_len)
+    finally:
+        if st.capture is not &stackbuf[0]:
+            free(st.capture)
+        if plain is not &plainbuf[0]:
+            free(plain)
+    try:
+        msg = _message_of(xml)
+    except CallbackError:
+        return None
+    values = <tuple>(<PyObject **>(<char *><PyObject *>msg + _SLOT_VALUES))[0]
+    if values[_MSG_TO] != env_corp or values[_MSG_AGENT] != env_agent:
+        return None
+    if (PyUnicode_GET_LENGTH(corp_id) and env_agent != agent_id
+            and not (values[_MSG_TYPE] == "event"
+                     and values[_MSG_EVENT] in ("subscribe", "unsubscribe"))):
+        return None
+    return (sig, ts, nonce, xml, msg, random, env_corp, env_agent)

@@ -540,6 +540,10 @@ def parse_envelope(body):
 
 def parse_message(xml):
     """Parse a decrypted message or event into a ``MixedMessage``."""
+    return _message_of(xml)
+
+
+cdef object _message_of(object xml):
     cdef _Typed st
     cdef Py_ssize_t n
     cdef const char *data = _xml_data(xml, &n)

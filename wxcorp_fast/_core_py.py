@@ -632,6 +632,56 @@ def parse_message(xml: bytes | str) -> MixedMessage:
     return MixedMessage(raw, tuple(values))
 
 
+def _open_callback(
+    query: dict[str, str], body: bytes, token: str, aes_key: bytes, corp_id: str, agent_id: int
+) -> tuple[str, int, str, bytes, MixedMessage, bytes, str, int] | None:
+    """A POST callback verified and opened at once, or None at the first check that fails.
+
+    The checks are those of ``wxcorp_fast.callback.checks`` but the replay window; this
+    only says whether they all pass (the caller then runs them one by one to raise the
+    error). Returns ``(msg_signature, timestamp, nonce, xml, msg, random, envelope corp id,
+    envelope AgentID)``.
+    """
+    if type(query) is not dict or type(body) is not bytes:
+        return None
+    sig, ts_text, nonce = query.get("msg_signature"), query.get("timestamp"), query.get("nonce")
+    if not (
+        type(sig) is str
+        and len(sig) == 40
+        and sig.isascii()
+        and type(nonce) is str
+        and nonce
+        and type(ts_text) is str
+        and 0 < len(ts_text) <= MAX_TIMESTAMP_DIGITS
+        and ts_text.isascii()
+        and ts_text.isdigit()
+    ):
+        return None
+    try:
+        env_corp, env_agent, encrypt = parse_envelope(body)
+        if not env_corp:
+            return None
+        if corp_id and (env_corp != corp_id or env_agent not in (agent_id, 0)):
+            return None
+        if not _signature_matches(msg_signature(token, ts_text, nonce, encrypt), sig):
+            return None
+        random, xml, frame_corp = decrypt_msg(encrypt, aes_key)
+        if frame_corp != env_corp:
+            return None
+        msg = parse_message(xml)
+    except CallbackError:
+        return None
+    if msg.to_user_name != env_corp or msg.agent_id != env_agent:
+        return None
+    if (
+        corp_id
+        and env_agent != agent_id
+        and not (msg.msg_type == "event" and msg.event in ("subscribe", "unsubscribe"))
+    ):
+        return None
+    return sig, int(ts_text), nonce, xml, msg, random, env_corp, env_agent
+
+
 # --------------------------------------------------------------------------- MsgCrypto
 
 

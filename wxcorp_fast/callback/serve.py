@@ -32,7 +32,15 @@ from .._core import core
 from .._lazy import lazy_module
 from ..errors import CallbackError
 from .agent import AgentServer, AgentSettings, agent_settings
-from .checks import check_envelope, check_message, check_signed, echo, open_encrypt, signed_params
+from .checks import (
+    check_envelope,
+    check_message,
+    check_replay,
+    check_signed,
+    echo,
+    open_encrypt,
+    signed_params,
+)
 from .dedupe import AnyDedupeStore, check_sync_store, claim, claim_async, settle, settle_async
 from .deferred import LATER, MSG_NO_CLIENT, Deferred, DeferredReplies
 from .rejections import reject
@@ -53,6 +61,7 @@ _WSGI_ENTRY: Final = "the WSGI entry point (serve_http, or a frontend called as 
 
 _parse_envelope = core.parse_envelope
 _parse_message = core.parse_message
+_open_callback = core._open_callback
 
 #: Reply types that are never awaitable: the hot path skips ``inspect.isawaitable`` for them.
 _PLAIN_REPLIES: Final = frozenset(
@@ -109,6 +118,32 @@ def _admit(
     """
     if method != "POST" and method != "GET":
         return method_not_allowed()
+    params = query if type(query) is dict else dict(query)
+    if method == "POST":
+        opened = _open_callback(
+            params, body, agent.token, agent.current_aes_key, agent.corp_id, agent.agent_id
+        )
+        if opened is not None:  # every check but the replay window passed, in one call
+            sig, timestamp, nonce, xml, msg, random, corp_id, agent_id = opened
+            try:
+                check_replay(timestamp, replay_window)
+            except CallbackError as error:
+                return reject(invalid_request_handler, http_request, error, agent)
+            key = agent.current_aes_key
+            return Request(
+                http_request,
+                params,
+                sig,
+                timestamp,
+                nonce,
+                xml,
+                msg,
+                key,
+                random,
+                corp_id,
+                agent_id,
+                agent.token,
+            )
     try:
         sig, ts_text, nonce, timestamp = signed_params(query)
         if method == "GET":
@@ -122,7 +157,7 @@ def _admit(
         check_message(msg, corp_id, agent_id, agent)
         request = Request(
             http_request,
-            query if type(query) is dict else dict(query),
+            params,
             sig,
             timestamp,
             nonce,
