@@ -152,3 +152,35 @@ def test_error_paths_do_not_leak(core, name):
     fn = ERROR_PATHS[name]
     call = raising(lambda: fn(core, crypto), ValueError)  # every CallbackError is a ValueError
     assert growth(call, 100_000, warmup=10_000) < LIMIT
+
+
+def test_open_callback_does_not_leak(core):
+    """The one-call POST path, opened and refused at each of its checks, small and large."""
+    ts, nonce = "1700000000", "nonce"
+
+    def sealed(xml: bytes, corp: str = v.CORP_ID, to: str = v.CORP_ID) -> tuple[dict, bytes]:
+        encrypt = core.encrypt_msg(xml, corp, KEY)
+        query = {"msg_signature": core.msg_signature(v.TOKEN, ts, nonce, encrypt)}
+        query.update(timestamp=ts, nonce=nonce)
+        body = f"<xml><ToUserName>{to}</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
+        return query, body.encode()
+
+    text = (
+        f"<xml><ToUserName>{v.CORP_ID}</ToUserName><MsgType>text</MsgType>"
+        "<Content>{}</Content><AgentID>0</AgentID></xml>"
+    )
+    cases = {
+        "small": sealed(text.format("hi").encode()),
+        "large": sealed(text.format("x" * 5000).encode()),
+        "bad XML": sealed(b"<xml><ToUserName>"),
+        "other frame corp": sealed(text.format("hi").encode(), corp="wwOther"),
+    }
+    bad_sig = dict(cases["small"][0], msg_signature="0" * 40)
+    cases["bad signature"] = (bad_sig, cases["small"][1])
+    for name, (query, body) in cases.items():
+
+        def call(query: dict = query, body: bytes = body, ok: bool = name in ("small", "large")):
+            opened = core._open_callback(query, body, v.TOKEN, KEY, "", 0)
+            assert (opened is not None) == ok
+
+        assert growth(call, 100_000, 10_000) < LIMIT, name

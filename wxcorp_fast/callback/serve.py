@@ -3,11 +3,13 @@
 ``serve_http(method, query, body, agent_server, ...)`` takes what any HTTP framework can
 give and returns a ``Response``; the WSGI and ASGI frontends only adapt to it. The checks
 (``checks``) run first, in the Go original's order (chanxuehong/wechat
-``corp/serve_http.go``); a rejected request goes to the invalid-request handler (default:
-400 with the error's class and code, logged at WARNING). A verified message is claimed in the
-dedupe store, if any, then handed to the message handler. A handler that raises gets a 500
-(traceback logged at ERROR, nothing of the request in the body); its reply is rendered and
-encrypted by ``responses``.
+``corp/serve_http.go``): a POST is first verified and opened in one call of the core
+(``_open_callback``), which only says whether every check passes; when one does not, the
+checks run one by one to name it. A rejected request goes to the invalid-request handler
+(default: 400 with the error's class and code, logged at WARNING). A verified message is
+claimed in the dedupe store, if any, then handed to the message handler. A handler that
+raises gets a 500 (traceback logged at ERROR, nothing of the request in the body); its reply
+is rendered and encrypted by ``responses``.
 
 ``serve_http_async`` awaits an async dedupe store (``AsyncRedisDedupeStore``) and calls a
 synchronous one inline; ``serve_http`` cannot await, so it answers 500 to every request when
