@@ -12,7 +12,7 @@ from cpython.ref cimport Py_INCREF
 from libc.limits cimport INT_MAX
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcmp, memcpy, memmove, memset
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 from _openssl cimport *
 
@@ -125,4 +125,6 @@ include "_frame.pxi"
 include "_aes.pxi"
 include "_xml.pxi"
 include "_msgcrypto.pxi"
+include "_replies.pxi"
+include "_query.pxi"
 include "_aibot.pxi"

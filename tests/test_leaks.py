@@ -184,3 +184,15 @@ def test_open_callback_does_not_leak(core):
             assert (opened is not None) == ok
 
         assert growth(call, 100_000, 10_000) < LIMIT, name
+
+
+def test_text_reply_and_plain_query_do_not_leak(core):
+    """The one-call writers, written and refused."""
+    calls = {
+        "text reply": lambda: core._text_reply("zhangsan", "wwcorp", 1409659813, "长" * 50),
+        "text reply refused": lambda: core._text_reply("zhangsan", "ww\ud800", 1, "x"),
+        "query": lambda: core._plain_query("msg_signature=abc&timestamp=1&nonce=2&x"),
+        "query refused": lambda: core._plain_query("a=%20"),
+    }
+    for name, call in calls.items():
+        assert growth(call, 200_000) < LIMIT, name

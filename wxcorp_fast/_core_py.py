@@ -682,6 +682,53 @@ def _open_callback(
     return sig, int(ts_text), nonce, xml, msg, random, env_corp, env_agent
 
 
+def _plain_query(query_string: str) -> dict[str, str] | None:
+    """``{name: first value}`` of an ASCII query string without escapes ('%', '+'), else
+    None (``parse_query``'s own path then decodes it)."""
+    if (
+        type(query_string) is not str
+        or not query_string.isascii()
+        or "%" in query_string
+        or "+" in query_string
+    ):
+        return None
+    out: dict[str, str] = {}
+    for part in query_string.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            out.setdefault(name, value)
+    return out
+
+
+#: What a text reply's CDATA cannot hold as it is: characters to refuse, a CR, "]]>".
+_NOT_PLAIN_CDATA = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|]]>")
+
+
+def _text_reply(
+    to_user_name: str, from_user_name: str, create_time: int, content: str
+) -> bytes | None:
+    """A text reply's inner XML in one pass, or None where ``TextReply.render``'s own path
+    must write it (a character to escape or refuse, a value of another type, a create_time
+    outside 0 to 10**18)."""
+    if not (
+        type(to_user_name) is str
+        and type(from_user_name) is str
+        and type(content) is str
+        and type(create_time) is int
+        and 0 <= create_time < 10**18
+    ):
+        return None
+    for text in (to_user_name, from_user_name, content):
+        if _NOT_PLAIN_CDATA.search(text):
+            return None
+    return (
+        f"<xml><ToUserName><![CDATA[{to_user_name}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{from_user_name}]]></FromUserName>"
+        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content></xml>"
+    ).encode()
+
+
 # --------------------------------------------------------------------------- MsgCrypto
 
 

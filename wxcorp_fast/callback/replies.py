@@ -13,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from .._core import core
 from ._xml import cdata, check_text
 
 __all__ = ["TextReply", "ImageReply", "VoiceReply", "VideoReply", "NewsReply", "Article"]
+
+_text_reply = core._text_reply
 
 #: WeChat Work accepts 1 to 8 articles in a news reply.
 MAX_ARTICLES: Final = 8
@@ -58,6 +61,9 @@ class TextReply:
 
     def render(self, to_user_name: str, from_user_name: str, create_time: int) -> bytes:
         """Return the inner XML of this reply."""
+        xml = _text_reply(to_user_name, from_user_name, create_time, self.content)
+        if xml is not None:  # written by the core in one pass: nothing to escape or refuse
+            return xml
         return (
             f"{_head(to_user_name, from_user_name, create_time, 'text')}"
             f"<Content><![CDATA[{cdata(self.content)}]]></Content></xml>"
