@@ -1,10 +1,12 @@
 """Core-only callback apps: the compiled core's own work on a callback, and nothing else.
 
-Each request: the envelope parsed, its signature computed and compared, the frame decrypted,
-the message parsed, a text reply rendered and encrypted. No replay window, no envelope or
-agent checks, no dedupe, no routing, no framework: a lower bound for any app built on the
-core, between the do-nothing app (``null_apps.py``) and the echo bot (``our_apps.py``) in
-bench/http_bench.py's table. Not a callback server (a bad request is a 500).
+Each request goes through the core's one-call paths, as the echo bot's do: the query split
+(``_plain_query``), the callback verified, decrypted and parsed (``_open_callback``: the
+envelope, agent, signature, frame and message checks), the text reply written
+(``_text_reply``) and encrypted. No replay window, no ``Request``, no routing, no handler, no
+framework: a lower bound for any app built on the core, between the do-nothing app
+(``null_apps.py``) and the echo bot (``our_apps.py``) in bench/http_bench.py's table. Not a
+callback server (a bad request is a 500).
 
     gunicorn 'core_apps:wsgi_app()'
     uvicorn --factory core_apps:asgi_app
@@ -16,7 +18,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from wxcorp_fast._core import core
-from wxcorp_fast.callback.replies import TextReply
 from wxcorp_fast.testing import vectors as v
 
 _codec = core.MsgCrypto(v.TOKEN, v.ENCODING_AES_KEY, v.CORP_ID)
@@ -25,17 +26,15 @@ _key = core.decode_aes_key(v.ENCODING_AES_KEY)
 
 def _answer(query_string: str, body: bytes) -> bytes:
     """The encrypted echo of the callback ``body``, signed with the query's parameters."""
-    query = dict(part.split("=", 1) for part in query_string.split("&"))
-    _, _, encrypt = core.parse_envelope(body)
-    if (
-        core.msg_signature(v.TOKEN, query["timestamp"], query["nonce"], encrypt)
-        != (query["msg_signature"])
-    ):
-        raise ValueError("bad signature")
-    msg = core.parse_message(core.decrypt_msg(encrypt, _key)[1])
-    timestamp = int(query["timestamp"])
-    inner = TextReply(msg.content).render(msg.from_user_name, msg.to_user_name, timestamp)
-    reply: bytes = _codec.encrypt(inner, query["nonce"], timestamp)
+    query = core._plain_query(query_string)
+    opened = core._open_callback(query, body, v.TOKEN, _key, v.CORP_ID, v.AGENT_ID)
+    if opened is None:
+        raise ValueError("the callback does not verify")
+    _, timestamp, nonce, _, msg, _, _, _ = opened
+    inner = core._text_reply(msg.from_user_name, msg.to_user_name, timestamp, msg.content)
+    if inner is None:
+        raise ValueError("the text needs escaping")
+    reply: bytes = _codec.encrypt(inner, nonce, timestamp)
     return reply
 
 

@@ -633,7 +633,7 @@ def parse_message(xml: bytes | str) -> MixedMessage:
 
 
 def _open_callback(
-    query: dict[str, str], body: bytes, token: str, aes_key: bytes, corp_id: str, agent_id: int
+    query: object, body: object, token: str, aes_key: bytes, corp_id: str, agent_id: int
 ) -> tuple[str, int, str, bytes, MixedMessage, bytes, str, int] | None:
     """A POST callback verified and opened at once, or None at the first check that fails.
 
