@@ -8,8 +8,12 @@ framework: a lower bound for any app built on the core, between the do-nothing a
 (``null_apps.py``) and the echo bot (``our_apps.py``) in bench/http_bench.py's table. Not a
 callback server (a bad request is a 500).
 
-    gunicorn 'core_apps:wsgi_app()'
-    uvicorn --factory core_apps:asgi_app
+The crypto-only apps (``http_bench.py --floor crypto``) go lower still: per request only
+the Encrypt text found, decrypted, and a reply of the echo's size encrypted and signed;
+nothing verified, nothing parsed: the cryptography no answer can skip.
+
+    gunicorn 'core_apps:wsgi_app()'          gunicorn 'core_apps:crypto_wsgi_app()'
+    uvicorn --factory core_apps:asgi_app     uvicorn --factory core_apps:crypto_asgi_app
 """
 
 from __future__ import annotations
@@ -38,12 +42,35 @@ def _answer(query_string: str, body: bytes) -> bytes:
     return reply
 
 
-def wsgi_app() -> Callable[..., Iterable[bytes]]:
+#: The echo's inner reply to bench/http_bench.py's callback, for the crypto-only apps.
+_REPLY_INNER = core._text_reply("zhangsan", v.CORP_ID, 1409659813, "hello from wrk") or b""
+
+
+def _crypto_answer(query_string: str, body: bytes) -> bytes:
+    """The cryptography of an answer alone: Encrypt decrypted, a same-size reply encrypted."""
+    core.decrypt_msg(core.parse_envelope(body)[2], _key)
+    reply: bytes = _codec.encrypt(_REPLY_INNER, "1409659813", 1409659813)
+    return reply
+
+
+def crypto_wsgi_app() -> Callable[..., Iterable[bytes]]:
+    """The crypto-only WSGI app."""
+    return wsgi_app(_crypto_answer)
+
+
+def crypto_asgi_app() -> Callable[..., Any]:
+    """The crypto-only ASGI 3 app (lifespan answered)."""
+    return asgi_app(_crypto_answer)
+
+
+def wsgi_app(
+    answer: Callable[[str, bytes], bytes] = _answer,
+) -> Callable[..., Iterable[bytes]]:
     """The core-only WSGI app."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-        reply = _answer(environ["QUERY_STRING"], body)
+        reply = answer(environ["QUERY_STRING"], body)
         start_response(
             "200 OK",
             [
@@ -56,7 +83,7 @@ def wsgi_app() -> Callable[..., Iterable[bytes]]:
     return app
 
 
-def asgi_app() -> Callable[..., Any]:
+def asgi_app(answer: Callable[[str, bytes], bytes] = _answer) -> Callable[..., Any]:
     """The core-only ASGI 3 app (lifespan answered)."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -67,7 +94,7 @@ def asgi_app() -> Callable[..., Any]:
                 if kind == "shutdown":
                     return
         body = (await receive())["body"]  # wrk's small body comes in one message
-        reply = _answer(scope["query_string"].decode("latin-1"), body)
+        reply = answer(scope["query_string"].decode("latin-1"), body)
         headers = [
             (b"content-type", b"application/xml; charset=utf-8"),
             (b"content-length", str(len(reply)).encode()),

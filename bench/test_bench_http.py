@@ -31,6 +31,19 @@ def test_http_pair_smoke(benchmark: Any, pair: str) -> None:
     assert f"| {pair}: " in http_bench.table({pair: sides})
 
 
+@pytest.mark.parametrize("pair", list(http_bench.PAIRS))
+def test_crypto_floor_smoke(benchmark: Any, pair: str) -> None:
+    """``--floor crypto``: the crypto-only app takes the fourth place and answers wrk."""
+    floor = http_bench.FLOORS["crypto"][pair]
+    with floor.start(()) as server:
+        reply = http_bench.simulator().post(server.url, "text", content=http_bench.TEXT)
+        assert reply.status == 200 and reply.body.startswith(b"<xml><Encrypt><![CDATA[")
+        rps, cpu_us = benchmark.pedantic(
+            http_bench.run_once, args=(server, 1.0, 4), rounds=1, iterations=1
+        )
+    assert rps > 0 and 0 < cpu_us < 1e6
+
+
 def test_group_cpu_seconds_counts_the_group() -> None:
     """The CPU time a process spent counts in its process group's total."""
     spin = (
