@@ -121,59 +121,45 @@ def _admit(
     if method != "POST" and method != "GET":
         return method_not_allowed()
     params = query if type(query) is dict else dict(query)
+    opened = None
     if method == "POST":
         opened = _open_callback(
             params, body, agent.token, agent.current_aes_key, agent.corp_id, agent.agent_id
         )
+    try:
         if opened is not None:  # every check but the replay window passed, in one call
             sig, timestamp, nonce, xml, msg, random, corp_id, agent_id = opened
-            try:
-                check_replay(timestamp, replay_window)
-            except CallbackError as error:
-                return reject(invalid_request_handler, http_request, error, agent)
-            key = agent.current_aes_key
-            return Request(
-                http_request,
-                params,
-                sig,
-                timestamp,
-                nonce,
-                xml,
-                msg,
-                key,
-                random,
-                corp_id,
-                agent_id,
-                agent.token,
-            )
-    try:
-        sig, ts_text, nonce, timestamp = signed_params(query)
-        if method == "GET":
-            return text_response(echo(query, agent, sig, ts_text, nonce, timestamp, replay_window))
-        corp_id, agent_id, encrypt = _parse_envelope(body)
-        check_envelope(corp_id, agent_id, agent)
-        token = agent.token
-        check_signed(token, ts_text, nonce, encrypt, sig, timestamp, replay_window)
-        aes_key, random, xml = open_encrypt(encrypt, agent, corp_id)
-        msg = _parse_message(xml)
-        check_message(msg, corp_id, agent_id, agent)
-        request = Request(
-            http_request,
-            params,
-            sig,
-            timestamp,
-            nonce,
-            xml,
-            msg,
-            aes_key,
-            random,
-            corp_id,
-            agent_id,
-            token,
-        )
+            check_replay(timestamp, replay_window)
+            aes_key, token = agent.current_aes_key, agent.token
+        else:  # the checks one by one, to name the first that fails
+            sig, ts_text, nonce, timestamp = signed_params(params)
+            if method == "GET":
+                return text_response(
+                    echo(params, agent, sig, ts_text, nonce, timestamp, replay_window)
+                )
+            corp_id, agent_id, encrypt = _parse_envelope(body)
+            check_envelope(corp_id, agent_id, agent)
+            token = agent.token
+            check_signed(token, ts_text, nonce, encrypt, sig, timestamp, replay_window)
+            aes_key, random, xml = open_encrypt(encrypt, agent, corp_id)
+            msg = _parse_message(xml)
+            check_message(msg, corp_id, agent_id, agent)
     except CallbackError as error:
         return reject(invalid_request_handler, http_request, error, agent)
-    return request
+    return Request(
+        http_request,
+        params,
+        sig,
+        timestamp,
+        nonce,
+        xml,
+        msg,
+        aes_key,
+        random,
+        corp_id,
+        agent_id,
+        token,
+    )
 
 
 def serve_http(
