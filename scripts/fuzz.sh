@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]
 #
-# For each target (default: all five) of tests/fuzz/fuzz_core.py: SECONDS of coverage-guided
+# For each target (default: all eight) of tests/fuzz/fuzz_core.py: SECONDS of coverage-guided
 # fuzzing (atheris; coverage from its instrumentation of the Python, the pure twin mirroring
 # every check of the C code) on the in-place build, keeping the corpus it grows; then that
 # whole corpus replayed against an ASan+UBSan build of the extension, made in a temporary
@@ -18,7 +18,8 @@ root=$PWD
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-((${#targets[@]})) || targets=(parse_message parse_envelope unpack_frame decrypt_msg msgcrypto_decrypt)
+((${#targets[@]})) || targets=(parse_message parse_envelope unpack_frame decrypt_msg msgcrypto_decrypt open_callback
+    text_reply plain_query)
 py=$PWD/.venv/bin/python
 [[ -x $py ]] || { echo "error: no .venv (scripts/build-inplace.sh makes one)" >&2; exit 1; }
 "$py" -c 'import atheris' 2>/dev/null || "$py" -m pip install -q atheris

@@ -3,12 +3,13 @@
     python tests/fuzz/fuzz_core.py TARGET [libFuzzer flags, e.g. -max_total_time=60]
 
 TARGET is one of ``parse_message``, ``parse_envelope``, ``msgcrypto_decrypt``,
-``decrypt_msg``, ``unpack_frame``. Each input goes through both twins; they must give the
-same value (types included) or the same error (class, code, message); anything else — a
-difference, or an exception outside the documented ones — is a finding, and a crash of the
-compiled core is one too (run it on an ASan+UBSan build: ``scripts/fuzz.sh``). Coverage
-guidance comes from the instrumented Python (the pure twin mirrors every check of the
-compiled one). Not collected by pytest (no ``test_`` prefix).
+``decrypt_msg``, ``unpack_frame``, and the callback server's one-call paths
+``open_callback``, ``text_reply``, ``plain_query``. Each input goes through both twins;
+they must give the same value (types included) or the same error (class, code, message);
+anything else — a difference, or an exception outside the documented ones — is a finding,
+and a crash of the compiled core is one too (run it on an ASan+UBSan build:
+``scripts/fuzz.sh``). Coverage guidance comes from the instrumented Python (the pure twin
+mirrors every check of the compiled one). Not collected by pytest (no ``test_`` prefix).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ with atheris.instrument_imports():
     from wxcorp_fast.errors import CallbackError
 
 import wxcorp_fast._core_c as compiled  # noqa: E402 - C code: nothing to instrument
+from wxcorp_fast import messages  # noqa: E402
+
+# what importing wxcorp_fast._core does: the compiled core's messages read .raw through it
+messages.use_tree_parser(compiled._parse_tree)
 
 from _samples import aes_cbc_encrypt, canonical  # noqa: E402
 
@@ -119,9 +124,67 @@ def msgcrypto_decrypt(data: bytes) -> None:
         raise AssertionError(f"MsgCrypto.decrypt: compiled={results[0]!r} pure={results[1]!r}")
 
 
+def open_callback(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    to = CORP if fdp.ConsumeBool() else fdp.ConsumeUnicodeNoSurrogates(8)
+    if fdp.ConsumeBool():  # a sealed message, its ids and fields chosen by the input
+        inner = (
+            f"<xml><ToUserName><![CDATA[{to if fdp.ConsumeBool() else 'other'}]]></ToUserName>"
+            f"<MsgType>{'event' if fdp.ConsumeBool() else 'text'}</MsgType>"
+            f"<Event>{'subscribe' if fdp.ConsumeBool() else fdp.ConsumeUnicodeNoSurrogates(6)}"
+            f"</Event><AgentID>{fdp.ConsumeIntInRange(0, 300)}</AgentID>"
+            f"{fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 64))}</xml>"
+        )
+        frame_corp = (to if fdp.ConsumeBool() else fdp.ConsumeUnicodeNoSurrogates(8)) or "x"
+        encrypt = pure.encrypt_msg(inner, frame_corp, KEY)
+    else:
+        encrypt = _encrypt_text(fdp)
+    timestamp = str(fdp.ConsumeIntInRange(0, 2**40))
+    nonce = fdp.ConsumeUnicodeNoSurrogates(12) or "n"
+    agent = fdp.PickValueInList(["218", "0", "", "x", "+218", "-1"])
+    padding = " " * (3000 if fdp.ConsumeBool() else 0)  # decrypt's GIL-free path from 2048 B
+    body = (
+        f"<xml><ToUserName><![CDATA[{to}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]>"
+        f"</Encrypt><AgentID>{agent}</AgentID>{padding}</xml>"
+    ).encode()
+    if fdp.ConsumeBool():
+        body = body[: fdp.ConsumeIntInRange(0, len(body))]
+    query = {
+        "msg_signature": pure.msg_signature(TOKEN, timestamp, nonce, encrypt),
+        "timestamp": timestamp if fdp.ConsumeBool() else fdp.ConsumeUnicode(4),
+        "nonce": nonce,
+    }
+    if fdp.ConsumeBool():
+        query["msg_signature"] = fdp.ConsumeUnicode(40)
+    corp_id = CORP if fdp.ConsumeBool() else fdp.PickValueInList(["", to])
+    agent_id = fdp.PickValueInList([218, 0, 5])
+    same("_open_callback", query, body, TOKEN, KEY, corp_id, agent_id)
+
+
+def text_reply(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    texts = [fdp.ConsumeUnicode(fdp.ConsumeIntInRange(0, 64)) for _ in range(3)]
+    create_time = fdp.ConsumeIntInRange(-(2**63), 2**64)
+    same("_text_reply", texts[0], texts[1], create_time, texts[2])
+
+
+def plain_query(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    same("_plain_query", fdp.ConsumeUnicode(fdp.ConsumeIntInRange(0, 128)))
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     f.__name__: f
-    for f in (parse_message, parse_envelope, unpack_frame, decrypt_msg, msgcrypto_decrypt)
+    for f in (
+        parse_message,
+        parse_envelope,
+        unpack_frame,
+        decrypt_msg,
+        msgcrypto_decrypt,
+        open_callback,
+        text_reply,
+        plain_query,
+    )
 }
 
 
