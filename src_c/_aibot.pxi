@@ -318,15 +318,7 @@ cdef object _json_ts(object timestamp, char *digits, Py_ssize_t *n):
     if type(timestamp) is int:
         value = PyLong_AsLongLongAndOverflow(timestamp, &overflow)
         if overflow == 0 and 0 <= value < 1000000000000000000:
-            i = 18
-            while True:
-                i -= 1
-                digits[i] = <char>(48 + value % 10)
-                value //= 10
-                if value == 0:
-                    break
-            n[0] = 18 - i
-            memmove(digits, digits + i, <size_t>n[0])
+            n[0] = _decimal(<unsigned long long>value, digits)
             return None
     elif type(timestamp) is str and PyUnicode_IS_ASCII(timestamp):
         n[0] = PyUnicode_GET_LENGTH(timestamp)
@@ -394,8 +386,7 @@ cdef int _open_json_body(_JsonJob *job) noexcept nogil:
     cdef char expected[40]
     cdef const uint8_t *encrypt
     cdef uint8_t *plain = <uint8_t *>job.work + job.n
-    cdef Py_ssize_t elen, dlen, plen, mlen
-    cdef uint64_t mlen64
+    cdef Py_ssize_t elen, dlen
     if (js_scan(job.body, <size_t>job.n, _ENCRYPT_FIELD, 1, &val, &complex_) != JS_OK
             or val.type != JS_T_STRING):
         return -1
@@ -415,18 +406,8 @@ cdef int _open_json_body(_JsonJob *job) noexcept nogil:
         return -1
     if _crypt_private(job.dec, plain, dlen) != 0:
         return -1
-    plen = _unpad_len(plain, dlen, BLOCK)
-    if plen < 20:
-        return -1
-    mlen64 = _get_be32(plain + 16)
-    if mlen64 > <uint64_t>(plen - 20):
-        return -1
-    mlen = <Py_ssize_t>mlen64
-    if (plen - 20 - mlen != job.rid_len
-            or memcmp(plain + 20 + mlen, job.rid, <size_t>job.rid_len) != 0):
-        return -1
-    job.msg_len = mlen
-    return 0
+    job.msg_len = _frame_msg_len(plain, dlen, <const uint8_t *>job.rid, job.rid_len)
+    return 0 if job.msg_len >= 0 else -1
 
 
 cdef class AIBotCrypto:

@@ -63,6 +63,22 @@ cdef inline uint64_t _get_be32(const uint8_t *p) noexcept nogil:
             | <uint64_t>p[3])
 
 
+cdef inline Py_ssize_t _frame_msg_len(const uint8_t *plain, Py_ssize_t dlen,
+                                      const uint8_t *corp, Py_ssize_t corp_len) noexcept nogil:
+    """The message length of a decrypted padded frame ending in corp, else -1 (any anomaly)."""
+    cdef Py_ssize_t plen = _unpad_len(plain, dlen, BLOCK), mlen
+    cdef uint64_t mlen64
+    if plen < 20:
+        return -1
+    mlen64 = _get_be32(plain + 16)
+    if mlen64 > <uint64_t>(plen - 20):
+        return -1
+    mlen = <Py_ssize_t>mlen64
+    if plen - 20 - mlen != corp_len or memcmp(plain + 20 + mlen, corp, <size_t>corp_len) != 0:
+        return -1
+    return mlen
+
+
 cdef bytes _bytes_of(const uint8_t *p, Py_ssize_t n):
     """A new bytes object holding p[0:n] (copied without glibc's slow large-block path)."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)

@@ -7,6 +7,20 @@ cdef inline int _raise_pending() except -1:
     return -1
 
 
+cdef inline Py_ssize_t _decimal(unsigned long long value, char *out) noexcept nogil:
+    """Write value's decimal digits to out (20 at most); return how many."""
+    cdef char digits[20]
+    cdef Py_ssize_t i = 20
+    while True:
+        i -= 1
+        digits[i] = <char>(48 + value % 10)
+        value //= 10
+        if value == 0:
+            break
+    memcpy(out, digits + i, <size_t>(20 - i))
+    return 20 - i
+
+
 cdef bytes _corp_bytes(object corp_id):
     if isinstance(corp_id, str):
         try:

@@ -70,8 +70,7 @@ cdef int _open_body(_BodyJob *job) noexcept nogil:
     cdef char expected[40]
     cdef uint8_t *plain = <uint8_t *>job.work
     cdef const uint8_t *encrypt
-    cdef Py_ssize_t dlen, plen, mlen
-    cdef uint64_t mlen64
+    cdef Py_ssize_t dlen
     memset(&st, 0, sizeof(_Typed))
     st.tags = _ENVELOPE_TAGS
     st.capture = job.work + job.n
@@ -92,18 +91,10 @@ cdef int _open_body(_BodyJob *job) noexcept nogil:
         return -1
     if _crypt_private(job.dec, plain, dlen) != 0:
         return -1
-    plen = _unpad_len(plain, dlen, BLOCK)
-    if plen < 20:
+    if job.corp_len == 0:
         return -1
-    mlen64 = _get_be32(plain + 16)
-    if mlen64 > <uint64_t>(plen - 20):
-        return -1
-    mlen = <Py_ssize_t>mlen64
-    if (plen - 20 - mlen != job.corp_len or job.corp_len == 0
-            or memcmp(plain + 20 + mlen, job.corp, <size_t>job.corp_len) != 0):
-        return -1
-    job.msg_len = mlen
-    return 0
+    job.msg_len = _frame_msg_len(plain, dlen, <const uint8_t *>job.corp, job.corp_len)
+    return 0 if job.msg_len >= 0 else -1
 
 
 cdef inline const char *_given_signature(object given) noexcept:
@@ -350,8 +341,7 @@ def _open_callback(query, body, token, aes_key, corp_id, agent_id):
     cdef const uint8_t *to
     cdef const uint8_t *corp
     cdef const uint8_t *encrypt
-    cdef Py_ssize_t n, to_len, corp_len, encrypt_len, room, dlen, plen, mlen
-    cdef uint64_t mlen64
+    cdef Py_ssize_t n, to_len, corp_len, encrypt_len, room, dlen, mlen
     cdef uint8_t *plain = NULL
     cdef _Key key
     if (type(query) is not dict or type(body) is not bytes or type(token) is not str
@@ -408,14 +398,8 @@ def _open_callback(query, body, token, aes_key, corp_id, agent_id):
             key.crypt(False, plain, dlen)
         except CallbackError:
             return None
-        plen = _unpad_len(plain, dlen, BLOCK)
-        if plen < 20:
-            return None
-        mlen64 = _get_be32(plain + 16)
-        if mlen64 > <uint64_t>(plen - 20):
-            return None
-        mlen = <Py_ssize_t>mlen64
-        if plen - 20 - mlen != to_len or memcmp(plain + 20 + mlen, to, to_len) != 0:
+        mlen = _frame_msg_len(plain, dlen, to, to_len)
+        if mlen < 0:
             return None
         xml = _bytes_of(plain + 20, mlen)
         random = _bytes_of(plain, 16)

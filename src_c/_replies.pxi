@@ -46,7 +46,7 @@ def _text_reply(to_user_name, from_user_name, create_time, content):
     cdef const uint8_t *frm
     cdef const uint8_t *text
     cdef Py_ssize_t to_n, frm_n, text_n, ts_n
-    cdef char digits[18]
+    cdef char digits[20]
     cdef long long value
     cdef int overflow = 0
     cdef char *o
@@ -61,22 +61,16 @@ def _text_reply(to_user_name, from_user_name, create_time, content):
     text = _cdata_plain(content, &text_n)
     if to is NULL or frm is NULL or text is NULL:
         return None
-    ts_n = 18
-    while True:
-        ts_n -= 1
-        digits[ts_n] = <char>(48 + value % 10)
-        value //= 10
-        if value == 0:
-            break
+    ts_n = _decimal(<unsigned long long>value, digits)
     cdef bytes out = PyBytes_FromStringAndSize(
-        NULL, _TR_FIXED + to_n + frm_n + (18 - ts_n) + text_n)
+        NULL, _TR_FIXED + to_n + frm_n + ts_n + text_n)
     o = _put(PyBytes_AS_STRING(out), _TR_TO)
     memcpy(o, to, <size_t>to_n)
     o = _put(o + to_n, _TR_FROM)
     memcpy(o, frm, <size_t>frm_n)
     o = _put(o + frm_n, _TR_TIME)
-    memcpy(o, digits + ts_n, <size_t>(18 - ts_n))
-    o = _put(o + 18 - ts_n, _TR_CONTENT)
+    memcpy(o, digits, <size_t>ts_n)
+    o = _put(o + ts_n, _TR_CONTENT)
     memcpy(o, text, <size_t>text_n)
     _put(o + text_n, _TR_CLOSE)
     return out

@@ -632,6 +632,25 @@ def parse_message(xml: bytes | str) -> MixedMessage:
     return MixedMessage(raw, tuple(values))
 
 
+def _query_timestamp(msg_signature: object, timestamp: object, nonce: object) -> int:
+    """A callback query's signed values checked; the timestamp as an int.
+
+    Raises:
+        SignatureError (-40001): a value missing or empty, or the timestamp not 1 to 20
+            ASCII digits.
+    """
+    if not msg_signature or not timestamp or not nonce:
+        raise SignatureError(MSG_MISSING_PARAMS)
+    if not (
+        isinstance(timestamp, str)
+        and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+        and timestamp.isascii()
+        and timestamp.isdigit()
+    ):
+        raise SignatureError(MSG_TIMESTAMP)
+    return int(timestamp)
+
+
 def _open_callback(
     query: object, body: object, token: str, aes_key: bytes, corp_id: str, agent_id: int
 ) -> tuple[str, int, str, bytes, MixedMessage, bytes, str, int] | None:
@@ -649,15 +668,12 @@ def _open_callback(
         type(sig) is str
         and len(sig) == 40
         and sig.isascii()
-        and type(nonce) is str
-        and nonce
         and type(ts_text) is str
-        and 0 < len(ts_text) <= MAX_TIMESTAMP_DIGITS
-        and ts_text.isascii()
-        and ts_text.isdigit()
+        and type(nonce) is str
     ):
         return None
     try:
+        ts = _query_timestamp(sig, ts_text, nonce)
         env_corp, env_agent, encrypt = parse_envelope(body)
         if not env_corp:
             return None
@@ -679,7 +695,7 @@ def _open_callback(
         and not (msg.msg_type == "event" and msg.event in ("subscribe", "unsubscribe"))
     ):
         return None
-    return sig, int(ts_text), nonce, xml, msg, random, env_corp, env_agent
+    return sig, ts, nonce, xml, msg, random, env_corp, env_agent
 
 
 def _plain_query(query_string: str) -> dict[str, str] | None:
@@ -1216,21 +1232,13 @@ class AIBotCrypto:
             SignatureError (-40001): a parameter missing or empty, or the timestamp not
                 1 to 20 ASCII digits; then ``decrypt_json``'s errors.
         """
-        if not msg_signature or not timestamp or not nonce:
-            raise SignatureError(MSG_MISSING_PARAMS)
-        if not (
-            isinstance(timestamp, str)
-            and len(timestamp) <= MAX_TIMESTAMP_DIGITS
-            and timestamp.isascii()
-            and timestamp.isdigit()
-        ):
-            raise SignatureError(MSG_TIMESTAMP)
-        data = self.decrypt_json(body, msg_signature, timestamp, nonce)
+        ts = _query_timestamp(msg_signature, timestamp, nonce)
+        data = self.decrypt_json(body, msg_signature, timestamp, nonce)  # type: ignore[arg-type]
         try:
             parsed = _parse_aibot_refresh(data)
         except CallbackError:
             parsed = None
-        return int(timestamp), data, parsed
+        return ts, data, parsed
 
     def encrypt_json(
         self, reply: bytes | str, nonce: str, timestamp: int | str | None = None
